@@ -1,0 +1,430 @@
+"""The ``luab-bench`` command line: a thin layer over the library.
+
+Only click and the error types are imported at start-up; every command imports what it needs when it
+runs, so ``luab-bench --help`` never loads torch. User errors (:class:`LuabError`) become one line on
+stderr and exit code 1 (click's own usage errors exit 2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from luab_bench import __version__
+from luab_bench.errors import LuabError
+
+DEFAULT_DATA_DIR = Path("~/.cache/luab-bench/data")
+DEFAULT_RESULTS_DIR = Path("leaderboard/results")
+DEFAULT_SITE_DIR = Path("leaderboard/site")
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+class LuabGroup(click.Group):
+    """A click group that turns library errors into one-line CLI errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LuabError as err:
+            raise click.ClickException(str(err)) from None
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; files written so far are complete (atomic)") from None
+
+
+# ---------------------------------------------------------------- shared options
+def _opt_seed(f: Any) -> Any:
+    return click.option("--seed", type=int, default=0, show_default=True, help="Training seed.")(f)
+
+
+def _opt_device(f: Any) -> Any:
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1 ...",
+    )(f)
+
+
+def _opt_data_dir(f: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        envvar="LUAB_BENCH_DATA",
+        help="Where datasets are generated/cached (env LUAB_BENCH_DATA).",
+    )(f)
+
+
+def _opt_suite(f: Any) -> Any:
+    f = click.option(
+        "--variant",
+        default=None,
+        help="Suite variant (for synthetic: synthetic, synthetic-corr50, ...). Default: the suite's default.",
+    )(f)
+    return click.option("--suite", default="synthetic", show_default=True, help="Evaluation suite.")(f)
+
+
+def _opt_progress(f: Any) -> Any:
+    return click.option("--progress/--no-progress", default=True, help="Show rich progress bars.")(f)
+
+
+def _opt_epochs(f: Any) -> Any:
+    return click.option(
+        "--epochs", type=click.IntRange(min=1), default=None, help="Override the recipe's epoch count."
+    )(f)
+
+
+# ---------------------------------------------------------------- commands
+@click.group(cls=LuabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="luab-bench")
+def cli() -> None:
+    """luab-bench: train and evaluate classifiers under the baseline / Rand / LUAB protocols,
+    score them, sign the results and build the leaderboard."""
+
+
+@cli.command()
+@click.option("--model", required=True, help="timm model name, e.g. resnet10t, vit_tiny_patch16_224.")
+@click.option(
+    "--protocol",
+    default="all",
+    show_default=True,
+    help="Protocol name or YAML path; 'all' = baseline,rand,luab; or a comma-separated list.",
+)
+@_opt_suite
+@_opt_seed
+@click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
+@_opt_epochs
+@_opt_data_dir
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RUNS_DIR,
+    show_default=True,
+    help="Where checkpoints are written.",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RESULTS_DIR,
+    show_default=True,
+    help="Where signed result JSON files are written.",
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SITE_DIR,
+    show_default=True,
+    help="Where the static leaderboard is built.",
+)
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.",
+)
+@_opt_device
+@_opt_progress
+def run(
+    model: str,
+    protocol: str,
+    suite: str,
+    variant: str | None,
+    seed: int,
+    recipe: str | None,
+    epochs: int | None,
+    data_dir: Path,
+    runs_dir: Path,
+    results_dir: Path,
+    site_dir: Path,
+    key: Path | None,
+    device: str,
+    progress: bool,
+) -> None:
+    """Do the whole job: data -> train each protocol -> evaluate -> sign -> leaderboard."""
+    from luab_bench import pipeline
+
+    outcome = pipeline.run(
+        model=model,
+        protocols=pipeline.expand_protocols(protocol),
+        suite=suite,
+        variant=variant,
+        seed=seed,
+        recipe=recipe,
+        epochs=epochs,
+        data_dir=data_dir.expanduser(),
+        runs_dir=runs_dir,
+        results_dir=results_dir,
+        site_dir=site_dir,
+        key=key,
+        device=device,
+        progress=progress,
+        echo=click.echo,
+    )
+    pipeline.print_results_table(outcome.results)
+    click.echo(f"Leaderboard: {outcome.site_index}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="timm model name.")
+@click.option("--protocol", required=True, help="Protocol name (baseline, rand, luab) or YAML path.")
+@_opt_suite
+@_opt_seed
+@click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
+@_opt_epochs
+@_opt_data_dir
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Checkpoint directory to write (model.safetensors + checkpoint.json).",
+)
+@_opt_device
+@_opt_progress
+def train(
+    model: str,
+    protocol: str,
+    suite: str,
+    variant: str | None,
+    seed: int,
+    recipe: str | None,
+    epochs: int | None,
+    data_dir: Path,
+    out: Path,
+    device: str,
+    progress: bool,
+) -> None:
+    """Train one model under one protocol and write a checkpoint."""
+    from luab_bench import pipeline
+
+    ckpt = pipeline.train_one(
+        model=model,
+        protocol=protocol,
+        suite=suite,
+        variant=variant,
+        seed=seed,
+        recipe=recipe,
+        epochs=epochs,
+        data_dir=data_dir.expanduser(),
+        out=out,
+        device=device,
+        progress=progress,
+        echo=click.echo,
+    )
+    click.echo(f"Checkpoint: {ckpt}")
+
+
+@cli.command()
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Checkpoint directory written by `luab-bench train`.",
+)
+@click.option("--suite", default=None, help="Suite to evaluate on (default: the one it was trained for).")
+@_opt_data_dir
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Result JSON path (default: <results-dir>/<stable name>.json).",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RESULTS_DIR,
+    show_default=True,
+    help="Directory for the result when --out is not given.",
+)
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Sign the result with this Ed25519 private key.",
+)
+@_opt_device
+@_opt_progress
+def evaluate(
+    checkpoint: Path,
+    suite: str | None,
+    data_dir: Path,
+    out: Path | None,
+    results_dir: Path,
+    key: Path | None,
+    device: str,
+    progress: bool,
+) -> None:
+    """Evaluate a checkpoint on a suite and write a (optionally signed) result JSON."""
+    from luab_bench import pipeline
+
+    path = pipeline.evaluate_checkpoint(
+        checkpoint=checkpoint,
+        suite=suite,
+        data_dir=data_dir.expanduser(),
+        out=out,
+        results_dir=results_dir,
+        key=key,
+        device=device,
+        progress=progress,
+        echo=click.echo,
+    )
+    from luab_bench.results.schema import load_result
+
+    pipeline.print_results_table([(path, load_result(path))])
+    click.echo(f"Result: {path}")
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("."),
+    show_default=True,
+    help="Directory for the key pair.",
+)
+@click.option("--name", default="luab_ed25519", show_default=True, help="Base file name of the key pair.")
+def keygen(out: Path, name: str) -> None:
+    """Make an Ed25519 key pair for signing results (private key mode 0600, never overwritten)."""
+    from luab_bench.results.signing import generate_keypair
+
+    priv, pub = generate_keypair(out, name=name)
+    click.echo(f"Private key: {priv} (keep it secret)")
+    click.echo(f"Public key:  {pub} (put it in your submission.yaml)")
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Ed25519 private key (from `luab-bench keygen`).",
+)
+def sign(results: tuple[Path, ...], key: Path) -> None:
+    """Sign result JSON files in place (atomically)."""
+    from luab_bench.results.signing import sign_result_file
+
+    for path in results:
+        sign_result_file(path, key)
+        click.echo(f"signed {path}")
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    help="Accept only signatures by this public key (base64 or .pub file); repeatable.",
+)
+def verify(results: tuple[Path, ...], trusted_keys: tuple[str, ...]) -> None:
+    """Check result signatures (files, or directories of *.json); exit 1 if any fails."""
+    from luab_bench.results.signing import load_public_key_b64, verify_result_file
+
+    trusted = {load_public_key_b64(k) for k in trusted_keys} or None
+    files = _expand_result_paths(results)
+    failed = 0
+    for path in files:
+        outcome = verify_result_file(path, trusted_keys=trusted)
+        if outcome.ok:
+            click.echo(f"OK    {path}: {outcome.reason}")
+        else:
+            failed += 1
+            click.echo(f"FAIL  {path}: {outcome.reason}", err=True)
+    if failed:
+        raise click.ClickException(f"{failed} of {len(files)} result(s) failed verification")
+
+
+def _expand_result_paths(paths: tuple[Path, ...]) -> list[Path]:
+    """Files as given; a directory stands for its ``*.json`` files (an empty one is an error)."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(p.glob("*.json"))
+            if not found:
+                raise LuabError(f"{p}: directory has no *.json result files")
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
+
+
+@cli.group()
+def leaderboard() -> None:
+    """Build the static leaderboard website."""
+
+
+@leaderboard.command("build")
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RESULTS_DIR,
+    show_default=True,
+    help="Directory of result JSON files.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SITE_DIR,
+    show_default=True,
+    help="Output directory of the static site.",
+)
+def leaderboard_build(results_dir: Path, out: Path) -> None:
+    """Render RESULTS/*.json into OUT/index.html."""
+    from luab_bench.leaderboard.build import build_site
+
+    report = build_site(results_dir, out)
+    click.echo(report.summary() if hasattr(report, "summary") else str(report))
+
+
+@cli.group()
+def data() -> None:
+    """Generate, parse and inspect benchmark data."""
+
+
+@data.command("generate")
+@click.option("--variant", default="synthetic", show_default=True, help="Synthetic suite variant.")
+@_opt_data_dir
+@_opt_progress
+def data_generate(variant: str, data_dir: Path, progress: bool) -> None:
+    """Generate (or reuse) the embedded synthetic benchmark."""
+    from luab_bench import pipeline
+
+    ds = pipeline.prepare_synthetic(variant, data_dir.expanduser(), progress=progress)
+    click.echo(f"Dataset: {ds.directory}")
+    click.echo(f"Fingerprint: {ds.fingerprint}")
+
+
+@data.command("parse")
+@click.argument("records", type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Fail on the first malformed record.")
+def data_parse(records: Path, strict: bool) -> None:
+    """Parse an ImageNet-AB record file and report Z coverage and malformed records."""
+    from luab_bench.data.byproducts import parse_imagenet_ab
+
+    parsed = parse_imagenet_ab(records, strict=strict)
+    for line in parsed.report.summary_lines():
+        click.echo(line)
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["protocols", "suites", "variants", "recipes"]))
+def list_cmd(what: str) -> None:
+    """List registered protocols, suites, synthetic variants or recipes."""
+    from luab_bench import pipeline
+
+    for name in pipeline.list_names(what):
+        click.echo(name)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="luab-bench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,515 @@
+"""ImageNet-AB byproduct records -> Z, the final click of each selected image.
+
+LUAB regresses Z, where an annotator clicked on an image they selected as showing the class. This
+module turns annotation records into a table ``imageID -> (x, y)`` (relative coordinates in [0, 1])
+and a :class:`ParseReport` that says, by reason, why every other record gave no Z. Bad records are
+never dropped silently: they are counted per kind, and ``strict=True`` turns the first one into a
+:class:`~luab_bench.errors.DataError` naming the file, the record and the fix.
+
+Record schema: what is confirmed, and from where
+------------------------------------------------
+* ``naver-ai/imagenet-annotation-tool`` (the annotation front end; ``AnnotatorPage.utils.ts``,
+  ``projectAnnotationsForImageNet``) writes one object per (image, annotation) with exactly:
+  ``imageID``, ``selected`` (bool), ``selectedCount``, ``selectedRecord`` (list of ``{x, y, time}``),
+  ``hoveredCount``, ``hoveredRecord`` (list of ``{action: "enter"|"leave", time}``),
+  ``imagePosition`` (``{x, y}``, page pixels), ``imageWidth``/``imageHeight`` (display pixels),
+  ``originalImageWidth``/``originalImageHeight`` (natural pixels), ``estimateTime`` (ms spent
+  hovering while not selected) and ``mouseTracking`` (list of ``{x, y, time}``).
+  ``AnnotationComponent.handler.ts`` shows that x/y are ``offsetX / offsetWidth`` (relative to the
+  displayed image, so in [0, 1]), ``time`` is ``Date.now()`` (epoch ms), a click toggles
+  ``selected``, and a click is appended to ``selectedRecord`` **only when it selects** (a
+  deselecting click appends nothing). Hence for a selected image the latest click is the click that
+  made the final selection, which is the Z this module returns.
+* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``; the card
+  shows the collection process but lists no per-record keys) is read by third-party scripts
+  (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as per-image XML
+  files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per annotation, holding
+  the fields above plus ``worker_id`` and ``assignment_id``. Those two names are confirmed only
+  there. ``hit_id`` and ``page_id`` are modelled by analogy with COCO-AB's card and are *not*
+  confirmed for ImageNet-AB. Unknown extra keys are allowed (kept, not checked).
+* Not confirmed: whether the HF tarball also exists as JSON/webdataset records (this module reads
+  JSON; an XML-to-JSON step is needed for the original tarball), and whether one image can have
+  several annotations. The official notebook (``naver-ai/NeglectedFreeLunch``,
+  ``imagenet_dataloader.ipynb``) averages the *first* ``<selectedRecord>`` of every selected
+  ``<metadata>``; ``click="first"`` reproduces the first-click choice for one record.
+
+Parsing rules
+-------------
+* A record must have ``imageID`` (non-empty string), ``selected`` (JSON boolean) and
+  ``selectedRecord`` (list of objects with finite numeric ``x``, ``y`` in [0, 1] and ``time``).
+  If present, ``originalImageWidth``/``originalImageHeight`` must be positive integers and
+  ``mouseTracking``/``hoveredRecord`` lists; their points are checked only by
+  :func:`validate_record` (a per-point check of every mouse track would dominate the parse time).
+* Z = the click with the latest ``time`` (ties: the last one in the list), or with
+  ``click="first"`` the earliest (ties: the first one).
+* No Z, counted by reason: ``not_selected`` (never clicked) and ``deselected`` (clicked, then
+  unselected).
+* Malformed kinds: ``unparsable_json`` (a JSON-lines line, with its line number), ``missing_key``,
+  ``wrong_type``, ``non_finite`` (NaN/inf), ``out_of_range``, ``empty_list`` (``selected`` is true
+  but ``selectedRecord`` is empty: the tool appends a click on every selection, so such a record is
+  corrupt) and ``duplicate_id``. For a duplicated ``imageID`` the **first valid** record wins (in
+  source order; a directory is read in sorted path order); each later one is counted as a duplicate.
+* A file that cannot be read at all (missing, empty, not JSON, a truncated JSON list) raises
+  :class:`DataError` in both modes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from luab_bench.config import format_validation_error
+from luab_bench.errors import DataError, LuabError
+
+try:  # orjson is ~5x faster on the 1.28M-record file; json is the fallback (and reads NaN/Infinity).
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+ClickChoice = Literal["final", "first"]
+
+NO_POINT_REASONS: tuple[str, ...] = ("not_selected", "deselected")
+MALFORMED_KINDS: tuple[str, ...] = (
+    "unparsable_json",
+    "missing_key",
+    "wrong_type",
+    "non_finite",
+    "out_of_range",
+    "empty_list",
+    "duplicate_id",
+)
+RECORD_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
+MAX_EXAMPLES = 3
+
+_FIXES = {
+    "unparsable_json": "re-download or regenerate the file, or delete the broken line",
+    "missing_key": "every record needs imageID, selected and selectedRecord; re-export the records",
+    "wrong_type": "re-export the records with the ImageNet-AB types (selected: bool, x/y/time: numbers)",
+    "non_finite": "clicks must be finite numbers; drop or re-export the record",
+    "out_of_range": "x/y must be relative to the displayed image (in [0, 1]) and sizes positive",
+    "empty_list": "a selected image must carry the click that selected it; drop or re-export the record",
+    "duplicate_id": "keep one record per imageID (the first valid one is used)",
+}
+
+
+# --------------------------------------------------------------------------- typed record models
+
+
+class _RecordModel(BaseModel):
+    """Base of the record models: strict JSON types, frozen, unknown keys kept (not all are known)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class TimedPoint(_RecordModel):
+    """A click or mouse sample: position relative to the displayed image, ``time`` in epoch ms."""
+
+    x: UnitFloat
+    y: UnitFloat
+    time: FiniteFloat
+
+
+class HoverEvent(_RecordModel):
+    """The pointer entering or leaving the image."""
+
+    action: Literal["enter", "leave"]
+    time: FiniteFloat
+
+
+class ImagePosition(_RecordModel):
+    """Top-left corner of the displayed image on the page, in pixels."""
+
+    x: FiniteFloat
+    y: FiniteFloat
+
+
+class ImageNetABRecord(_RecordModel):
+    """One ImageNet-AB annotation of one image (see the module docstring for provenance)."""
+
+    imageID: str = Field(min_length=1)
+    selected: bool
+    selectedRecord: list[TimedPoint]
+    selectedCount: int | None = Field(default=None, ge=0)
+    mouseTracking: list[TimedPoint] | None = None
+    hoveredCount: int | None = Field(default=None, ge=0)
+    hoveredRecord: list[HoverEvent] | None = None
+    imagePosition: ImagePosition | None = None
+    imageWidth: int | None = Field(default=None, ge=0)
+    imageHeight: int | None = Field(default=None, ge=0)
+    originalImageWidth: int | None = Field(default=None, gt=0)
+    originalImageHeight: int | None = Field(default=None, gt=0)
+    estimateTime: FiniteFloat | None = Field(default=None, ge=0)
+    worker_id: str | None = None
+    assignment_id: str | None = None
+    hit_id: str | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
+    page_id: int | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
+
+
+def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNetABRecord:
+    """Fully validate one record (every point of every list) or raise :class:`DataError`."""
+    try:
+        return ImageNetABRecord.model_validate(dict(record) if isinstance(record, Mapping) else record)
+    except ValidationError as err:
+        raise DataError(format_validation_error(where, err)) from None
+
+
+# --------------------------------------------------------------------------- report and result
+
+
+class ParseReport:
+    """What a parse saw: record counts, images with Z, no-Z reasons and malformed kinds."""
+
+    def __init__(self, click: ClickChoice = "final") -> None:
+        self.click: ClickChoice = click
+        self.sources: list[str] = []
+        self.records = 0
+        self.images = 0
+        self.with_point = 0
+        self.no_point: dict[str, int] = dict.fromkeys(NO_POINT_REASONS, 0)
+        self.malformed: dict[str, int] = dict.fromkeys(MALFORMED_KINDS, 0)
+        self.examples: dict[str, list[str]] = {}
+
+    @property
+    def n_no_point(self) -> int:
+        """Valid images without a Z."""
+        return sum(self.no_point.values())
+
+    @property
+    def n_malformed(self) -> int:
+        """Records skipped as malformed (duplicates included)."""
+        return sum(self.malformed.values())
+
+    def _add_malformed(self, kind: str, message: str) -> None:
+        self.malformed[kind] += 1
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(message)
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable lines for the CLI: totals, then every non-zero reason and kind."""
+        src = ", ".join(self.sources) if len(self.sources) <= 3 else f"{len(self.sources)} files"
+        pct = 100.0 * self.with_point / self.images if self.images else 0.0
+        lines = [
+            f"ImageNet-AB records: {self.records:,} read from {src}",
+            f"images: {self.images:,}; with Z ({self.click} click of a selected image): "
+            f"{self.with_point:,} ({pct:.1f}%)",
+        ]
+        reasons = ", ".join(f"{k} {v:,}" for k, v in self.no_point.items() if v)
+        lines.append(f"no Z: {self.n_no_point:,}" + (f" ({reasons})" if reasons else ""))
+        kinds = ", ".join(f"{k} {v:,}" for k, v in self.malformed.items() if v)
+        lines.append(f"malformed, skipped: {self.n_malformed:,}" + (f" ({kinds})" if kinds else ""))
+        for kind in MALFORMED_KINDS:
+            lines.extend(f"  e.g. {example}" for example in self.examples.get(kind, []))
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts for result provenance."""
+        return {
+            "click": self.click,
+            "sources": list(self.sources),
+            "records": self.records,
+            "images": self.images,
+            "with_point": self.with_point,
+            "no_point": dict(self.no_point),
+            "malformed": dict(self.malformed),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
+
+
+class ByproductPoints:
+    """``points``: imageID -> Z (x, y relative in [0, 1]); ``report``: what the parse saw."""
+
+    def __init__(self, points: dict[str, tuple[float, float]], report: ParseReport) -> None:
+        self.points = points
+        self.report = report
+        self._index = {image_id: i for i, image_id in enumerate(points)}
+        self._xy = np.asarray(list(points.values()), dtype=np.float32).reshape(len(points), 2)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __contains__(self, image_id: object) -> bool:
+        return image_id in self.points
+
+    def lookup(self, ids: Sequence[str] | Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Z for each id: ``(points float32 (N, 2), has_point bool (N,))``; rows without Z are (0, 0)."""
+        ids = ids if isinstance(ids, Sequence | np.ndarray) else list(ids)
+        get = self._index.get
+        idx = np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        has_point = idx >= 0
+        out = np.zeros((len(idx), 2), dtype=np.float32)
+        out[has_point] = self._xy[idx[has_point]]
+        return out, has_point
+
+
+# --------------------------------------------------------------------------- reading sources
+
+
+class _Unparsable:
+    """Stands in for a JSON-lines line that is not valid JSON."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _loads(data: bytes) -> Any:
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass  # json accepts NaN/Infinity and big ints, and gives the same error position
+    return json.loads(data)
+
+
+def _describe(err: ValueError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"{err.msg} at line {err.lineno} column {err.colno} (char {err.pos})"
+    return str(err)
+
+
+def _record_files(directory: Path) -> list[Path]:
+    files = sorted(
+        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in RECORD_FILE_SUFFIXES
+    )
+    if not files:
+        raise DataError(
+            f"{directory}: no record files ({', '.join(RECORD_FILE_SUFFIXES)}) found; "
+            "point to the ImageNet-AB JSON file or to a directory that holds it"
+        )
+    return files
+
+
+def _read_file(path: Path) -> tuple[str, Iterator[Any]]:
+    """Return the unit ("record" or "line") and the records of a JSON list / JSON-lines file."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot read ImageNet-AB records ({err.strerror or err}); check the path"
+        ) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data.lstrip()[:1]
+    if not head:
+        raise DataError(f"{path}: file is empty; re-download or regenerate it, or remove it")
+    if head == b"[":
+        try:
+            records = _loads(data)
+        except ValueError as err:
+            raise DataError(
+                f"{path}: not a complete JSON list ({_describe(err)}); the file is truncated or corrupt, "
+                "re-download or regenerate it"
+            ) from None
+        return "record", iter(records)
+    if head != b"{":
+        raise DataError(
+            f"{path}: not JSON or JSON lines (starts with {data.lstrip()[:20]!r}); "
+            "expected a list of ImageNet-AB records or one record per line"
+        )
+    lines = data.splitlines()
+    first = next(line for line in lines if line.strip())
+    try:
+        _loads(first)
+    except ValueError:
+        try:  # one pretty-printed record per file (a webdataset sample's .json)
+            return "record", iter([_loads(data)])
+        except ValueError:
+            pass  # JSON lines whose first line is broken: counted below
+    return "line", _iter_lines(lines)
+
+
+def _iter_lines(lines: list[bytes]) -> Iterator[Any]:
+    for line in lines:
+        if not line.strip():
+            yield None  # blank lines keep the line numbering; skipped by the caller
+            continue
+        try:
+            yield _loads(line)
+        except ValueError as err:
+            yield _Unparsable(f"line is not valid JSON ({_describe(err)})")
+
+
+def _iter_source(source: Any, report: ParseReport) -> Iterator[tuple[str, int, Any]]:
+    """Yield ``(location prefix, number, record)``; the number is a line (1-based) or index (0-based)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path}: no such file or directory; give the ImageNet-AB records file or folder")
+        files = _record_files(path) if path.is_dir() else [path]
+        for file in files:
+            report.sources.append(str(file))
+            unit, records = _read_file(file)
+            where = f"{file}: {unit}"  # one string per file, shared by every record's location
+            start = 1 if unit == "line" else 0
+            for number, record in enumerate(records, start):
+                if record is None and unit == "line":
+                    continue
+                yield where, number, record
+        return
+    if isinstance(source, Mapping) or not isinstance(source, Iterable):
+        raise LuabError(
+            f"parse_imagenet_ab: source must be a path or an iterable of record dicts, got "
+            f"{type(source).__name__}"
+        )
+    report.sources.append("<records>")
+    for number, record in enumerate(source):
+        yield "<records>: record", number, record
+
+
+# --------------------------------------------------------------------------- record checks
+
+
+class _Bad(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+_MISSING = object()
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad("wrong_type", f"{what} must be a number, got {_json_type(value)} {value!r:.40}")
+    if not math.isfinite(value):
+        raise _Bad("non_finite", f"{what} is {value}")
+    return value
+
+
+def _extract(record: Any, final: bool) -> tuple[str, tuple[float, float] | None, str | None]:
+    """Check one record; return ``(imageID, Z or None, no-Z reason or None)`` or raise :class:`_Bad`."""
+    if not isinstance(record, dict):
+        raise _Bad("wrong_type", f"record is a JSON {_json_type(record)}, expected an object")
+    values = []
+    for key in ("imageID", "selected", "selectedRecord"):
+        value = record.get(key, _MISSING)
+        if value is _MISSING:
+            raise _Bad("missing_key", f"missing key {key!r}")
+        values.append(value)
+    image_id, selected, clicks = values
+    if not isinstance(image_id, str) or not image_id:
+        raise _Bad(
+            "wrong_type", f"'imageID' must be a non-empty string, got {_json_type(image_id)} {image_id!r}"
+        )
+    if not isinstance(selected, bool):
+        raise _Bad(
+            "wrong_type", f"'selected' must be a JSON boolean, got {_json_type(selected)} {selected!r}"
+        )
+    if not isinstance(clicks, list):
+        raise _Bad("wrong_type", f"'selectedRecord' must be a list, got {_json_type(clicks)}")
+    for key in ("originalImageWidth", "originalImageHeight"):
+        size = record.get(key, _MISSING)
+        if size is _MISSING:
+            continue
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise _Bad("wrong_type", f"{key!r} must be an integer, got {_json_type(size)} {size!r}")
+        if size <= 0:
+            raise _Bad("out_of_range", f"{key!r} = {size} must be positive")
+    for key in ("mouseTracking", "hoveredRecord"):
+        track = record.get(key, _MISSING)
+        if track is not _MISSING and not isinstance(track, list):
+            raise _Bad("wrong_type", f"{key!r} must be a list, got {_json_type(track)}")
+
+    best: tuple[float, float] | None = None
+    best_time = 0.0
+    for j, click in enumerate(clicks):
+        if not isinstance(click, dict):
+            raise _Bad("wrong_type", f"selectedRecord[{j}] is a JSON {_json_type(click)}, expected an object")
+        for key in ("x", "y", "time"):
+            if key not in click:
+                raise _Bad("missing_key", f"selectedRecord[{j}] has no {key!r}")
+        x = _number(click["x"], f"selectedRecord[{j}].x")
+        y = _number(click["y"], f"selectedRecord[{j}].y")
+        t = _number(click["time"], f"selectedRecord[{j}].time")
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise _Bad("out_of_range", f"selectedRecord[{j}] = ({x}, {y}) is outside [0, 1]")
+        if best is None or (t >= best_time if final else t < best_time):
+            best, best_time = (float(x), float(y)), t
+    if not selected:
+        return image_id, None, ("deselected" if clicks else "not_selected")
+    if best is None:
+        raise _Bad("empty_list", "'selected' is true but 'selectedRecord' is empty")
+    return image_id, best, None
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_imagenet_ab(
+    source: str | Path | Iterable[Mapping[str, Any]],
+    *,
+    strict: bool = False,
+    click: ClickChoice = "final",
+) -> ByproductPoints:
+    """Parse ImageNet-AB records into Z per imageID, counting every record without Z by reason.
+
+    ``source``: a JSON list file, a JSON-lines file, a directory of such files (read recursively in
+    sorted order) or an iterable of record dicts. Non-strict: malformed records are skipped and
+    counted; ``strict=True``: the first one raises :class:`DataError`. ``click="first"`` takes the
+    earliest click instead of the final one (the official notebook's choice; see module docstring).
+    """
+    if click not in ("final", "first"):
+        raise LuabError(f"parse_imagenet_ab: click must be 'final' or 'first', got {click!r}")
+    final = click == "final"
+    report = ParseReport(click)
+    points: dict[str, tuple[float, float]] = {}
+    first_seen: dict[str, tuple[str, int]] = {}
+    for where, number, record in _iter_source(source, report):
+        report.records += 1
+        if isinstance(record, _Unparsable):
+            kind, problem = "unparsable_json", record.message
+        else:
+            try:
+                image_id, point, reason = _extract(record, final)
+            except _Bad as bad:
+                kind, problem = bad.kind, bad.message
+            else:
+                previous = first_seen.get(image_id)
+                if previous is None:
+                    first_seen[image_id] = (where, number)
+                    if point is None:
+                        report.no_point[reason] += 1  # type: ignore[index]
+                    else:
+                        points[image_id] = point
+                    continue
+                kind = "duplicate_id"
+                problem = f"imageID already given by {previous[0]} {previous[1]}"
+        label = f"{where} {number}"
+        if isinstance(record, dict) and isinstance(record.get("imageID"), str):
+            label += f" (imageID {record['imageID']!r})"
+        message = f"{label}: {kind}: {problem}"
+        if strict:
+            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
+        report._add_malformed(kind, message)
+    report.images = len(first_seen)
+    report.with_point = len(points)
+    return ByproductPoints(points, report)

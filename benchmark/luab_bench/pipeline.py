@@ -1,0 +1,429 @@
+"""The end-to-end job behind ``luab-bench run``: data -> train -> evaluate -> sign -> leaderboard.
+
+Each stage is also callable on its own (``train_one``, ``evaluate_checkpoint``); the CLI commands are
+thin wrappers. The measuring code is the recording code: a result is assembled here from the exact
+configs that trained and evaluated the model, plus provenance and the data fingerprint.
+
+Data sources: today the only training source is the embedded synthetic benchmark, whose generated
+dataset serves both training (its ``train`` split + ImageNet-AB-schema records) and the ``synthetic``
+evaluation suite. Real ImageNet/COCO sources (issue 3) plug in at :func:`prepare_training_data`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from luab_bench.errors import LuabError
+
+Echo = Callable[[str], None]
+BUILTIN_PROTOCOLS = ("baseline", "rand", "luab")
+# Suite -> (dataset source, default variant, default recipe). One entry per suite that can train.
+SUITE_DEFAULTS: dict[str, tuple[str, str, str]] = {
+    "synthetic": ("synthetic", "synthetic", "synthetic"),
+}
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticDataset:
+    """A generated synthetic dataset directory and what identifies it."""
+
+    variant: str
+    directory: Path
+    fingerprint: str
+    config: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutcome:
+    """What ``run`` produced: (result path, Result) pairs and the leaderboard index page."""
+
+    results: list[tuple[Path, Any]]
+    site_index: Path
+
+
+# ---------------------------------------------------------------- names
+def expand_protocols(spec: str) -> list[str]:
+    """``all`` -> the three built-in protocols; ``a,b`` -> [a, b]; each name validated later."""
+    spec = spec.strip()
+    if spec == "all":
+        return list(BUILTIN_PROTOCOLS)
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        raise LuabError("--protocol is empty; use 'all', a name (baseline, rand, luab) or a YAML path")
+    return names
+
+
+def list_names(what: str) -> list[str]:
+    """Names for ``luab-bench list``."""
+    if what == "protocols":
+        from luab_bench.protocols.base import list_protocols
+
+        return list_protocols()
+    if what == "suites":
+        from luab_bench.suites.base import SUITES
+
+        return SUITES.names()
+    if what == "variants":
+        from luab_bench.data.synthetic import SYNTHETIC_VARIANTS
+
+        return sorted(SYNTHETIC_VARIANTS)
+    if what == "recipes":
+        from luab_bench.protocols.base import list_recipes
+
+        return list_recipes()
+    raise LuabError(f"cannot list {what!r}")
+
+
+def _suite_defaults(suite: str) -> tuple[str, str, str]:
+    from luab_bench.registry import unknown_name_message
+    from luab_bench.suites.base import SUITES
+
+    SUITES.get(suite)  # unknown suite -> did-you-mean error
+    if suite not in SUITE_DEFAULTS:
+        raise LuabError(
+            unknown_name_message("training suite", suite, SUITE_DEFAULTS)
+            + " (other suites are evaluation-only: train on one of these, then `luab-bench evaluate`)"
+        )
+    return SUITE_DEFAULTS[suite]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; a CUDA request without CUDA is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise LuabError(f"--device {device}: no CUDA device is available here; use --device cpu")
+    try:
+        torch.device(device)
+    except RuntimeError:
+        raise LuabError(f"--device {device!r} is not a torch device; use auto, cpu or cuda[:N]") from None
+    return device
+
+
+# ---------------------------------------------------------------- data
+def prepare_synthetic(variant: str, data_dir: Path, *, progress: bool = True) -> SyntheticDataset:
+    """Generate (or reuse) the synthetic dataset for ``variant`` under ``data_dir``."""
+    from luab_bench.data.synthetic import SYNTHETIC_VARIANTS, generate, load_manifest
+    from luab_bench.progress import progress_bar
+    from luab_bench.registry import unknown_name_message
+
+    if variant not in SYNTHETIC_VARIANTS:
+        raise LuabError(unknown_name_message("synthetic variant", variant, SYNTHETIC_VARIANTS))
+    cfg = SYNTHETIC_VARIANTS[variant]
+    with progress_bar(progress) as prog:
+        directory = generate(cfg, Path(data_dir), progress=prog)
+    manifest = load_manifest(directory)
+    return SyntheticDataset(
+        variant=variant,
+        directory=Path(directory),
+        fingerprint=manifest["fingerprint"],
+        config=cfg.model_dump(mode="json"),
+    )
+
+
+def prepare_training_data(dataset: SyntheticDataset, echo: Echo = _noop) -> tuple[Any, dict[str, Any]]:
+    """TrainData for the train split with byproduct Z attached, and the parser's report."""
+    from luab_bench.data.byproducts import parse_imagenet_ab
+    from luab_bench.data.synthetic import load_split
+    from luab_bench.train.data import TrainData
+
+    split = load_split(dataset.directory, "train")
+    parsed = parse_imagenet_ab(dataset.directory / "imagenet_ab.json")
+    points, has_point = parsed.lookup(list(split.ids))
+    report = parsed.report.as_dict()
+    n = len(split.labels)
+    echo(f"Byproducts: {int(has_point.sum())}/{n} training images have a final click Z")
+    data = TrainData(
+        images=split.images,
+        labels=split.labels,
+        points=points.reshape(n, 1, 2),
+        has_point=has_point.reshape(n, 1),
+    )
+    return data, report
+
+
+# ---------------------------------------------------------------- train
+def train_one(
+    *,
+    model: str,
+    protocol: str,
+    suite: str = "synthetic",
+    variant: str | None = None,
+    seed: int = 0,
+    recipe: str | None = None,
+    epochs: int | None = None,
+    data_dir: Path,
+    out: Path,
+    device: str = "auto",
+    progress: bool = True,
+    echo: Echo = _noop,
+) -> Path:
+    """Train ``model`` under ``protocol`` on the suite's training data; write a checkpoint dir."""
+    from luab_bench.models import create_model
+    from luab_bench.progress import progress_bar
+    from luab_bench.protocols.base import load_protocol, load_recipe
+    from luab_bench.train.checkpoint import save_checkpoint
+    from luab_bench.train.loop import train
+
+    _source, default_variant, default_recipe = _suite_defaults(suite)
+    proto = load_protocol(protocol)
+    rec = load_recipe(recipe or default_recipe)
+    if epochs is not None:
+        rec = rec.model_copy(update={"epochs": epochs})
+    dev = resolve_device(device)
+    dataset = prepare_synthetic(variant or default_variant, data_dir, progress=progress)
+    data, byproduct_report = prepare_training_data(dataset, echo)
+    num_classes = int(dataset.config["num_classes"])
+    net = create_model(model, num_classes, num_point_heads=proto.num_point_heads(num_classes))
+    targets, has_target = proto.make_targets(data.points, data.has_point, seed)
+    data = dataclasses.replace(data, points=targets, has_point=has_target)
+    echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, device {dev})")
+    with progress_bar(progress) as prog:
+        report = train(net, proto, rec, data, seed=seed, device=dev, progress=prog)
+    meta = {
+        "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},
+        "protocol": proto.config.model_dump(mode="json"),
+        "recipe": rec.model_dump(mode="json"),
+        "seed": seed,
+        "suite": suite,
+        "data": {
+            "source": "synthetic",
+            "variant": dataset.variant,
+            "fingerprint": dataset.fingerprint,
+            "config": dataset.config,
+            "byproducts": byproduct_report,
+        },
+        "training": _report_dict(report),
+        "device": dev,
+    }
+    save_checkpoint(out, net, meta)
+    return Path(out)
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(report):
+        return dataclasses.asdict(report)
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json")
+    return dict(report)
+
+
+# ---------------------------------------------------------------- evaluate
+def evaluate_checkpoint(
+    *,
+    checkpoint: Path,
+    suite: str | None = None,
+    data_dir: Path,
+    out: Path | None = None,
+    results_dir: Path,
+    key: Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    echo: Echo = _noop,
+) -> Path:
+    """Evaluate a checkpoint, write the result JSON (signed when ``key`` is given); return its path."""
+    from luab_bench.progress import progress_bar
+    from luab_bench.results.provenance import collect_provenance
+    from luab_bench.results.schema import Result
+    from luab_bench.results.signing import sign_result_file
+    from luab_bench.results.store import result_filename, write_result
+    from luab_bench.suites.base import SUITES
+    from luab_bench.train.checkpoint import load_checkpoint
+
+    dev = resolve_device(device)
+    net, meta = load_checkpoint(checkpoint, dev)
+    suite_name = suite or meta["suite"]
+    suite_obj = SUITES.get(suite_name)()
+    data_meta = meta["data"]
+    if data_meta["source"] != "synthetic":  # pragma: no cover - real sources arrive with issue 3/4
+        raise LuabError(f"{checkpoint}: unknown data source {data_meta['source']!r}")
+    dataset = prepare_synthetic(data_meta["variant"], data_dir, progress=progress)
+    if dataset.fingerprint != data_meta["fingerprint"]:
+        raise LuabError(
+            f"{checkpoint}: trained on data {data_meta['fingerprint'][:12]} but the generated "
+            f"{dataset.variant} data is {dataset.fingerprint[:12]}; regenerate with the same "
+            "luab-bench version or retrain"
+        )
+    echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}")
+    with progress_bar(progress) as prog:
+        metrics = suite_obj.evaluate(
+            net, dataset_dir=dataset.directory, device=dev, progress=prog, seed=meta["seed"]
+        )
+    config = {
+        "protocol": meta["protocol"],
+        "recipe": meta["recipe"],
+        "data": {k: v for k, v in data_meta.items() if k != "byproducts"},
+        "evaluation": {"suite": suite_name, "device": dev},
+    }
+    result_id = _result_id(meta, suite_name, dataset.fingerprint)
+    doc = {
+        "schema_version": "1.0",
+        "result_id": result_id,
+        "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "model": {
+            "name": meta["model"]["name"],
+            "source": "timm",
+            "pretrained": False,
+            "num_params": int(sum(p.numel() for p in net.backbone.parameters())),
+        },
+        "protocol": {
+            "name": meta["protocol"]["name"],
+            "version": str(meta["protocol"]["version"]),
+            "family": meta["protocol"]["family"],
+        },
+        "suite": {
+            "name": suite_name,
+            "variant": dataset.variant,
+            "data_fingerprint": dataset.fingerprint,
+        },
+        "seed": int(meta["seed"]),
+        "metrics": metrics,
+        "config": config,
+        "provenance": collect_provenance(
+            dataset.fingerprint, extra_data={"byproducts": data_meta.get("byproducts")}
+        ),
+        "training": meta.get("training"),
+        "signature": None,
+    }
+    result = Result.model_validate(doc)
+    path = Path(out) if out is not None else Path(results_dir) / result_filename(result)
+    write_result(path, result)
+    if key is not None:
+        sign_result_file(path, key)
+    return path
+
+
+def _result_id(meta: dict[str, Any], suite: str, fingerprint: str) -> str:
+    """Stable id: same model/protocol/recipe/seed/suite/data -> same id."""
+    import json
+
+    basis = json.dumps(
+        [meta["model"], meta["protocol"], meta["recipe"], meta["seed"], suite, fingerprint],
+        sort_keys=True,
+    )
+    return hashlib.sha256(basis.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- everything
+def run(
+    *,
+    model: str,
+    protocols: Sequence[str],
+    suite: str = "synthetic",
+    variant: str | None = None,
+    seed: int = 0,
+    recipe: str | None = None,
+    epochs: int | None = None,
+    data_dir: Path,
+    runs_dir: Path,
+    results_dir: Path,
+    site_dir: Path,
+    key: Path | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    echo: Echo = _noop,
+) -> RunOutcome:
+    """Train and evaluate ``model`` under each protocol, sign every result, build the site."""
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.models import check_model_name
+    from luab_bench.protocols.base import load_protocol
+    from luab_bench.results.schema import load_result
+
+    # Fail fast on every name before any minute of training is spent.
+    check_model_name(model)
+    protos = [load_protocol(p) for p in protocols]
+    _suite_defaults(suite)
+    resolve_device(device)
+    if key is None:
+        key = _throwaway_key(Path(runs_dir), echo)
+    elif not Path(key).is_file():
+        raise LuabError(f"--key {key}: file not found; make one with `luab-bench keygen --out DIR`")
+
+    results: list[tuple[Path, Any]] = []
+    for proto in protos:
+        name = proto.config.name
+        ckpt_dir = Path(runs_dir) / f"{suite}__{model}__{name}__s{seed}"
+        train_one(
+            model=model,
+            protocol=proto.source,
+            suite=suite,
+            variant=variant,
+            seed=seed,
+            recipe=recipe,
+            epochs=epochs,
+            data_dir=data_dir,
+            out=ckpt_dir,
+            device=device,
+            progress=progress,
+            echo=echo,
+        )
+        path = evaluate_checkpoint(
+            checkpoint=ckpt_dir,
+            suite=suite,
+            data_dir=data_dir,
+            results_dir=results_dir,
+            key=key,
+            device=device,
+            progress=progress,
+            echo=echo,
+        )
+        echo(f"Wrote signed result {path}")
+        results.append((path, load_result(path)))
+    report = build_site(results_dir, site_dir)
+    return RunOutcome(results=results, site_index=Path(site_dir) / "index.html")
+
+
+def _throwaway_key(runs_dir: Path, echo: Echo) -> Path:
+    """Make (once) a throw-away signing key under ``runs_dir`` and say so loudly."""
+    from luab_bench.results.signing import generate_keypair
+
+    key_dir = runs_dir / "throwaway-key"
+    priv = key_dir / "luab_ed25519"
+    if not priv.exists():
+        priv, _pub = generate_keypair(key_dir)
+    echo(
+        f"NOTE: signing with a THROW-AWAY key ({priv}). The results verify, but nobody can attribute "
+        "them to you; for a submission make a key with `luab-bench keygen` and pass --key."
+    )
+    return Path(priv)
+
+
+# ---------------------------------------------------------------- printing
+def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
+    """Print one row per result with every metric as value ± half-interval (rich table)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    names: list[str] = []
+    for _, res in results:
+        for k in res.metrics:
+            if k not in names:
+                names.append(k)
+    table = Table(title="luab-bench results")
+    for col in ("model", "protocol", "suite", "seed"):
+        table.add_column(col)
+    for k in names:
+        table.add_column(k, justify="right")
+    for _, res in results:
+        cells = []
+        for k in names:
+            m = res.metrics.get(k)
+            if m is None:
+                cells.append("n/a")
+            elif m.ci_low is not None and m.ci_high is not None:
+                cells.append(f"{m.value:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]")
+            else:
+                cells.append(f"{m.value:.1f}")
+        table.add_row(res.model.name, res.protocol.name, res.suite.variant, str(res.seed), *cells)
+    Console().print(table)

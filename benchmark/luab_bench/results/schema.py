@@ -1,0 +1,262 @@
+"""The typed result format: one JSON file per (model, protocol, suite, seed) run.
+
+Every number is a typed, finite float (or int) with its ``n`` and, where it applies, a confidence
+interval; strings are never accepted where a number belongs and NaN/inf are rejected, because a result
+file is what the leaderboard ranks and what a signature vouches for. ``schema_version`` is a literal:
+a file written by a newer luab-bench fails with a message that says so instead of half-loading.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, StrictStr, ValidationError, field_validator, model_validator
+
+from luab_bench.config import StrictModel, format_validation_error
+from luab_bench.errors import LuabError
+
+SCHEMA_VERSION = "1.0"
+SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+MetricName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
+
+
+class ResultError(LuabError):
+    """A result file is missing, is not JSON, or does not match the result schema."""
+
+
+def _check_finite_tree(value: Any, where: str = "") -> Any:
+    """Raise ValueError on a NaN/inf anywhere in a nested JSON-like value (it cannot be serialised)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"non-finite number {value!r} at {where or '(top)'}; record it as null instead")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ValueError(f"non-string key {k!r} at {where or '(top)'}")
+            _check_finite_tree(v, f"{where}.{k}" if where else k)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite_tree(v, f"{where}[{i}]")
+    return value
+
+
+class Metric(StrictModel):
+    """One measured number with its sample size and (optional) confidence interval."""
+
+    value: FiniteFloat
+    n: NonNegInt
+    ci_low: FiniteFloat | None = None
+    ci_high: FiniteFloat | None = None
+    unit: StrictStr = Field(description='"%" for accuracies in percent, "" for unitless numbers')
+    higher_is_better: StrictBool
+    task: StrictStr = Field("", description="what was measured and on which split/dataset")
+
+    @model_validator(mode="after")
+    def _interval_contains_value(self) -> Metric:
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("ci_low and ci_high must be given together (or both left out)")
+        if (
+            self.ci_low is not None
+            and self.ci_high is not None
+            and not (self.ci_low <= self.value <= self.ci_high)
+        ):
+            raise ValueError(
+                f"interval [{self.ci_low}, {self.ci_high}] does not contain value {self.value}; "
+                "need ci_low <= value <= ci_high"
+            )
+        return self
+
+
+class ModelInfo(StrictModel):
+    """Which network was evaluated."""
+
+    name: Identifier
+    source: StrictStr = Field("timm", description='where the architecture/weights come from, e.g. "timm"')
+    pretrained: StrictBool = False
+    num_params: NonNegInt | None = None
+
+
+class ProtocolInfo(StrictModel):
+    """Which training protocol (baseline / rand / luab / ...) produced the model."""
+
+    name: Identifier
+    version: StrictStr
+    family: Identifier
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _int_version_to_str(cls, v: Any) -> Any:
+        # Protocol YAML files may write `version: 1`; a version is an identifier, not a quantity.
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class SuiteInfo(StrictModel):
+    """Which evaluation suite, which variant of it, and the fingerprint of the exact data used."""
+
+    name: Identifier
+    variant: StrictStr = ""
+    data_fingerprint: StrictStr | None = None
+
+
+class Provenance(StrictModel):
+    """Where and with what software a result was produced (no hostname: privacy)."""
+
+    luab_bench_version: StrictStr
+    git_commit: StrictStr | None = None
+    git_dirty: StrictBool | None = None
+    python: StrictStr | None = None
+    platform: StrictStr | None = None
+    packages: dict[str, StrictStr | None] = Field(default_factory=dict)
+    cpu: StrictStr | None = None
+    gpu: StrictStr | None = None
+    data_fingerprint: StrictStr | None = None
+    extra_data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("extra_data")
+    @classmethod
+    def _finite(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _check_finite_tree(v)
+
+
+class Signature(StrictModel):
+    """Ed25519 signature over :func:`luab_bench.results.signing.canonical_bytes` of the result."""
+
+    algorithm: Literal["ed25519"]
+    public_key: StrictStr = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    value: StrictStr = Field(description="base64 of the 64-byte Ed25519 signature")
+
+    @field_validator("public_key")
+    @classmethod
+    def _key_is_32_bytes(cls, v: str) -> str:
+        _b64_of_length(v, 32, "public_key")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _sig_is_64_bytes(cls, v: str) -> str:
+        _b64_of_length(v, 64, "signature value")
+        return v
+
+
+def _b64_of_length(text: str, length: int, what: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ValueError(f"{what} is not valid base64") from None
+    if len(raw) != length:
+        raise ValueError(f"{what} must decode to {length} bytes, got {len(raw)}")
+    return raw
+
+
+def utc_now_iso() -> str:
+    """Current time as ``YYYY-MM-DDTHH:MM:SSZ`` (seconds resolution, UTC)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_result_id() -> str:
+    """A fresh random result id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+class Result(StrictModel):
+    """One run's outcome: what was trained/evaluated, the metrics, and how to reproduce it."""
+
+    schema_version: Literal["1.0"]
+    result_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
+    created_at: StrictStr = Field(description="ISO-8601 timestamp in UTC, e.g. 2026-01-31T12:00:00Z")
+    model: ModelInfo
+    protocol: ProtocolInfo
+    suite: SuiteInfo
+    seed: NonNegInt
+    metrics: dict[MetricName, Metric]
+    config: dict[str, Any] = Field(description="resolved protocol + recipe + data config")
+    provenance: Provenance
+    training: dict[str, Any] | None = Field(None, description="per-epoch curves (lists of numbers)")
+    signature: Signature | None = None
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc_iso(cls, v: str) -> str:
+        try:
+            ts = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{v!r} is not an ISO-8601 timestamp (e.g. 2026-01-31T12:00:00Z)") from None
+        if ts.utcoffset() is None or ts.utcoffset().total_seconds() != 0:
+            raise ValueError(f"{v!r} must be in UTC (end it with 'Z' or '+00:00')")
+        return v
+
+    @field_validator("config", "training")
+    @classmethod
+    def _finite(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_finite_tree(v)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Plain JSON-compatible dict (what is written to disk and what is signed)."""
+        return self.model_dump(mode="json")
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def read_json_document(path: str | Path) -> dict[str, Any]:
+    """Parse a result file into a dict; missing file, bad JSON or duplicate keys → :class:`ResultError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultError(f"{path}: result file not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultError(f"{path}: cannot read result file ({err.__class__.__name__}: {err})") from None
+    try:
+        doc = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+    except ValueError as err:  # JSONDecodeError is a ValueError, as is a duplicate key
+        raise ResultError(f"{path}: not valid JSON ({err}); re-create it with luab-bench") from None
+    if not isinstance(doc, dict):
+        raise ResultError(f"{path}: a result must be a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def validate_result(doc: Any, source: str) -> Result:
+    """Validate a parsed document as :class:`Result`; errors name ``source`` and each bad field."""
+    if isinstance(doc, dict):
+        version = doc.get("schema_version")
+        if version is not None and version not in SUPPORTED_SCHEMA_VERSIONS:
+            raise ResultError(
+                f"{source}: schema_version {version!r} is not supported by this luab-bench "
+                f"(supports {', '.join(SUPPORTED_SCHEMA_VERSIONS)}); upgrade luab-bench to read it"
+            )
+    try:
+        return Result.model_validate(doc)
+    except ValidationError as err:
+        raise ResultError(format_validation_error(source, err)) from None
+
+
+def load_result(path: str | Path) -> Result:
+    """Read and validate one result JSON file, raising :class:`ResultError` naming file and field."""
+    return validate_result(read_json_document(path), str(path))
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`Result` (published with the leaderboard)."""
+    schema = Result.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema.setdefault("title", "luab-bench result")
+    schema["description"] = f"luab-bench result file, schema_version {SCHEMA_VERSION}"
+    return schema

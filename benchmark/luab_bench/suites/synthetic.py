@@ -1,0 +1,313 @@
+"""The ``synthetic`` suite: top-1 on the Backgrounds-Challenge-style splits, BG-gap and point localisation.
+
+Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap interval):
+
+- ``val_top1``, ``only_fg_top1``, ``no_fg_top1``, ``mixed_same_top1``, ``mixed_rand_top1``: top-1
+  against ``labels.npy`` of each split (whatever label convention the generator documents, e.g.
+  no_fg keeps the original image's label).
+- ``bg_gap`` = ``mixed_same_top1 - mixed_rand_top1`` in percentage points (lower is better). When the
+  two splits are index-aligned (same n, identical labels and boxes, i.e. the same foregrounds in the
+  same order) the interval is a *paired* bootstrap over foregrounds; otherwise the two splits are
+  resampled independently. The metric's ``task`` text says which was done.
+- ``point_loc_acc``: on val, the predicted point of head 0 lies inside the true box (borders
+  inclusive). Only reported when the model outputs points.
+
+:func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out);
+:meth:`SyntheticSuite.evaluate` loads a generated dataset directory and delegates to it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import numpy as np
+
+from luab_bench.errors import DataError, LuabError
+from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
+from luab_bench.metrics.classification import accuracy, bg_gap, point_in_box
+from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+
+if TYPE_CHECKING:
+    import torch
+
+EVAL_SPLITS: tuple[str, ...] = ("val", "only_fg", "no_fg", "mixed_same", "mixed_rand")
+
+SPLIT_DESCRIPTIONS: dict[str, str] = {
+    "val": "in-distribution (train background-class correlation)",
+    "only_fg": "foreground on a neutral background",
+    "no_fg": "foreground removed, background only",
+    "mixed_same": "foreground on a background of its own class",
+    "mixed_rand": "foreground on a background of a random other class",
+}
+
+
+class SplitLike(Protocol):
+    """What the suite reads from a split (``luab_bench.data.synthetic.SplitArrays`` satisfies it)."""
+
+    images: np.ndarray  # uint8 (N, H, W, 3)
+    labels: np.ndarray  # int64 (N,)
+    boxes: np.ndarray  # float32 (N, 4) xyxy relative
+
+
+class SplitPredictions(NamedTuple):
+    """Model outputs for one split: predicted class (N,) and head-0 point (N, 2) or None."""
+
+    pred: np.ndarray
+    points: np.ndarray | None
+
+
+def _normalizer(normalize: Normalize, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Turn the ``normalize`` argument into an in-place-friendly callable on (B, 3, H, W) in [0, 1]."""
+    import torch
+
+    if normalize is None:
+        return lambda x: x
+    if callable(normalize):
+        return normalize
+    mean, std = normalize
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"normalize=(mean, std) needs 3 values each, got {mean!r}, {std!r}")
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    return lambda x: x.sub_(m).div_(s)
+
+
+def predict_split(
+    model: torch.nn.Module,
+    images: np.ndarray,
+    *,
+    device: str | torch.device = "cpu",
+    normalize: Normalize = None,
+    batch_size: int = 256,
+    progress: Any = None,
+    description: str = "evaluate",
+    num_labels: int | None = None,
+) -> SplitPredictions:
+    """Batched no-grad inference over uint8 NHWC ``images`` (numpy or memmap).
+
+    The model should already be in eval mode on ``device``. Each batch is copied once into a reused
+    uint8 buffer, moved to the device, converted to float NCHW in [0, 1] and normalised; predictions
+    land in preallocated arrays. ``num_labels`` (1 + the largest label) is checked against the
+    model's number of classes on the first batch.
+    """
+    import torch
+
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise DataError(
+            f"{description}: images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}"
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    device = torch.device(device)
+    norm = _normalizer(normalize, device)
+    n = images.shape[0]
+    pred = np.empty(n, dtype=np.int64)
+    points: np.ndarray | None = None
+    has_points: bool | None = None
+    bs = min(batch_size, max(n, 1))
+    buf = torch.empty((bs, *images.shape[1:]), dtype=torch.uint8, pin_memory=device.type == "cuda")
+    buf_np = buf.numpy()
+    task = progress.add_task(description, total=n) if progress is not None else None
+    with torch.inference_mode():
+        for start in range(0, n, bs):
+            stop = min(start + bs, n)
+            b = stop - start
+            np.copyto(buf_np[:b], images[start:stop])
+            x = buf[:b].to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
+            out = model(norm(x))
+            if isinstance(out, torch.Tensor):
+                logits, pts = out, None
+            else:  # ModelOutput(logits, points, features) or anything with those attributes
+                logits, pts = getattr(out, "logits", None), getattr(out, "points", None)
+                if logits is None:
+                    logits = out[0]
+            if logits.ndim != 2 or logits.shape[0] != b:
+                raise LuabError(
+                    f"{description}: model returned logits of shape {tuple(logits.shape)} for a batch "
+                    f"of {b}; expected ({b}, num_classes)"
+                )
+            if start == 0 and num_labels is not None and num_labels > logits.shape[1]:
+                raise LuabError(
+                    f"{description}: the model predicts {logits.shape[1]} classes but the data has "
+                    f"labels up to {num_labels - 1}; create the model with num_classes={num_labels}"
+                )
+            pred[start:stop] = logits.argmax(dim=1).cpu().numpy()
+            if has_points is None:
+                has_points = pts is not None and pts.ndim == 3 and pts.shape[1] > 0
+                if has_points:
+                    points = np.empty((n, 2), dtype=np.float32)
+            if has_points:
+                if pts is None or pts.shape[0] != b or pts.shape[-1] != 2:
+                    raise LuabError(f"{description}: model returned points inconsistently across batches")
+                points[start:stop] = pts[:, 0, :].float().cpu().numpy()
+            if task is not None:
+                progress.advance(task, b)
+    return SplitPredictions(pred, points)
+
+
+def _metric_seed(seed: int, metric: str) -> list[int]:
+    """A per-metric bootstrap seed: stable across runs, different between metrics."""
+    return [int(seed), zlib.crc32(metric.encode("utf-8"))]
+
+
+def _aligned(a: SplitLike, b: SplitLike) -> bool:
+    """True when two splits hold the same foregrounds in the same order (same labels and boxes)."""
+    return (
+        a.labels.shape == b.labels.shape
+        and np.array_equal(a.labels, b.labels)
+        and np.array_equal(a.boxes, b.boxes)
+    )
+
+
+def evaluate_splits(
+    model: torch.nn.Module,
+    splits: Mapping[str, SplitLike],
+    *,
+    device: str | torch.device = "cpu",
+    normalize: Normalize = None,
+    progress: Any = None,
+    seed: int = 0,
+    batch_size: int = 256,
+    n_boot: int = 1000,
+) -> dict[str, dict[str, Any]]:
+    """Run the synthetic suite on pre-loaded splits (``EVAL_SPLITS`` must all be present).
+
+    Moves ``model`` to ``device`` and evaluates it in eval mode (its train/eval mode is restored
+    afterwards). Returns ``{metric_name: metric_dict}`` (see the module docstring).
+    """
+    import torch
+
+    missing = [s for s in EVAL_SPLITS if s not in splits]
+    if missing:
+        raise DataError(f"synthetic suite: missing split(s) {', '.join(missing)}; regenerate the dataset")
+    for name in EVAL_SPLITS:
+        sp = splits[name]
+        if sp.labels.shape[0] == 0:
+            raise DataError(f"synthetic suite: split {name!r} is empty; regenerate the dataset")
+        if sp.images.shape[0] != sp.labels.shape[0] or sp.boxes.shape != (sp.labels.shape[0], 4):
+            raise DataError(
+                f"synthetic suite: split {name!r} has {sp.images.shape[0]} images, "
+                f"{sp.labels.shape[0]} labels and boxes of shape {sp.boxes.shape}; regenerate the dataset"
+            )
+    num_labels = 1 + max(int(splits[s].labels.max()) for s in EVAL_SPLITS)
+
+    device = torch.device(device)
+    was_training = model.training
+    model.to(device)
+    model.eval()
+    try:
+        preds = {
+            name: predict_split(
+                model,
+                splits[name].images,
+                device=device,
+                normalize=normalize,
+                batch_size=batch_size,
+                progress=progress,
+                description=f"synthetic/{name}",
+                num_labels=num_labels,
+            )
+            for name in EVAL_SPLITS
+        }
+    finally:
+        model.train(was_training)
+
+    metrics: dict[str, dict[str, Any]] = {}
+    correct: dict[str, np.ndarray] = {}
+    for name in EVAL_SPLITS:
+        c = preds[name].pred == np.asarray(splits[name].labels)
+        correct[name] = c
+        key = f"{name}_top1"
+        ci = bootstrap_ci(100.0 * c, n_boot=n_boot, seed=_metric_seed(seed, key))
+        metrics[key] = make_metric(
+            accuracy(c),
+            n=c.size,
+            ci=(ci.low, ci.high),
+            unit="%",
+            higher_is_better=True,
+            task=f"synthetic/{name}: top-1 accuracy, {SPLIT_DESCRIPTIONS[name]}",
+        )
+
+    same, rand = splits["mixed_same"], splits["mixed_rand"]
+    paired = _aligned(same, rand)
+    gap_ci = bootstrap_diff_ci(
+        100.0 * correct["mixed_same"],
+        100.0 * correct["mixed_rand"],
+        paired=paired,
+        n_boot=n_boot,
+        seed=_metric_seed(seed, "bg_gap"),
+    )
+    how = (
+        "paired bootstrap over shared foregrounds"
+        if paired
+        else "splits not index-aligned, independent bootstrap"
+    )
+    metrics["bg_gap"] = make_metric(
+        bg_gap(metrics["mixed_same_top1"]["value"], metrics["mixed_rand_top1"]["value"]),
+        n=rand.labels.shape[0] if paired else same.labels.shape[0] + rand.labels.shape[0],
+        ci=(gap_ci.low, gap_ci.high),
+        unit="pp",
+        higher_is_better=False,
+        task=f"synthetic: BG-gap = top-1(mixed_same) - top-1(mixed_rand) in percentage points ({how})",
+    )
+
+    val_points = preds["val"].points
+    if val_points is not None:
+        inside = point_in_box(val_points, np.asarray(splits["val"].boxes))
+        ci = bootstrap_ci(100.0 * inside, n_boot=n_boot, seed=_metric_seed(seed, "point_loc_acc"))
+        metrics["point_loc_acc"] = make_metric(
+            accuracy(inside),
+            n=inside.size,
+            ci=(ci.low, ci.high),
+            unit="%",
+            higher_is_better=True,
+            task="synthetic/val: predicted point (head 0) inside the true object box, borders inclusive",
+        )
+    return metrics
+
+
+@SUITES.register("synthetic")
+class SyntheticSuite(Suite):
+    """Embedded synthetic benchmark (see ``luab_bench.data.synthetic``)."""
+
+    name = "synthetic"
+    description = (
+        "Top-1 on val / only_fg / no_fg / mixed_same / mixed_rand, BG-gap and point-in-box "
+        "localisation on the seeded synthetic dataset"
+    )
+
+    def evaluate(
+        self,
+        model: torch.nn.Module,
+        *,
+        dataset_dir: str | Path,
+        device: str | torch.device = "cpu",
+        progress: Any = None,
+        seed: int = 0,
+        batch_size: int = 256,
+        normalize: Normalize = None,
+        n_boot: int = 1000,
+    ) -> dict[str, dict[str, Any]]:
+        """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`."""
+        from luab_bench.data.synthetic import load_split
+
+        dataset_dir = Path(dataset_dir)
+        if not dataset_dir.is_dir():
+            raise DataError(
+                f"{dataset_dir}: synthetic dataset directory not found; generate it first "
+                "(luab_bench.data.synthetic.generate or the `data` command)"
+            )
+        splits = {name: load_split(dataset_dir, name) for name in EVAL_SPLITS}
+        return evaluate_splits(
+            model,
+            splits,
+            device=device,
+            normalize=normalize,
+            progress=progress,
+            seed=seed,
+            batch_size=batch_size,
+            n_boot=n_boot,
+        )
