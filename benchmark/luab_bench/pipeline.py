@@ -185,9 +185,10 @@ def train_one(
     dataset = prepare_synthetic(variant or default_variant, data_dir, progress=progress)
     data, byproduct_report = prepare_training_data(dataset, echo)
     num_classes = int(dataset.config["num_classes"])
-    net = create_model(model, num_classes, num_point_heads=proto.num_point_heads(num_classes))
-    targets, has_target = proto.make_targets(data.points, data.has_point, seed)
-    data = dataclasses.replace(data, points=targets, has_point=has_target)
+    # init_seed=seed: under one seed, baseline / Rand / LUAB start from the same weights and see the
+    # same batches, so protocol differences are not initialisation noise. train() applies the
+    # protocol's targets (none / byproduct Z / uniform random) itself.
+    net = create_model(model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed)
     echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, device {dev})")
     with progress_bar(progress) as prog:
         report = train(net, proto, rec, data, seed=seed, device=dev, progress=prog)
@@ -258,7 +259,13 @@ def evaluate_checkpoint(
     echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}")
     with progress_bar(progress) as prog:
         metrics = suite_obj.evaluate(
-            net, dataset_dir=dataset.directory, device=dev, progress=prog, seed=meta["seed"]
+            net,
+            dataset_dir=dataset.directory,
+            device=dev,
+            progress=prog,
+            seed=meta["seed"],
+            # the same input normalisation the model was trained with (timm's data config)
+            normalize=(net.input_mean, net.input_std),
         )
     config = {
         "protocol": meta["protocol"],
@@ -381,7 +388,8 @@ def run(
         echo(f"Wrote signed result {path}")
         results.append((path, load_result(path)))
     report = build_site(results_dir, site_dir)
-    return RunOutcome(results=results, site_index=Path(site_dir) / "index.html")
+    echo(report.summary())
+    return RunOutcome(results=results, site_index=report.index_path)
 
 
 def _throwaway_key(runs_dir: Path, echo: Echo) -> Path:

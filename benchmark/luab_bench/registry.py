@@ -67,7 +67,7 @@ class Registry(Generic[T]):
 
 
 def unknown_name_message(kind: str, name: str, known: Iterable[str]) -> str:
-    """"unknown protocol 'lub'; did you mean 'luab'? Known: baseline, luab, rand"."""
+    """Message like: unknown protocol 'lub'; did you mean 'luab'? Known protocols: baseline, luab, rand"""
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else "."
