@@ -14,12 +14,18 @@ from typing import Any
 import click
 
 from luab_bench import __version__
+from luab_bench.cli_options import (
+    DEFAULT_RESULTS_DIR,
+    DEFAULT_RUNS_DIR,
+    DEFAULT_SITE_DIR,
+    opt_data_dir,
+    opt_device,
+    opt_epochs,
+    opt_progress,
+    opt_seed,
+    opt_suite,
+)
 from luab_bench.errors import LuabError
-
-DEFAULT_DATA_DIR = Path("~/.cache/luab-bench/data")
-DEFAULT_RESULTS_DIR = Path("leaderboard/results")
-DEFAULT_SITE_DIR = Path("leaderboard/site")
-DEFAULT_RUNS_DIR = Path("runs")
 
 
 class LuabGroup(click.Group):
@@ -32,50 +38,6 @@ class LuabGroup(click.Group):
             raise click.ClickException(str(err)) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; files written so far are complete (atomic)") from None
-
-
-# ---------------------------------------------------------------- shared options
-def _opt_seed(f: Any) -> Any:
-    return click.option("--seed", type=int, default=0, show_default=True, help="Training seed.")(f)
-
-
-def _opt_device(f: Any) -> Any:
-    return click.option(
-        "--device",
-        default="auto",
-        show_default=True,
-        help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1 ...",
-    )(f)
-
-
-def _opt_data_dir(f: Any) -> Any:
-    return click.option(
-        "--data-dir",
-        type=click.Path(path_type=Path),
-        default=DEFAULT_DATA_DIR,
-        show_default=True,
-        envvar="LUAB_BENCH_DATA",
-        help="Where datasets are generated/cached (env LUAB_BENCH_DATA).",
-    )(f)
-
-
-def _opt_suite(f: Any) -> Any:
-    f = click.option(
-        "--variant",
-        default=None,
-        help="Suite variant (for synthetic: synthetic, synthetic-corr50, ...). Default: the suite's default.",
-    )(f)
-    return click.option("--suite", default="synthetic", show_default=True, help="Evaluation suite.")(f)
-
-
-def _opt_progress(f: Any) -> Any:
-    return click.option("--progress/--no-progress", default=True, help="Show rich progress bars.")(f)
-
-
-def _opt_epochs(f: Any) -> Any:
-    return click.option(
-        "--epochs", type=click.IntRange(min=1), default=None, help="Override the recipe's epoch count."
-    )(f)
 
 
 # ---------------------------------------------------------------- commands
@@ -94,11 +56,11 @@ def cli() -> None:
     show_default=True,
     help="Protocol name or YAML path; 'all' = baseline,rand,luab; or a comma-separated list.",
 )
-@_opt_suite
-@_opt_seed
+@opt_suite
+@opt_seed
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
-@_opt_epochs
-@_opt_data_dir
+@opt_epochs
+@opt_data_dir
 @click.option(
     "--runs-dir",
     type=click.Path(path_type=Path),
@@ -126,8 +88,8 @@ def cli() -> None:
     default=None,
     help="Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.",
 )
-@_opt_device
-@_opt_progress
+@opt_device
+@opt_progress
 def run(
     model: str,
     protocol: str,
@@ -171,19 +133,19 @@ def run(
 @cli.command()
 @click.option("--model", required=True, help="timm model name.")
 @click.option("--protocol", required=True, help="Protocol name (baseline, rand, luab) or YAML path.")
-@_opt_suite
-@_opt_seed
+@opt_suite
+@opt_seed
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
-@_opt_epochs
-@_opt_data_dir
+@opt_epochs
+@opt_data_dir
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="Checkpoint directory to write (model.safetensors + checkpoint.json).",
 )
-@_opt_device
-@_opt_progress
+@opt_device
+@opt_progress
 def train(
     model: str,
     protocol: str,
@@ -225,7 +187,7 @@ def train(
     help="Checkpoint directory written by `luab-bench train`.",
 )
 @click.option("--suite", default=None, help="Suite to evaluate on (default: the one it was trained for).")
-@_opt_data_dir
+@opt_data_dir
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -245,8 +207,8 @@ def train(
     default=None,
     help="Sign the result with this Ed25519 private key.",
 )
-@_opt_device
-@_opt_progress
+@opt_device
+@opt_progress
 def evaluate(
     checkpoint: Path,
     suite: str | None,
@@ -381,36 +343,6 @@ def leaderboard_build(results_dir: Path, out: Path) -> None:
     click.echo(report.summary() if hasattr(report, "summary") else str(report))
 
 
-@cli.group()
-def data() -> None:
-    """Generate, parse and inspect benchmark data."""
-
-
-@data.command("generate")
-@click.option("--variant", default="synthetic", show_default=True, help="Synthetic suite variant.")
-@_opt_data_dir
-@_opt_progress
-def data_generate(variant: str, data_dir: Path, progress: bool) -> None:
-    """Generate (or reuse) the embedded synthetic benchmark."""
-    from luab_bench import pipeline
-
-    ds = pipeline.prepare_synthetic(variant, data_dir.expanduser(), progress=progress)
-    click.echo(f"Dataset: {ds.directory}")
-    click.echo(f"Fingerprint: {ds.fingerprint}")
-
-
-@data.command("parse")
-@click.argument("records", type=click.Path(path_type=Path))
-@click.option("--strict", is_flag=True, help="Fail on the first malformed record.")
-def data_parse(records: Path, strict: bool) -> None:
-    """Parse an ImageNet-AB record file and report Z coverage and malformed records."""
-    from luab_bench.data.byproducts import parse_imagenet_ab
-
-    parsed = parse_imagenet_ab(records, strict=strict)
-    for line in parsed.report.summary_lines():
-        click.echo(line)
-
-
 @cli.command("list")
 @click.argument("what", type=click.Choice(["protocols", "suites", "variants", "recipes"]))
 def list_cmd(what: str) -> None:
@@ -419,6 +351,16 @@ def list_cmd(what: str) -> None:
 
     for name in pipeline.list_names(what):
         click.echo(name)
+
+
+def _add_feature_commands() -> None:
+    """Attach the per-feature command modules (each imports only click at import time)."""
+    from luab_bench.commands.data import data
+
+    cli.add_command(data)
+
+
+_add_feature_commands()
 
 
 def main() -> None:

@@ -1,0 +1,56 @@
+"""Shared click options (one definition each; used by cli.py and commands/*)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_DATA_DIR = Path("~/.cache/luab-bench/data")
+DEFAULT_RESULTS_DIR = Path("leaderboard/results")
+DEFAULT_SITE_DIR = Path("leaderboard/site")
+DEFAULT_RUNS_DIR = Path("runs")
+
+
+def opt_seed(f: Any) -> Any:
+    return click.option("--seed", type=int, default=0, show_default=True, help="Training seed.")(f)
+
+
+def opt_device(f: Any) -> Any:
+    return click.option(
+        "--device",
+        default="auto",
+        show_default=True,
+        help="torch device: auto (cuda if available, else cpu), cpu, cuda, cuda:1 ...",
+    )(f)
+
+
+def opt_data_dir(f: Any) -> Any:
+    return click.option(
+        "--data-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_DATA_DIR,
+        show_default=True,
+        envvar="LUAB_BENCH_DATA",
+        help="Where datasets are generated/cached (env LUAB_BENCH_DATA).",
+    )(f)
+
+
+def opt_suite(f: Any) -> Any:
+    f = click.option(
+        "--variant",
+        default=None,
+        help="Suite variant (for synthetic: synthetic, synthetic-corr50, ...). Default: the suite's default.",
+    )(f)
+    return click.option("--suite", default="synthetic", show_default=True, help="Evaluation suite.")(f)
+
+
+def opt_progress(f: Any) -> Any:
+    return click.option("--progress/--no-progress", default=True, help="Show rich progress bars.")(f)
+
+
+def opt_epochs(f: Any) -> Any:
+    return click.option(
+        "--epochs", type=click.IntRange(min=1), default=None, help="Override the recipe's epoch count."
+    )(f)
