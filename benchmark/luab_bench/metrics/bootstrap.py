@@ -149,3 +149,34 @@ def bootstrap_diff_ci(
     kw = {"n_boot": n_boot, "max_chunk_elements": max_chunk_elements}
     diffs = bootstrap_means(arr_a, seed=seed_a, **kw) - bootstrap_means(arr_b, seed=seed_b, **kw)
     return BootstrapCI(float(arr_a.mean() - arr_b.mean()), *_percentiles(diffs, confidence))
+
+
+def bootstrap_index_ci(
+    statistic: Any,
+    n: int,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: Seed = 0,
+    max_chunk_elements: int = _MAX_CHUNK_ELEMENTS,
+) -> BootstrapCI:
+    """Percentile-bootstrap interval of any dataset-level statistic (AP, mAP, MaxBoxAcc, PxAP...).
+
+    ``statistic(idx)`` computes the metric on the samples ``idx`` (1-D int array, with repeats);
+    the estimate is ``statistic(arange(n))``. Resample indices come from the same stream as
+    :func:`bootstrap_ci`, so for ``statistic = mean of values[idx]`` both give the same interval.
+    The estimate is widened into the interval if a degenerate resample distribution excludes it.
+    """
+    _check_params(n_boot, confidence)
+    if n < 1:
+        raise ValueError("a bootstrap needs at least one sample")
+    estimate = float(statistic(np.arange(n)))
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_boot, dtype=np.float64)
+    start = 0
+    for idx in _index_chunks(n, n_boot, rng, max_chunk_elements):
+        for row in idx:
+            stats[start] = statistic(row)
+            start += 1
+    low, high = _percentiles(stats, confidence)
+    return BootstrapCI(estimate, min(low, estimate), max(high, estimate))

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 #: None for no normalisation beyond the [0, 1] scaling.
 Normalize = Callable[["torch.Tensor"], "torch.Tensor"] | tuple[Sequence[float], Sequence[float]] | None
 
-SUITES: Registry[type[Suite]] = Registry("suite", plugin_modules=["luab_bench.suites.synthetic"])
+SUITES: Registry[type[Suite]] = Registry(
+    "suite", plugin_modules=["luab_bench.suites.synthetic", "luab_bench.suites.imagenet"]
+)
 
 
 def get_suite(name: str) -> Suite:

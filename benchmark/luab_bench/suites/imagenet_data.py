@@ -1,0 +1,214 @@
+"""Loaders for the released layouts of the ImageNet test sets (one function per layout).
+
+Each loader reads a local directory and returns an :class:`ImageSet` (sorted file paths + integer
+labels + the label space); it never downloads. Layouts (as released):
+
+- ImageNet val: ``<root>/<wnid>/ILSVRC2012_val_XXXXXXXX.JPEG`` (the usual class-folder layout);
+  labels = ImageNet index (timm's synset order). ReaL: ``real.json`` lists 50,000 label lists in
+  val-number order; images are matched by the number in their file name.
+- ImageNetV2: ``<root>/<k>/*.jpeg`` with k = 0..999 the class *index* (numeric, not string order).
+- ImageNet-A / -R / -O: ``<root>/<wnid>/*`` with 200 wnid folders; label = position of the wnid
+  in the ascending-ImageNet-index order of the folders present (the 200-class logit mask).
+- ImageNet-Sketch: ``<root>/<wnid>/*`` with 1000 wnid folders; labels = ImageNet index.
+- ImageNet-C: ``<root>/<corruption>/<severity 1..5>/<wnid>/*``.
+- ObjectNet 1.0: ``<root>/images/<folder>/*`` and ``<root>/mappings/`` with
+  ``folder_to_objectnet_label.json``, ``objectnet_to_imagenet_1k.json`` (ImageNet names joined by
+  ``"; "``), ``pytorch_to_imagenet_2012_id.json`` and ``imagenet_to_label_2012_v2`` (one name per line).
+- Backgrounds Challenge (IN-9): ``<root>/<variant>/val/<NN_class>/*`` (variants original, only_fg,
+  no_fg, mixed_same, mixed_rand, only_bg_t, ...), ``<root>/fg_mask/val/<NN_class>/*.npy``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from luab_bench.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+_WNID = re.compile(r"^n\d{8}$")
+_VAL_NUMBER = re.compile(r"ILSVRC2012_val_(\d{8})")
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Files and labels of one test set. ``class_indices[k]`` = ImageNet indices of label k (if any)."""
+
+    name: str
+    paths: list[Path]
+    labels: np.ndarray
+    class_indices: list[list[int]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+@lru_cache(maxsize=1)
+def imagenet_synsets() -> tuple[str, ...]:
+    """The 1000 ImageNet-1k wnids in class-index order (shipped with timm)."""
+    from timm.data import ImageNetInfo
+
+    return tuple(ImageNetInfo().label_names())
+
+
+def _require_dir(root: str | Path, what: str) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{what}: directory {root} not found")
+    return root
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _class_folders(root: Path, what: str) -> list[Path]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    if not folders:
+        raise DataError(f"{what}: {root} has no class folders")
+    return folders
+
+
+def _folder_set(name: str, folders: Sequence[Path], labels_of: Sequence[int]) -> ImageSet:
+    paths: list[Path] = []
+    labels: list[int] = []
+    for folder, lab in zip(folders, labels_of, strict=True):
+        files = _images(folder)
+        paths += files
+        labels += [lab] * len(files)
+    if not paths:
+        raise DataError(f"{name}: no images under {folders[0].parent}")
+    return ImageSet(name, paths, np.asarray(labels, dtype=np.int64))
+
+
+def load_wnid_folders(root: str | Path, name: str, *, expect: int | None = None) -> ImageSet:
+    """Class folders named by wnid; labels = ImageNet index (all 1000) or subset position (fewer)."""
+    root = _require_dir(root, name)
+    folders = _class_folders(root, name)
+    synsets = imagenet_synsets()
+    index = {w: i for i, w in enumerate(synsets)}
+    bad = [f.name for f in folders if not _WNID.match(f.name) or f.name not in index]
+    if bad:
+        raise DataError(f"{name}: {root} has folders that are not ImageNet wnids: {bad[:5]}")
+    if expect is not None and len(folders) != expect:
+        raise DataError(f"{name}: expected {expect} class folders in {root}, found {len(folders)}")
+    folders.sort(key=lambda f: index[f.name])
+    idx = [index[f.name] for f in folders]
+    if len(folders) == len(synsets):
+        s = _folder_set(name, folders, idx)
+        return ImageSet(name, s.paths, s.labels, [[i] for i in range(len(synsets))])
+    s = _folder_set(name, folders, list(range(len(folders))))
+    return ImageSet(name, s.paths, s.labels, [[i] for i in idx])
+
+
+def load_imagenet_val(root: str | Path) -> ImageSet:
+    """ImageNet-1k val in class folders (50,000 images for the full set)."""
+    return load_wnid_folders(root, "in1k_val", expect=1000)
+
+
+def load_imagenet_v2(root: str | Path) -> ImageSet:
+    """ImageNetV2 (matched-frequency): folders ``0..999`` are class indices, sorted numerically."""
+    root = _require_dir(root, "v2")
+    folders = _class_folders(root, "v2")
+    bad = [f.name for f in folders if not f.name.isdigit() or not 0 <= int(f.name) < 1000]
+    if bad:
+        raise DataError(f"v2: {root} has non-numeric class folders {bad[:5]}; expected 0..999")
+    folders.sort(key=lambda f: int(f.name))
+    s = _folder_set("v2", folders, [int(f.name) for f in folders])
+    return ImageSet("v2", s.paths, s.labels, [[i] for i in range(1000)])
+
+
+def val_numbers(paths: Sequence[Path]) -> np.ndarray:
+    """1-based val numbers from ``ILSVRC2012_val_XXXXXXXX`` file names."""
+    out = []
+    for p in paths:
+        m = _VAL_NUMBER.search(p.name)
+        if not m:
+            raise DataError(f"{p}: not an ILSVRC2012_val_XXXXXXXX file name; ReaL needs them")
+        out.append(int(m.group(1)))
+    return np.asarray(out, dtype=np.int64)
+
+
+def load_real_labels(path: str | Path, val: ImageSet) -> list[list[int]]:
+    """ReaL label lists aligned with ``val.paths`` (from ``real.json``, matched by val number)."""
+    path = Path(path)
+    try:
+        real = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read ReaL labels ({e})") from e
+    if not isinstance(real, list) or not all(isinstance(r, list) for r in real):
+        raise DataError(f"{path}: expected a JSON list of label lists")
+    nums = val_numbers(val.paths)
+    if nums.max() > len(real):
+        raise DataError(f"{path}: {len(real)} label lists but val image number {nums.max()}")
+    return [list(map(int, real[k - 1])) for k in nums]
+
+
+def load_imagenet_c(root: str | Path) -> dict[tuple[str, int], ImageSet]:
+    """ImageNet-C: ``{(corruption, severity): ImageSet}`` for every corruption/severity present."""
+    root = _require_dir(root, "c")
+    out: dict[tuple[str, int], ImageSet] = {}
+    for cdir in _class_folders(root, "c"):
+        for sdir in sorted(p for p in cdir.iterdir() if p.is_dir() and p.name.isdigit()):
+            out[(cdir.name, int(sdir.name))] = load_wnid_folders(
+                sdir, f"c/{cdir.name}/{sdir.name}", expect=1000
+            )
+    if not out:
+        raise DataError(f"c: no <corruption>/<severity> folders under {root}")
+    return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: cannot read ({e}); it ships in ObjectNet's mappings/ folder") from e
+
+
+def load_objectnet(root: str | Path) -> ImageSet:
+    """ObjectNet images of the classes that map to ImageNet; label = ObjectNet class position."""
+    root = _require_dir(root, "objectnet")
+    maps = root / "mappings"
+    folder_to_label = _read_json(maps / "folder_to_objectnet_label.json")
+    on_to_in = _read_json(maps / "objectnet_to_imagenet_1k.json")
+    pytorch_to_id = _read_json(maps / "pytorch_to_imagenet_2012_id.json")
+    names_file = maps / "imagenet_to_label_2012_v2"
+    if not names_file.is_file():
+        raise DataError(f"{names_file}: missing; it ships in ObjectNet's mappings/ folder")
+    id_to_pytorch = {int(v): int(k) for k, v in pytorch_to_id.items()}
+    name_to_index = {
+        line.strip(): id_to_pytorch[i]
+        for i, line in enumerate(names_file.read_text().splitlines())
+        if line.strip()
+    }
+    label_to_folder = {v: k for k, v in folder_to_label.items()}
+    folders: list[Path] = []
+    groups: list[list[int]] = []
+    for on_name in sorted(on_to_in):
+        try:
+            idx = sorted(name_to_index[n] for n in on_to_in[on_name].split("; "))
+            folder = root / "images" / label_to_folder[on_name]
+        except KeyError as e:
+            raise DataError(f"objectnet: mapping for {on_name!r} refers to unknown {e}") from None
+        if folder.is_dir():
+            folders.append(folder)
+            groups.append(idx)
+    if not folders:
+        raise DataError(f"objectnet: no mapped class folders under {root / 'images'}")
+    s = _folder_set("objectnet", folders, list(range(len(folders))))
+    return ImageSet("objectnet", s.paths, s.labels, groups)
+
+
+def load_in9(root: str | Path, variant: str) -> ImageSet:
+    """A Backgrounds-Challenge variant: ``<root>/<variant>/val/<NN_class>/``; label = folder position."""
+    vdir = _require_dir(Path(root) / variant / "val", f"backgrounds/{variant}")
+    folders = _class_folders(vdir, f"backgrounds/{variant}")
+    if len(folders) != 9:
+        raise DataError(f"backgrounds/{variant}: expected 9 class folders in {vdir}, found {len(folders)}")
+    return _folder_set(f"backgrounds/{variant}", folders, list(range(9)))

@@ -1,0 +1,146 @@
+"""Real-dataset loaders on tiny fixture trees in the released layouts, and the suite group runner."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from luab_bench.errors import DataError
+from luab_bench.suites import imagenet_data as data
+from luab_bench.suites.imagenet import border_crop, evaluate_suite_group
+
+SYN = data.imagenet_synsets()
+
+
+def _img(path, value=0, size=(12, 12)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((*size, 3), value, np.uint8)).save(path)
+
+
+def test_v2_numeric_folders_sort_numerically(tmp_path):
+    for k in (0, 2, 10, 999):
+        _img(tmp_path / str(k) / "a.jpeg", k % 255)
+    s = data.load_imagenet_v2(tmp_path)
+    np.testing.assert_array_equal(s.labels, [0, 2, 10, 999])  # string order would put 10 before 2
+    (tmp_path / "x").mkdir()
+    with pytest.raises(DataError, match="non-numeric"):
+        data.load_imagenet_v2(tmp_path)
+
+
+def test_imagenet_a_200_wnids_give_subset_labels(tmp_path):
+    from importlib.resources import files
+
+    import timm.data._info as info
+    from timm.data import ImageNetInfo  # noqa: F401  (the shipped IN-A synsets)
+
+    wnids = files(info).joinpath("imagenet_a_synsets.txt").read_text().split()
+    assert len(wnids) == 200
+    for w in reversed(wnids):
+        _img(tmp_path / w / "x.jpg")
+    s = data.load_wnid_folders(tmp_path, "a", expect=200)
+    idx = [g[0] for g in s.class_indices]
+    assert idx == sorted(SYN.index(w) for w in wnids)
+    np.testing.assert_array_equal(s.labels, np.arange(200))
+    with pytest.raises(DataError, match="expected 1000"):
+        data.load_wnid_folders(tmp_path, "sketch", expect=1000)
+
+
+def test_imagenet_c_tree_and_real_alignment(tmp_path):
+    for c in ("fog", "snow"):
+        for sev in (1, 2):
+            for i, w in enumerate(SYN):
+                if i < 1000:
+                    (tmp_path / "c" / c / str(sev) / w).mkdir(parents=True)
+            _img(tmp_path / "c" / c / str(sev) / SYN[3] / "ILSVRC2012_val_00000002.JPEG")
+    cells = data.load_imagenet_c(tmp_path / "c")
+    assert set(cells) == {("fog", 1), ("fog", 2), ("snow", 1), ("snow", 2)}
+    assert cells[("fog", 1)].labels.tolist() == [3]
+    (tmp_path / "real.json").write_text(json.dumps([[], [3, 7], [1]]))
+    assert data.load_real_labels(tmp_path / "real.json", cells[("fog", 1)]) == [[3, 7]]
+
+
+def _objectnet(root):
+    maps = root / "mappings"
+    maps.mkdir(parents=True)
+    (maps / "folder_to_objectnet_label.json").write_text(
+        json.dumps({"alarm_clock": "Alarm clock", "mug": "Mug"})
+    )
+    (maps / "objectnet_to_imagenet_1k.json").write_text(
+        json.dumps({"Alarm clock": "analog clock; digital clock", "Mug": "cup"})
+    )
+    names = [f"name{i}" for i in range(1000)]
+    names[409], names[530], names[968] = "analog clock", "digital clock", "cup"
+    # the released files relate line numbers (2012 ids) to pytorch indices; use a shifted permutation
+    (maps / "pytorch_to_imagenet_2012_id.json").write_text(
+        json.dumps({str(i): (i + 1) % 1000 for i in range(1000)})
+    )
+    lines = [""] * 1000
+    for i in range(1000):
+        lines[(i + 1) % 1000] = names[i]
+    (maps / "imagenet_to_label_2012_v2").write_text("\n".join(lines) + "\n")
+    _img(root / "images" / "alarm_clock" / "1.png", 10)
+    _img(root / "images" / "mug" / "2.png", 20)
+
+
+def test_objectnet_mapping_and_border(tmp_path):
+    _objectnet(tmp_path)
+    s = data.load_objectnet(tmp_path)
+    assert s.class_indices == [[409, 530], [968]]
+    np.testing.assert_array_equal(s.labels, [0, 1])
+    im = Image.new("RGB", (10, 8))
+    assert border_crop(im).size == (6, 4)
+
+
+class _Fixed(torch.nn.Module):
+    """Predicts class ``pixel value`` of the image (mean over the first channel, unnormalised)."""
+
+    def forward(self, x):
+        v = (x[:, 0].mean(dim=(1, 2)) * 255).round().long()
+        return torch.nn.functional.one_hot(v % 1000, 1000).float()
+
+
+def test_evaluate_suite_group_runs_present_and_lists_missing(tmp_path, monkeypatch):
+    for var in ("LUAB_BENCH_IMAGENET_ROOT", "LUAB_BENCH_IMAGENET_V2_ROOT", "LUAB_BENCH_OBJECTNET_ROOT"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in ((0, 0), (5, 5), (7, 9)):  # last image is predicted 9, labelled 7
+        _img(tmp_path / "v2" / str(k) / "a.jpeg", v)
+    _objectnet(tmp_path / "on")
+    cfg = {
+        "input_size": (3, 8, 8),
+        "interpolation": "bilinear",
+        "mean": (0, 0, 0),
+        "std": (1, 1, 1),
+        "crop_pct": 1.0,
+        "crop_mode": "center",
+    }
+    res = evaluate_suite_group(
+        "imagenet",
+        {"v2": tmp_path / "v2", "objectnet": tmp_path / "on"},
+        _Fixed(),
+        base_dir=tmp_path / "nowhere",
+        tasks=["v2", "objectnet", "a", "real"],
+        data_config=cfg,
+        n_boot=50,
+    )
+    m = res.metrics["v2_top1"]
+    assert m["value"] == pytest.approx(200 / 3) and m["n"] == 3 and m["ci_low"] <= m["value"] <= m["ci_high"]
+    assert "objectnet_top1" in res.metrics
+    missing = {(x.task, x.path.name) for x in res.missing}
+    assert ("a", "imagenet-a") in missing and ("real", "real.json") in missing and ("real", "val") in missing
+    assert all("LUAB_BENCH" in x.how_to_get for x in res.missing)
+
+
+def test_table_layout_renders_present_and_absent_metrics():
+    from rich.console import Console
+
+    from luab_bench.suites.tables import TABLE1_IMAGENET, render_table
+
+    row = {"v2_top1": {"value": 66.6667, "ci_low": 50.0, "ci_high": 80.0}}
+    console = Console(record=True, width=300)
+    console.print(render_table([("resnet/luab", row)], TABLE1_IMAGENET))
+    text = console.export_text()
+    assert "66.7 [50.0, 80.0]" in text and "ObjectNet" in text and " - " in text
