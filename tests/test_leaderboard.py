@@ -198,3 +198,181 @@ def test_sort_script_sorts_numbers_and_keeps_missing_last(tmp_path: Path) -> Non
     assert got["asc"] == ["-1", "9.5", "10.25", "100", ""]  # numeric, not lexicographic
     assert got["desc"] == ["100", "10.25", "9.5", "-1", ""]
     assert got["aria"] == "descending"
+
+
+# ------------------------------------------------------------------ site: columns, aggregates, Δ, refs
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _site_results(tmp_path: Path, seeds_values: dict[str, list[float]]) -> tuple[Path, Path]:
+    from leaderboard_fixtures import synthetic_doc, write_results
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs = [
+        synthetic_doc("resnet10t", proto, seed, v)
+        for proto, values in seeds_values.items()
+        for seed, v in enumerate(values)
+    ]
+    d = tmp_path / "results"
+    write_results(d, docs, priv)
+    return d, priv
+
+
+def test_column_map_orders_known_metrics_then_unknown() -> None:
+    from luab_bench.leaderboard.columns import load_column_map, order_columns
+
+    info = {"unit": "%", "higher_is_better": True, "task": ""}
+    cols = order_columns({k: info for k in ("zeta", "bg_gap", "val_top1", "alpha")})
+    assert [c["name"] for c in cols] == ["val_top1", "bg_gap", "alpha", "zeta"]
+    assert cols[0]["label"] == "Val top-1" and cols[2]["label"] == "alpha"
+    keys = [c.key for c in load_column_map().columns]
+    assert len(keys) == len(set(keys))
+
+
+def test_mean_interval_matches_scipy() -> None:
+    import numpy as np
+    from scipy import stats
+
+    from luab_bench.leaderboard.aggregate import mean_interval
+
+    values = [61.2, 63.9, 60.4, 62.0]
+    mean, half = mean_interval(values)
+    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    assert mean == pytest.approx(np.mean(values)) and half == pytest.approx((hi - lo) / 2)
+    assert mean_interval([5.0]) == (5.0, None)
+
+
+def test_aggregates_deltas_and_verdicts(tmp_path: Path) -> None:
+    results, _ = _site_results(
+        tmp_path, {"baseline": [60.0, 62.0], "rand": [61.0], "luab": [64.0, 65.0, 66.0]}
+    )
+    data = json.loads(
+        (build_site(results, tmp_path / "site") and (tmp_path / "site" / "results.json")).read_text()
+    )
+    aggs = {a["protocol"]: a for a in data["aggregates"]}
+    assert aggs["luab"]["seeds"] == [0, 1, 2] and aggs["luab"]["metrics"]["val_top1"]["mean"] == 65.0
+    assert aggs["rand"]["metrics"]["val_top1"]["half_width"] is None
+    (delta,) = data["deltas"]
+    vb, vr = delta["vs"]["baseline"], delta["vs"]["rand"]
+    assert vb["val_top1"]["delta"] == pytest.approx(65.0 - 61.0) and vb["val_top1"]["verdict"] == "better"
+    assert vr["val_top1"]["delta"] == pytest.approx(65.0 - 61.0)
+    # bg_gap = base/10 is lower-is-better: LUAB's larger gap is "worse"
+    assert vb["bg_gap"]["delta"] == pytest.approx(6.5 - 6.1) and vb["bg_gap"]["verdict"] == "worse"
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert 'class="num d-better"' in page and 'class="num d-worse"' in page
+
+
+def test_unverified_results_do_not_enter_aggregates_and_can_be_excluded(tmp_path: Path) -> None:
+    from leaderboard_fixtures import synthetic_doc, write_results
+
+    results, _ = _site_results(tmp_path, {"luab": [64.0]})
+    write_results(results, [synthetic_doc("resnet10t", "luab", 7, 10.0)], None)  # unsigned
+    report = build_site(results, tmp_path / "a")
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert report.n_results == 2 and data["aggregates"][0]["seeds"] == [0]
+    report = build_site(results, tmp_path / "b", include_unverified=False)
+    assert report.n_results == 1 and report.excluded == 1 and report.counts["unsigned"] == 1
+    assert "1 unverified left out" in report.summary()
+    assert "unsigned" not in (tmp_path / "b" / "results.csv").read_text()
+
+
+def test_reference_rows_and_delta_to_reported(tmp_path: Path) -> None:
+    results, _ = _site_results(tmp_path, {"luab": [64.0, 66.0]})
+    refs = tmp_path / "ref"
+    refs.mkdir()
+    (refs / "t1.yaml").write_text(
+        "table: Table X\nsource: https://example.org/paper\nstatus: confirmed\nrows:\n"
+        "  - {label: 'R10 <b>LUAB</b>', model: resnet10t, protocol: luab, suite: synthetic,"
+        " metrics: {val_top1: 70.0, no_such_metric: 1.0}}\n"
+    )
+    build_site(results, tmp_path / "site", reference_dir=refs)
+    data = json.loads((tmp_path / "site" / "results.json").read_text())
+    (ref,) = data["references"]
+    cell = ref["reproduced"][0]["metrics"]["val_top1"]
+    assert cell == {"reported": 70.0, "reproduced": 65.0, "delta": -5.0, "verdict": "worse"}
+    page = (tmp_path / "site" / "index.html").read_text()
+    section = page.split('id="references"')[1]
+    assert "reported, not reproduced" in section and "R10 &lt;b&gt;LUAB&lt;/b&gt;" in section
+    assert "-5.00" in section and "not reproduced" in section  # the metric with no reproduction
+
+
+def test_reference_files_validate(tmp_path: Path) -> None:
+    from luab_bench.errors import ConfigError
+    from luab_bench.leaderboard.reference import load_references
+
+    tables = load_references(REPO / "leaderboard" / "reference")
+    assert sorted(t.table for t in tables) == ["Table 1", "Table 2", "Table 6", "Table 7"]
+    for t in tables:  # every committed number carries its source; unconfirmed tables are empty
+        assert t.source.startswith("https://") and (t.status == "confirmed" or not t.rows)
+    (tmp_path / "bad.yaml").write_text(
+        "table: T\nsource: s\nstatus: unconfirmed\nrows:\n"
+        "  - {label: a, model: m, protocol: luab, suite: s, metrics: {x: 1.0}}\n"
+    )
+    with pytest.raises(ConfigError, match="unconfirmed table must have no rows"):
+        load_references(tmp_path)
+    assert load_references(tmp_path / "missing") == []
+
+
+def test_detail_pages_escape_and_stale_pages_go(results_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    report = build_site(results_dir, out)
+    pages = sorted((out / "r").glob("*.html"))
+    assert len(pages) == 3 and {f"r/{p.name}" for p in pages} == {r["detail"] for r in report.rows}
+    evil_row = next(r for r in report.rows if r["model"]["name"] == EVIL)
+    page = (out / evil_row["detail"]).read_text()
+    assert EVIL not in page and html.escape(EVIL) in page and "<script" not in page
+    assert "✗ failing" in page and "content does not match its signature" in page
+    index = (out / "index.html").read_text()
+    assert f'href="{evil_row["detail"]}"' in index
+    (out / "r" / "stale.html").write_text("old")
+    next(results_dir.glob("*vit_tiny*.json")).unlink()
+    build_site(results_dir, out)
+    assert len(list((out / "r").glob("*.html"))) == 2 and not list(out.glob(".r.*"))
+
+
+def test_results_csv_parses_and_neutralises_formulas(tmp_path: Path) -> None:
+    import csv
+
+    from leaderboard_fixtures import synthetic_doc, write_results
+
+    write_results(tmp_path / "res", [synthetic_doc("=HYPERLINK(1)", "luab", 0, 50.0)], None)
+    build_site(tmp_path / "res", tmp_path / "site")
+    rows = list(csv.DictReader((tmp_path / "site" / "results.csv").open()))
+    assert len(rows) == 1 and rows[0]["model"] == "'=HYPERLINK(1)"
+    assert float(rows[0]["val_top1"]) == 50.0 and float(rows[0]["val_top1_ci_low"]) == 48.5
+    assert rows[0]["bg_gap_ci_low"] == "" and rows[0]["signature"] == "unsigned"
+
+
+def test_published_schema_is_up_to_date() -> None:
+    from luab_bench.results.schema import result_json_schema
+
+    committed = json.loads((REPO / "leaderboard" / "schema" / "result.schema.json").read_text())
+    assert committed == result_json_schema(), (
+        "leaderboard/schema/result.schema.json is stale: run `luab-bench leaderboard schema`"
+    )
+
+
+def test_leaderboard_commands(results_dir: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from luab_bench.commands.leaderboard import leaderboard
+
+    runner = CliRunner()
+    res = runner.invoke(leaderboard, ["schema", "--out", str(tmp_path / "s.json")])
+    assert res.exit_code == 0 and json.loads((tmp_path / "s.json").read_text())["title"]
+    res = runner.invoke(
+        leaderboard,
+        [
+            "build",
+            "--results",
+            str(results_dir),
+            "--out",
+            str(tmp_path / "site"),
+            "--verified-only",
+            "--reference",
+            str(REPO / "leaderboard" / "reference"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "1 results (1 verified, 1 failing, 1 unsigned, 2 unverified left out)" in res.output
+    assert "Table 1: <em>not transcribed</em>" in (tmp_path / "site" / "index.html").read_text()

@@ -314,35 +314,6 @@ def _expand_result_paths(paths: tuple[Path, ...]) -> list[Path]:
     return files
 
 
-@cli.group()
-def leaderboard() -> None:
-    """Build the static leaderboard website."""
-
-
-@leaderboard.command("build")
-@click.option(
-    "--results",
-    "results_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RESULTS_DIR,
-    show_default=True,
-    help="Directory of result JSON files.",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_SITE_DIR,
-    show_default=True,
-    help="Output directory of the static site.",
-)
-def leaderboard_build(results_dir: Path, out: Path) -> None:
-    """Render RESULTS/*.json into OUT/index.html."""
-    from luab_bench.leaderboard.build import build_site
-
-    report = build_site(results_dir, out)
-    click.echo(report.summary() if hasattr(report, "summary") else str(report))
-
-
 @cli.command("list")
 @click.argument("what", type=click.Choice(["protocols", "suites", "variants", "recipes"]))
 def list_cmd(what: str) -> None:
@@ -356,8 +327,11 @@ def list_cmd(what: str) -> None:
 def _add_feature_commands() -> None:
     """Attach the per-feature command modules (each imports only click at import time)."""
     from luab_bench.commands.data import data
+    from luab_bench.commands.leaderboard import leaderboard
+    from luab_bench.commands.submission import submission
 
-    cli.add_command(data)
+    for command in (data, leaderboard, submission):
+        cli.add_command(command)
 
 
 _add_feature_commands()

@@ -1,0 +1,83 @@
+"""``luab-bench leaderboard …``: build the static site and publish the result JSON Schema.
+
+Replaces the ``leaderboard`` group in cli.py (same ``build`` defaults, plus the reference, trust and
+exclusion options and the ``schema`` command).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from luab_bench.cli_options import DEFAULT_RESULTS_DIR, DEFAULT_SITE_DIR
+
+DEFAULT_REFERENCE_DIR = Path("leaderboard/reference")
+DEFAULT_SCHEMA_PATH = Path("leaderboard/schema/result.schema.json")
+
+
+@click.group()
+def leaderboard() -> None:
+    """Build the static leaderboard website."""
+
+
+@leaderboard.command("build")
+@click.option(
+    "--results",
+    "results_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_RESULTS_DIR,
+    show_default=True,
+    help="Directory of result JSON files.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_SITE_DIR,
+    show_default=True,
+    help="Output directory of the static site.",
+)
+@click.option(
+    "--reference",
+    "reference_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_REFERENCE_DIR,
+    show_default=True,
+    help="The paper's reported numbers (*.yaml); a missing directory means none.",
+)
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    help="Count only signatures by this public key (base64 or .pub file); repeatable.",
+)
+@click.option("--verified-only", is_flag=True, help="Leave unsigned and failing results out of the table.")
+def leaderboard_build(
+    results_dir: Path, out: Path, reference_dir: Path, trusted_keys: tuple[str, ...], verified_only: bool
+) -> None:
+    """Render RESULTS/*.json into OUT/ (index.html, r/*.html, results.json, results.csv)."""
+    from luab_bench.leaderboard.build import build_site
+
+    report = build_site(
+        results_dir,
+        out,
+        trusted_keys=list(trusted_keys) or None,
+        reference_dir=reference_dir,
+        include_unverified=not verified_only,
+    )
+    click.echo(report.summary())
+
+
+@leaderboard.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_SCHEMA_PATH,
+    show_default=True,
+    help="Where to write the JSON Schema of result files.",
+)
+def leaderboard_schema(out: Path) -> None:
+    """Write the result JSON Schema generated from the typed result model."""
+    from luab_bench.leaderboard.build import write_result_schema
+
+    click.echo(f"Schema: {write_result_schema(out)}")

@@ -1,0 +1,80 @@
+"""``luab-bench submission …``: validate leaderboard submissions (what CI runs on a pull request)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from luab_bench.errors import LuabError
+
+
+@click.group()
+def submission() -> None:
+    """Validate leaderboard submissions (submissions/<id>/submission.yaml)."""
+
+
+def _targets(paths: tuple[Path, ...], root: Path) -> list[Path]:
+    from luab_bench.submissions import find_submissions
+
+    if paths:
+        return list(paths)
+    found = find_submissions(root)
+    if not found:
+        raise LuabError(f"{root}: no */submission.yaml found; pass a submission directory")
+    return found
+
+
+@submission.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("submissions"),
+    show_default=True,
+    help="Where submissions live when no PATHS are given (every */submission.yaml is checked).",
+)
+def submission_check(paths: tuple[Path, ...], root: Path) -> None:
+    """Check submission directories (or submission.yaml files); exit 1 if any is invalid.
+
+    Every problem is reported as FILE: FIELD: MESSAGE. Nothing is downloaded or imported.
+    """
+    from luab_bench.results.signing import key_fingerprint
+    from luab_bench.submissions import SubmissionError, check_submission
+
+    targets = _targets(paths, root)
+    failed = 0
+    for path in targets:
+        try:
+            sub = check_submission(path)
+        except SubmissionError as err:
+            failed += 1
+            for problem in err.problems:
+                click.echo(f"FAIL  {problem}", err=True)
+            continue
+        click.echo(
+            f"OK    {path}: team {sub.team!r}, model {sub.model}, protocol {sub.protocol}, "
+            f"recipe {sub.recipe}, key {key_fingerprint(sub.public_key)}"
+        )
+    if failed:
+        raise click.ClickException(f"{failed} of {len(targets)} submission(s) invalid")
+
+
+@submission.command("keys")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("submissions"),
+    show_default=True,
+    help="Where submissions live when no PATHS are given.",
+)
+def submission_keys(paths: tuple[Path, ...], root: Path) -> None:
+    """Print the public key of every (valid) submission, one base64 key per line.
+
+    CI passes them to `luab-bench verify --trusted-key` so only submitters' signatures count.
+    """
+    from luab_bench.submissions import check_submission
+
+    for path in _targets(paths, root):
+        click.echo(check_submission(path, check_timm=False).public_key)

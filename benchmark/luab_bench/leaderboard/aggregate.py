@@ -1,0 +1,160 @@
+"""Seed aggregates, LUAB − baseline / LUAB − Rand deltas, and deltas to the paper's numbers.
+
+Definitions (used on the site and in ``results.json``):
+
+- *Mean over seeds*: results with the same (suite, variant, model, protocol) are one group; each
+  metric's mean is the arithmetic mean over the group's seeds. With k ≥ 2 seeds the interval is the
+  two-sided 95% Student-t interval of that mean, ``t(0.975, k−1) · s / √k`` with ``s`` the sample
+  standard deviation (ddof = 1); it describes seed-to-seed variation only (each run's own bootstrap
+  interval over test images is shown on its row). With one seed there is no interval.
+- *Δ*: difference of group means, LUAB − baseline and LUAB − Rand, per (suite, variant, model).
+  It is "better" when it moves in the metric's direction (``higher_is_better``), "worse" otherwise.
+- *Δ to reported*: reproduced group mean − the paper's printed number, for the same suite, model
+  and protocol.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+GroupKey = tuple[str, str, str, str]
+
+
+@lru_cache(maxsize=256)
+def t_quantile(dof: int, q: float = 0.975) -> float:
+    """Student-t quantile (scipy), cached: aggregation needs few distinct seed counts."""
+    from scipy.stats import t
+
+    return float(t.ppf(q, dof))
+
+
+def mean_interval(values: list[float]) -> tuple[float, float | None]:
+    """Mean and the 95% t-interval half-width over seeds (``None`` for a single value)."""
+    k = len(values)
+    mean = math.fsum(values) / k
+    if k < 2:
+        return mean, None
+    var = math.fsum((v - mean) ** 2 for v in values) / (k - 1)
+    return mean, t_quantile(k - 1) * math.sqrt(var / k)
+
+
+def group_key(row: dict[str, Any]) -> GroupKey:
+    return (row["suite"]["name"], row["suite"]["variant"], row["model"]["name"], row["protocol"]["name"])
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per (suite, variant, model, protocol) over the given rows, sorted by that key."""
+    groups: dict[GroupKey, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[group_key(row)].append(row)
+    out = []
+    for key in sorted(groups):
+        members = sorted(groups[key], key=lambda r: (r["seed"], r["file"]))
+        per_metric: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for r in members:
+            for name, m in r["metrics"].items():
+                per_metric[name].append((r["seed"], m))
+        metrics = {}
+        for name, entries in per_metric.items():
+            values = [m["value"] for _, m in entries]
+            mean, half = mean_interval(values)
+            first = entries[0][1]
+            metrics[name] = {
+                "mean": mean,
+                "half_width": half,
+                "k": len(values),
+                "seeds": [s for s, _ in entries],
+                "unit": first["unit"],
+                "higher_is_better": first["higher_is_better"],
+            }
+        suite, variant, model, protocol = key
+        out.append(
+            {
+                "suite": suite,
+                "variant": variant,
+                "model": model,
+                "protocol": protocol,
+                "seeds": sorted({r["seed"] for r in members}),
+                "files": [r["file"] for r in members],
+                "metrics": metrics,
+            }
+        )
+    return out
+
+
+def verdict(delta: float, higher_is_better: bool) -> str:
+    """``better`` / ``worse`` / ``same`` for a difference, in the metric's direction."""
+    if delta == 0:
+        return "same"
+    return "better" if (delta > 0) == higher_is_better else "worse"
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    d = a["mean"] - b["mean"]
+    return {"delta": d, "verdict": verdict(d, a["higher_is_better"]), "k": [a["k"], b["k"]]}
+
+
+def deltas(
+    aggregates: list[dict[str, Any]], treated: str = "luab", controls: tuple[str, ...] = ("baseline", "rand")
+) -> list[dict[str, Any]]:
+    """Per (suite, variant, model) with a ``treated`` group: its Δ to each control that exists."""
+    by_key = {(a["suite"], a["variant"], a["model"], a["protocol"]): a for a in aggregates}
+    out = []
+    for (suite, variant, model, protocol), agg in sorted(by_key.items()):
+        if protocol != treated:
+            continue
+        entry: dict[str, Any] = {"suite": suite, "variant": variant, "model": model, "vs": {}}
+        for control in controls:
+            other = by_key.get((suite, variant, model, control))
+            if other is None:
+                continue
+            entry["vs"][control] = {
+                name: _diff(m, other["metrics"][name])
+                for name, m in agg["metrics"].items()
+                if name in other["metrics"]
+            }
+        out.append(entry)
+    return out
+
+
+def reference_deltas(aggregates: list[dict[str, Any]], tables: list[Any]) -> list[dict[str, Any]]:
+    """Each reference row, with reproduced − reported for every matching group (any variant)."""
+    out = []
+    for table in tables:
+        for ref in table.rows:
+            matches = [
+                a
+                for a in aggregates
+                if (a["suite"], a["model"], a["protocol"]) == (ref.suite, ref.model, ref.protocol)
+            ]
+            reproduced = []
+            for a in matches:
+                cells = {}
+                for name, reported in ref.metrics.items():
+                    m = a["metrics"].get(name)
+                    if m is None:
+                        continue
+                    d = m["mean"] - reported
+                    cells[name] = {
+                        "reported": reported,
+                        "reproduced": m["mean"],
+                        "delta": d,
+                        "verdict": verdict(d, m["higher_is_better"]),
+                    }
+                reproduced.append({"variant": a["variant"], "k": len(a["seeds"]), "metrics": cells})
+            out.append(
+                {
+                    "table": table.table,
+                    "source": table.source,
+                    "label": ref.label,
+                    "model": ref.model,
+                    "protocol": ref.protocol,
+                    "suite": ref.suite,
+                    "reported": dict(ref.metrics),
+                    "reproduced": reproduced,
+                }
+            )
+    return out

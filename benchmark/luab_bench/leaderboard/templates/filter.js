@@ -1,0 +1,22 @@
+(function () {
+  "use strict";
+  // Filters: backbone, protocol, verified-only; applied to every table.filterable row with data-*.
+  var model = document.getElementById("f-model");
+  var protocol = document.getElementById("f-protocol");
+  var verified = document.getElementById("f-verified");
+  var count = document.getElementById("f-count");
+  if (!model || !protocol || !verified) { return; }
+  function apply() {
+    var shown = 0, total = 0;
+    document.querySelectorAll("table.filterable tbody tr").forEach(function (tr) {
+      var ok = (!model.value || tr.getAttribute("data-model") === model.value) &&
+        (!protocol.value || tr.getAttribute("data-protocol") === protocol.value) &&
+        (!verified.checked || tr.getAttribute("data-status") !== "unsigned" && tr.getAttribute("data-status") !== "failed");
+      tr.hidden = !ok;
+      if (tr.parentNode.parentNode.id === "leaderboard") { total += 1; if (ok) { shown += 1; } }
+    });
+    if (count) { count.textContent = shown + " of " + total + " results shown"; }
+  }
+  [model, protocol, verified].forEach(function (el) { el.addEventListener("change", apply); });
+  apply();
+})();

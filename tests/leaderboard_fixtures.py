@@ -1,0 +1,54 @@
+"""Result files for the leaderboard, site-browser and benchmark tests (built in a tmp dir)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from luab_bench.results.schema import Result
+
+EVIL = "<script>alert(1)</script>"
+SYNTHETIC_METRICS = ("val_top1", "only_fg_top1", "no_fg_top1", "mixed_same_top1", "mixed_rand_top1")
+
+
+def metric(value: float, half: float | None = 1.5, *, higher: bool = True, task: str = "") -> dict[str, Any]:
+    m: dict[str, Any] = {"value": value, "n": 500, "unit": "%", "higher_is_better": higher, "task": task}
+    if half is not None:
+        m.update(ci_low=value - half, ci_high=value + half)
+    return m
+
+
+def synthetic_doc(model: str, protocol: str, seed: int, base: float, **extra: Any) -> dict[str, Any]:
+    """A schema-valid result document with the synthetic suite's metric names."""
+    metrics = {name: metric(base - 5 * i) for i, name in enumerate(SYNTHETIC_METRICS)}
+    metrics["bg_gap"] = metric(base / 10, None, higher=False, task="mixed_same - mixed_rand")
+    return {
+        "schema_version": "1.0",
+        "result_id": "r" + re.sub(r"[^A-Za-z0-9_.-]", "x", f"{model}-{protocol}-{seed}")[:100],
+        "created_at": "2026-01-31T12:00:00Z",
+        "model": {"name": model, "source": "timm", "pretrained": False, "num_params": 4_900_000},
+        "protocol": {"name": protocol, "version": "1.0", "family": "point_regression"},
+        "suite": {"name": "synthetic", "variant": "synthetic", "data_fingerprint": "sha256:ab12"},
+        "seed": seed,
+        "metrics": metrics,
+        "config": {"recipe": {"epochs": 3, "lr": 0.1}, "protocol": {"name": protocol}},
+        "provenance": {"luab_bench_version": "0.1.0", "python": "3.11", "packages": {"torch": "2.14.1"}},
+        "training": {"curves": {"total": [2.3, 1.7, 1.2], "train_top1": [20.0, 45.5, 61.0]}, "epochs": 3},
+        **extra,
+    }
+
+
+def write_results(directory: Path, docs: list[dict[str, Any]], key: Path | None) -> list[Path]:
+    """Validate, write (and sign with ``key`` when given) each document; returns the paths."""
+    from luab_bench.results.signing import load_private_key, sign_result
+    from luab_bench.results.store import write_result_to_dir
+
+    private = load_private_key(key) if key is not None else None
+    paths = []
+    for doc in docs:
+        result = Result.model_validate(doc)
+        if private is not None:
+            result = sign_result(result, private)
+        paths.append(write_result_to_dir(directory, result))
+    return paths

@@ -1,0 +1,136 @@
+"""The built site in a real browser (Playwright driving the system Chromium, headless, offline).
+
+Install (CI does this before pytest):
+    apt-get update && apt-get install -y chromium      # /usr/bin/chromium (Debian package)
+    pip install playwright      # never `playwright install`: the system browser is used
+The test is skipped, with the reason, only when Chromium or Playwright is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from leaderboard_fixtures import EVIL, synthetic_doc, write_results
+
+CHROMIUM = os.environ.get("LUAB_BENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _missing(reason: str) -> None:
+    """Skip with the reason, or fail where CI promised a browser (LUAB_BENCH_REQUIRE_BROWSER=1)."""
+    if os.environ.get("LUAB_BENCH_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser test required but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _missing("playwright not installed (pip install playwright)")
+    if not Path(CHROMIUM).is_file():
+        _missing(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.signing import generate_keypair
+
+    tmp = tmp_path_factory.mktemp("site")
+    priv, _ = generate_keypair(tmp / "keys")
+    docs = [
+        synthetic_doc("resnet10t", proto, seed, base)
+        for proto, base in (("baseline", 60.0), ("rand", 61.0), ("luab", 64.0))
+        for seed in (0, 1)
+    ]
+    docs += [synthetic_doc("vit_tiny_patch16_224", "luab", 0, 90.0), synthetic_doc(EVIL, "baseline", 3, 70.0)]
+    results = tmp / "results"
+    write_results(results, docs, priv)
+    write_results(results, [synthetic_doc("convnext_atto", "rand", 0, 50.0)], None)  # unsigned
+    out = tmp / "out"
+    build_site(results, out)
+    return out
+
+
+def _col_values(page, table: str, col: int) -> list[str]:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector_all(
+        f"#{table} tbody tr:not([hidden])", f"rows => rows.map(r => r.cells[{col}].textContent.trim())"
+    )
+
+
+def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto((site / "index.html").as_uri())
+
+    # the malicious model name is text, not markup; no alert fired, no CSP violation
+    cell = page.locator("#leaderboard tbody td a", has_text="alert(1)")
+    assert cell.count() == 1 and cell.inner_text() == EVIL
+    assert page.locator("#leaderboard script").count() == 0
+
+    # sort by a metric column (Val top-1, column 4): ascending then descending, numerically
+    header = page.locator("#leaderboard thead th[data-metric='val_top1']")
+    header.click()
+    asc = [float(v.split()[0]) for v in _col_values(page, "leaderboard", 4)]
+    assert asc == sorted(asc) and len(asc) == 9
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click()
+    desc = [float(v.split()[0]) for v in _col_values(page, "leaderboard", 4)]
+    assert desc == sorted(asc, reverse=True)
+
+    # filter a backbone: only its rows remain in every filterable table
+    page.select_option("#f-model", "resnet10t")
+    assert set(_col_values(page, "leaderboard", 0)) == {"resnet10t"}
+    assert len(_col_values(page, "leaderboard", 0)) == 6
+    assert set(_col_values(page, "aggregates", 0)) == {"resnet10t"}
+    assert page.locator("#f-count").inner_text() == "6 of 9 results shown"
+    deltas = _col_values(page, "deltas", 2)
+    assert sorted(deltas) == ["LUAB − baseline", "LUAB − rand"]
+    assert "d-better" in (
+        page.locator("#deltas tbody tr:not([hidden]) td.num").first.get_attribute("class") or ""
+    )
+    page.select_option("#f-model", "")
+    page.check("#f-verified")
+    assert "unsigned" not in _col_values(page, "leaderboard", 10)
+    assert page.locator("#f-count").inner_text() == "8 of 9 results shown"
+    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+
+    # open the malicious row's detail page: title text is escaped, curves are drawn
+    page.locator("#leaderboard tbody td a", has_text="alert(1)").click()
+    page.wait_for_load_state()
+    assert "/r/" in page.url
+    assert EVIL in page.locator("#detail-title").inner_text()
+    assert "✓ verified" in page.locator("#signature").inner_text()
+    assert page.locator("svg.chart").count() >= 3  # metrics chart + 2 training curves
+    assert '"lr": 0.1' in page.locator("#config").inner_text()
+    page.screenshot(path=str(tmp_path / "detail.png"), full_page=True)
+    shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
+    if shot_dir:  # keep the screenshots to look at them
+        for name in ("index.png", "detail.png"):
+            shutil.copy(tmp_path / name, Path(shot_dir) / name)
+    assert dialogs == [] and errors == [], (dialogs, errors)
+    page.close()

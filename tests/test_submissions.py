@@ -1,0 +1,190 @@
+"""`submission check`: the example passes; each broken field fails with its own message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from luab_bench.commands.submission import submission
+from luab_bench.results.signing import generate_keypair
+from luab_bench.submissions import SubmissionError, Weights, check_submission
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "submissions" / "example-resnet10t"
+HEX = "ab" * 32
+
+
+@pytest.fixture
+def sub_dir(tmp_path: Path) -> Path:
+    """A valid submission built in tmp_path with its own fresh key."""
+    d = tmp_path / "submissions" / "team-a"
+    d.mkdir(parents=True)
+    generate_keypair(d, name="team")
+    doc = {
+        "team": "Team A",
+        "contact": "a@example.org",
+        "model": "resnet10t",
+        "weights": {"url": "https://example.org/w/model.safetensors", "sha256": HEX},
+        "protocol": "luab",
+        "recipe": "synthetic",
+        "public_key": "team.pub",
+    }
+    (d / "team").unlink()  # a submission never holds the private key
+    (d / "submission.yaml").write_text(yaml.safe_dump(doc))
+    return d
+
+
+def rewrite(d: Path, **changes: Any) -> None:
+    doc = yaml.safe_load((d / "submission.yaml").read_text())
+    for k, v in changes.items():
+        if "." in k:
+            outer, inner = k.split(".")
+            doc[outer][inner] = v
+        elif v is None:
+            doc.pop(k)
+        else:
+            doc[k] = v
+    (d / "submission.yaml").write_text(yaml.safe_dump(doc))
+
+
+def test_committed_example_passes() -> None:
+    sub = check_submission(EXAMPLE)
+    assert sub.model == "resnet10t" and sub.protocol == "luab"
+    pub = (EXAMPLE / "example.pub").read_text().strip()
+    assert sub.public_key == pub
+    # no private key anywhere in the submissions tree
+    for p in (REPO / "submissions").rglob("*"):
+        if p.is_file():
+            assert "PRIVATE KEY" not in p.read_text(errors="replace"), p
+
+
+def test_valid_tmp_submission_and_inline_key(sub_dir: Path) -> None:
+    assert check_submission(sub_dir).team == "Team A"
+    key = (sub_dir / "team.pub").read_text().strip()
+    rewrite(sub_dir, public_key=key, model="mypkg.models:build_net")
+    assert check_submission(sub_dir).public_key == key
+
+
+BROKEN = [
+    (
+        "weights.url",
+        "https://example.org/w/model.pth",
+        ["weights.url", "pickle", "convert it with safetensors"],
+    ),
+    ("weights.url", "https://example.org/w/model.ckpt", ["weights.url", "pickle"]),
+    ("weights.url", "http://example.org/w/model.safetensors", ["weights.url", "not an https:// URL"]),
+    ("weights.url", "https://example.org/w/model.onnx", ["weights.url", "safetensors only"]),
+    ("weights.sha256", "abc123", ["weights.sha256", "64 hex digits"]),
+    ("weights.sha256", "g" * 64, ["weights.sha256", "64 hex digits"]),
+    ("model", "resnet_does_not_exist", ["model", "unknown timm model"]),
+    ("model", "my pkg:fn", ["model", "module:callable"]),
+    ("model", "pkg.mod:fn:extra", ["model", "module:callable"]),
+    ("protocol", "lub", ["protocol", "did you mean 'luab'"]),
+    ("protocol", "../evil.yaml", ["protocol", "inside the submission"]),
+    ("protocol", "missing.yaml", ["protocol", "not found"]),
+    ("recipe", "nope", ["recipe", "unknown recipe"]),
+    ("public_key", "not-base64!", ["public_key", "not valid base64"]),
+    ("public_key", "AAAA", ["public_key", "32 bytes"]),
+    ("public_key", "other.pub", ["public_key", "not found"]),
+    ("contact", "someone", ["contact", "e-mail"]),
+    ("team", "", ["team", "at least 1 character"]),
+    ("suite", "imagenet-x", ["suite", "unknown suite"]),
+    ("team", None, ["team", "Field required"]),
+    ("colour", "blue", ["colour", "unknown key"]),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), BROKEN, ids=[f"{f}={v}" for f, v, _ in BROKEN])
+def test_each_broken_field_has_its_own_message(
+    sub_dir: Path, field: str, value: Any, expected: list[str]
+) -> None:
+    rewrite(sub_dir, **{field: value})
+    with pytest.raises(SubmissionError) as info:
+        check_submission(sub_dir)
+    msg = str(info.value)
+    assert msg.startswith(str(sub_dir / "submission.yaml") + f": {field}: ")
+    for part in expected:
+        assert part in msg
+    assert msg.count("; " + str(sub_dir)) == 0  # exactly one problem reported
+
+
+def test_several_problems_are_all_reported(sub_dir: Path) -> None:
+    rewrite(sub_dir, **{"weights.sha256": "x", "protocol": "lub", "contact": "nobody"})
+    with pytest.raises(SubmissionError) as info:
+        check_submission(sub_dir)
+    msg = str(info.value)
+    for field in ("weights.sha256", "protocol", "contact"):
+        assert f"submission.yaml: {field}: " in msg
+
+
+def test_private_key_pasted_is_refused(sub_dir: Path, tmp_path: Path) -> None:
+    priv, _ = generate_keypair(tmp_path / "k")
+    shutil.copy(priv, sub_dir / "leak.pub")
+    rewrite(sub_dir, public_key="leak.pub")
+    with pytest.raises(SubmissionError, match=r"public_key: .*private key"):
+        check_submission(sub_dir)
+
+
+def test_protocol_and_recipe_yaml_inside_submission(sub_dir: Path) -> None:
+    from luab_bench.protocols.base import PROTOCOL_DIR, RECIPE_DIR
+
+    shutil.copy(PROTOCOL_DIR / "luab.yaml", sub_dir / "my_protocol.yaml")
+    shutil.copy(RECIPE_DIR / "synthetic.yaml", sub_dir / "my_recipe.yaml")
+    rewrite(sub_dir, protocol="my_protocol.yaml", recipe="my_recipe.yaml")
+    assert check_submission(sub_dir).protocol == "my_protocol.yaml"
+    (sub_dir / "my_recipe.yaml").write_text("name: x\nepochs: 0\n")
+    with pytest.raises(SubmissionError, match=r"recipe: .*invalid recipe file"):
+        check_submission(sub_dir)
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    with pytest.raises(SubmissionError, match=r"submission.yaml: not found"):
+        check_submission(tmp_path)
+    (tmp_path / "submission.yaml").write_text("- a\n- b\n")
+    with pytest.raises(SubmissionError, match="must be a mapping"):
+        check_submission(tmp_path)
+
+
+def test_cli_check_and_keys(sub_dir: Path) -> None:
+    root = sub_dir.parent
+    runner = CliRunner()
+    ok = runner.invoke(submission, ["check", "--root", str(root)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("OK    ") and "Team A" in ok.output
+    keys = runner.invoke(submission, ["keys", "--root", str(root)])
+    assert keys.output.strip() == (sub_dir / "team.pub").read_text().strip()
+    rewrite(sub_dir, **{"weights.url": "https://x.org/m.bin", "protocol": "lub"})
+    bad = runner.invoke(submission, ["check", str(sub_dir)])
+    assert bad.exit_code == 1
+    fails = [ln for ln in bad.output.splitlines() if ln.startswith("FAIL")]
+    assert len(fails) == 2 and any("weights.url" in f for f in fails) and any("protocol" in f for f in fails)
+    assert "1 of 1 submission(s) invalid" in bad.output
+
+
+def test_cli_empty_root(tmp_path: Path) -> None:
+    res = CliRunner().invoke(submission, ["check", "--root", str(tmp_path)])
+    assert res.exit_code != 0 and "no */submission.yaml found" in str(res.exception or res.output)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.text(min_size=0, max_size=30), ext=st.sampled_from([".safetensors", ".pth", ".pt", ".bin", ""])
+)
+def test_weights_url_property(name: str, ext: str) -> None:
+    """Accepted iff https and the path's last segment ends in .safetensors; never crashes otherwise."""
+    from urllib.parse import quote
+
+    url = f"https://host.example/{quote(name, safe='')}{ext}"
+    try:
+        w = Weights(url=url, sha256=HEX)
+    except ValueError as err:
+        assert ext != ".safetensors", err
+        return
+    assert ext == ".safetensors" and w.url == url and w.sha256 == HEX
