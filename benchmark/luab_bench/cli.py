@@ -144,6 +144,18 @@ def run(
     required=True,
     help="Checkpoint directory to write (model.safetensors + checkpoint.json).",
 )
+@click.option(
+    "--resume/--no-resume",
+    default=False,
+    help="Continue an interrupted run from the training state saved in --out.",
+)
+@click.option(
+    "--checkpoint-every-steps",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also save the training state every N steps (0: only at epoch ends).",
+)
 @opt_device
 @opt_progress
 def train(
@@ -156,10 +168,15 @@ def train(
     epochs: int | None,
     data_dir: Path,
     out: Path,
+    resume: bool,
+    checkpoint_every_steps: int,
     device: str,
     progress: bool,
 ) -> None:
-    """Train one model under one protocol and write a checkpoint."""
+    """Train one model under one protocol and write a checkpoint.
+
+    Distributed: ``torchrun --nproc_per_node=N -m luab_bench train …`` (DDP; only rank 0 writes).
+    """
     from luab_bench import pipeline
 
     ckpt = pipeline.train_one(
@@ -175,6 +192,8 @@ def train(
         device=device,
         progress=progress,
         echo=click.echo,
+        resume=resume,
+        checkpoint_every_steps=checkpoint_every_steps,
     )
     click.echo(f"Checkpoint: {ckpt}")
 
@@ -328,9 +347,10 @@ def _add_feature_commands() -> None:
     """Attach the per-feature command modules (each imports only click at import time)."""
     from luab_bench.commands.data import data
     from luab_bench.commands.leaderboard import leaderboard
+    from luab_bench.commands.reproduce import reproduce
     from luab_bench.commands.submission import submission
 
-    for command in (data, leaderboard, submission):
+    for command in (data, leaderboard, reproduce, submission):
         cli.add_command(command)
 
 

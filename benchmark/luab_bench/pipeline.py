@@ -168,12 +168,21 @@ def train_one(
     device: str = "auto",
     progress: bool = True,
     echo: Echo = _noop,
+    resume: bool = False,
+    checkpoint_every_steps: int = 0,
 ) -> Path:
-    """Train ``model`` under ``protocol`` on the suite's training data; write a checkpoint dir."""
+    """Train ``model`` under ``protocol`` on the suite's training data; write a checkpoint dir.
+
+    Under ``torchrun`` each process trains its slice of every global batch (DDP; gloo on CPU, NCCL on
+    GPU) and only rank 0 writes. The training state is saved atomically in ``out`` every epoch (and
+    every ``checkpoint_every_steps`` steps); ``resume=True`` continues from it so that the final
+    weights equal an uninterrupted run's (same seed, CPU).
+    """
     from luab_bench.models import create_model
     from luab_bench.progress import progress_bar
     from luab_bench.protocols.base import load_protocol, load_recipe
     from luab_bench.train.checkpoint import save_checkpoint
+    from luab_bench.train.distributed import init_distributed, shutdown_distributed
     from luab_bench.train.loop import train
 
     _source, default_variant, default_recipe = _suite_defaults(suite)
@@ -181,34 +190,56 @@ def train_one(
     rec = load_recipe(recipe or default_recipe)
     if epochs is not None:
         rec = rec.model_copy(update={"epochs": epochs})
-    dev = resolve_device(device)
-    dataset = prepare_synthetic(variant or default_variant, data_dir, progress=progress)
-    data, byproduct_report = prepare_training_data(dataset, echo)
-    num_classes = int(dataset.config["num_classes"])
-    # init_seed=seed: under one seed, baseline / Rand / LUAB start from the same weights and see the
-    # same batches, so protocol differences are not initialisation noise. train() applies the
-    # protocol's targets (none / byproduct Z / uniform random) itself.
-    net = create_model(model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed)
-    echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, device {dev})")
-    with progress_bar(progress) as prog:
-        report = train(net, proto, rec, data, seed=seed, device=dev, progress=prog)
-    meta = {
-        "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},
-        "protocol": proto.config.model_dump(mode="json"),
-        "recipe": rec.model_dump(mode="json"),
-        "seed": seed,
-        "suite": suite,
-        "data": {
-            "source": "synthetic",
-            "variant": dataset.variant,
-            "fingerprint": dataset.fingerprint,
-            "config": dataset.config,
-            "byproducts": byproduct_report,
-        },
-        "training": _report_dict(report),
-        "device": dev,
-    }
-    save_checkpoint(out, net, meta)
+    ctx, dev = init_distributed(resolve_device(device))
+    try:
+        if not ctx.is_main:  # only rank 0 prints and draws progress bars
+            progress, echo = False, _noop
+        dataset = prepare_synthetic(variant or default_variant, data_dir, progress=progress)
+        data, byproduct_report = prepare_training_data(dataset, echo)
+        num_classes = int(dataset.config["num_classes"])
+        # init_seed=seed: under one seed, baseline / Rand / LUAB start from the same weights and see
+        # the same batches, so protocol differences are not initialisation noise. train() applies the
+        # protocol's targets (none / byproduct Z / uniform random) itself.
+        extra = {"drop_path_rate": rec.drop_path_rate} if rec.drop_path_rate else {}
+        net = create_model(
+            model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed, **extra
+        )
+        where = f"device {dev}" + (f", {ctx.world_size} processes" if ctx.world_size > 1 else "")
+        echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, {where})")
+        with progress_bar(progress) as prog:
+            report = train(
+                net,
+                proto,
+                rec,
+                data,
+                seed=seed,
+                device=dev,
+                progress=prog,
+                checkpoint_dir=out,
+                resume=resume,
+                checkpoint_every_steps=checkpoint_every_steps,
+                dist=ctx,
+            )
+        meta = {
+            "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},
+            "protocol": proto.config.model_dump(mode="json"),
+            "recipe": rec.model_dump(mode="json"),
+            "seed": seed,
+            "suite": suite,
+            "data": {
+                "source": "synthetic",
+                "variant": dataset.variant,
+                "fingerprint": dataset.fingerprint,
+                "config": dataset.config,
+                "byproducts": byproduct_report,
+            },
+            "training": _report_dict(report),
+            "device": dev,
+        }
+        if ctx.is_main:
+            save_checkpoint(out, net, meta)
+    finally:
+        shutdown_distributed(ctx)
     return Path(out)
 
 

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from luab_bench.config import StrictModel, load_yaml, validate
 from luab_bench.errors import ConfigError, LuabError
@@ -265,6 +265,24 @@ class AugmentationConfig(StrictModel):
         return v
 
 
+class MixingConfig(StrictModel):
+    """Batch-level mixup / CutMix (timm ``Mixup`` semantics, ``mode='batch'``), point-aware.
+
+    See ``luab_bench.train.mixing`` for what happens to Z.
+    """
+
+    mixup_alpha: float = Field(ge=0, description="Beta(α, α) for mixup's λ (0 = no mixup)")
+    cutmix_alpha: float = Field(ge=0, description="Beta(α, α) for CutMix's λ (0 = no CutMix)")
+    prob: float = Field(1.0, ge=0, le=1, description="probability that a batch is mixed at all")
+    switch_prob: float = Field(0.5, ge=0, le=1, description="P(CutMix) when both are enabled")
+
+    @model_validator(mode="after")
+    def _one_enabled(self) -> MixingConfig:
+        if self.mixup_alpha == 0 and self.cutmix_alpha == 0:
+            raise ValueError("set mixup_alpha or cutmix_alpha > 0, or remove the mixing section")
+        return self
+
+
 class RecipeConfig(StrictModel):
     """Optimisation settings for one training run."""
 
@@ -284,6 +302,12 @@ class RecipeConfig(StrictModel):
     augmentation: AugmentationConfig
     eval_batch_size: int = Field(ge=1)
     image_size: int = Field(ge=8, description="training input side length (crops are resized to it)")
+    mixing: MixingConfig | None = Field(None, description="mixup/CutMix (None = off)")
+    drop_path_rate: float = Field(
+        0.0, ge=0, lt=1, description="stochastic depth; the model must be created with it (timm kwarg)"
+    )
+    amp: bool = Field(True, description="bfloat16 autocast when training on CUDA (ignored on CPU)")
+    source: str = Field("", description="where the settings come from (paper section, repo, or 'ours')")
 
     _v = field_validator("version", mode="before")(_version_str)
 
@@ -309,3 +333,7 @@ def load_recipe(name_or_path: str | Path) -> RecipeConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe file must be a mapping (name, version, epochs, ...)")
     return validate(RecipeConfig, data, str(path))
+
+
+# Families defined in their own modules register themselves on import (after the API above exists).
+from luab_bench.protocols import multilabel as _multilabel  # noqa: E402, F401

@@ -129,3 +129,115 @@ def load_checkpoint(
 def _key_diff(model_keys: Any, file_keys: Any) -> tuple[list[str], list[str]]:
     m, f = set(model_keys), set(file_keys)
     return sorted(m - f), sorted(f - m)
+
+
+# ----------------------------------------------------------------------------- resumable training state
+STATE_META_FILE = "train_state.json"
+STATE_FORMAT = "luab-bench-train-state"
+STATE_FORMAT_VERSION = 1
+
+
+def save_train_state(
+    directory: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+    rng_states: list[torch.Tensor],
+) -> Path:
+    """Write a resumable training state to ``directory``; crash-safe at every instant.
+
+    The tensors (model weights under ``model/``, optimizer tensors under ``optim/<param>/<name>``,
+    per-rank torch RNG states under ``rng/<rank>``) go to ``train_state-<step>.safetensors``; then
+    ``train_state.json`` (its SHA-256, the optimizer's param groups and non-tensor state, and
+    ``progress``: epoch, batch, step, partial epoch sums, curves, run key, ...) is replaced
+    atomically to point at it; then older state files are removed. A kill at any moment leaves a
+    ``train_state.json`` describing a complete tensor file.
+    """
+    from safetensors.torch import save
+
+    directory = Path(directory)
+    step = int(progress["step"])
+    tensors: dict[str, torch.Tensor] = {
+        f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+    }
+    opt = optimizer.state_dict()
+    optim_scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in opt["state"].items():
+        for name, value in st.items():
+            if hasattr(value, "detach"):
+                tensors[f"optim/{pid}/{name}"] = value.detach().cpu().contiguous()
+            else:
+                optim_scalars.setdefault(str(pid), {})[name] = value
+    for r, state in enumerate(rng_states):
+        tensors[f"rng/{r}"] = state.detach().cpu().contiguous()
+    blob = save(tensors, metadata={"format": "pt"})
+    name = f"train_state-{step:09d}.safetensors"
+    doc = {
+        "format": STATE_FORMAT,
+        "format_version": STATE_FORMAT_VERSION,
+        "tensors": {"file": name, "sha256": hashlib.sha256(blob).hexdigest()},
+        "optimizer": {"param_groups": opt["param_groups"], "scalars": optim_scalars},
+        "num_rng_states": len(rng_states),
+        "progress": progress,
+    }
+    json.dumps(doc, allow_nan=False)
+    atomic_write_bytes(directory / name, blob)
+    atomic_write_json(directory / STATE_META_FILE, doc)
+    for old in directory.glob("train_state-*.safetensors"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
+    return directory / STATE_META_FILE
+
+
+def has_train_state(directory: str | Path) -> bool:
+    """True when ``directory`` holds a ``train_state.json``."""
+    return (Path(directory) / STATE_META_FILE).is_file()
+
+
+def load_train_state(directory: str | Path) -> dict[str, Any]:
+    """Read a state written by :func:`save_train_state`: ``{"model", "optimizer", "rng", "progress"}``.
+
+    ``model`` is a state dict, ``optimizer`` a ``torch.optim`` state dict, ``rng`` the list of per-rank
+    RNG states. Raises :class:`DataError` naming the file when anything is missing or corrupt.
+    """
+    from safetensors.torch import load
+
+    directory = Path(directory)
+    path = directory / STATE_META_FILE
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no training state to resume; run without --resume") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not valid JSON ({err}); delete it to start over") from None
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        raise DataError(f"{path}: not a luab-bench training state (no format {STATE_FORMAT!r})")
+    if doc.get("format_version") != STATE_FORMAT_VERSION:
+        raise DataError(
+            f"{path}: training-state version {doc.get('format_version')!r}, this luab-bench reads "
+            f"{STATE_FORMAT_VERSION}; resume with the luab-bench version that wrote it or start over"
+        )
+    blob_path = directory / doc["tensors"]["file"]
+    if not blob_path.is_file():
+        raise DataError(
+            f"{blob_path}: missing; the training state is incomplete (delete {path} to start over)"
+        )
+    blob = blob_path.read_bytes()
+    if hashlib.sha256(blob).hexdigest() != doc["tensors"]["sha256"]:
+        raise DataError(f"{blob_path}: SHA-256 does not match {STATE_META_FILE}; delete both to start over")
+    tensors = load(blob)
+    model_state = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
+    opt_state: dict[int, dict[str, Any]] = {}
+    for k, v in tensors.items():
+        if k.startswith("optim/"):
+            _, pid, name = k.split("/", 2)
+            opt_state.setdefault(int(pid), {})[name] = v
+    for pid, scalars in doc["optimizer"]["scalars"].items():
+        opt_state.setdefault(int(pid), {}).update(scalars)
+    rng = [tensors[f"rng/{r}"] for r in range(int(doc["num_rng_states"]))]
+    return {
+        "model": model_state,
+        "optimizer": {"state": opt_state, "param_groups": doc["optimizer"]["param_groups"]},
+        "rng": rng,
+        "progress": doc["progress"],
+    }

@@ -1,6 +1,7 @@
 """Training data in memory (or memory-mapped) and a seeded, augmenting batch iterator.
 
-:class:`TrainData` holds uint8 images (N, H, W, 3), int64 labels (N,), point targets float32
+:class:`TrainData` holds uint8 images (N, H, W, 3), int64 labels (N,) (or multi-hot (N, K) for
+multi-label data), point targets float32
 (N, P, 2) in relative image coordinates and their mask bool (N, P) (P = 0 for the baseline).
 :func:`iter_batches` yields normalised, point-aware-augmented float batches in an order fixed by
 (seed, epoch) alone: a ``torch.Generator`` permutation per epoch and a separate generator for the
@@ -41,8 +42,21 @@ class TrainData:
         if im.ndim != 4 or im.shape[-1] != 3 or im.dtype != np.uint8:
             raise DataError(f"training images must be uint8 (N, H, W, 3), got {im.dtype} {im.shape}")
         n = im.shape[0]
+        if (
+            lb.ndim == 2
+            and lb.shape[0] == n
+            and (lb.dtype == np.bool_ or np.issubdtype(lb.dtype, np.integer))
+        ):
+            if lb.size and (lb.min() < 0 or lb.max() > 1):
+                raise DataError("multi-label training labels (N, K) must be multi-hot 0/1")
+            if n == 0:
+                raise DataError("the training set is empty")
+            return
         if lb.shape != (n,) or not np.issubdtype(lb.dtype, np.integer):
-            raise DataError(f"training labels must be integers of shape ({n},), got {lb.dtype} {lb.shape}")
+            raise DataError(
+                f"training labels must be integers of shape ({n},) or multi-hot 0/1 of shape ({n}, K), "
+                f"got {lb.dtype} {lb.shape}"
+            )
         if pt.ndim != 3 or pt.shape[0] != n or pt.shape[2] != 2:
             raise DataError(f"training points must have shape ({n}, P, 2), got {pt.shape}")
         if hp.shape != pt.shape[:2] or hp.dtype != np.bool_:
@@ -54,6 +68,11 @@ class TrainData:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    @property
+    def multilabel(self) -> bool:
+        """True for multi-hot (N, K) labels (COCO-style), False for class indices (N,)."""
+        return self.labels.ndim == 2
 
     @property
     def num_point_slots(self) -> int:
@@ -86,10 +105,11 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return torch.randperm(n, generator=epoch_generator(seed, epoch, _PERM_STREAM)).numpy()
 
 
-def num_batches(n: int, batch_size: int) -> int:
-    """Batches per epoch; a final batch of a single sample is dropped (BatchNorm cannot train on it)."""
+def num_batches(n: int, batch_size: int, world_size: int = 1) -> int:
+    """Batches per epoch; a final batch is dropped when some rank's share would be a single sample
+    (BatchNorm cannot train on it): kept only if it has at least ``2 * world_size`` samples."""
     full, rest = divmod(n, batch_size)
-    return full + (1 if rest > 1 else 0)
+    return full + (1 if rest >= 2 * world_size else 0)
 
 
 def iter_batches(
@@ -103,20 +123,50 @@ def iter_batches(
     mean: Sequence[float],
     std: Sequence[float],
     device: str | torch.device = "cpu",
+    start_batch: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> Iterator[Batch]:
-    """Yield the batches of one epoch: shuffled, augmented (image and Z together), normalised."""
+    """Yield the batches of one epoch: shuffled, augmented (image and Z together), normalised.
+
+    ``start_batch`` skips the first batches of the epoch exactly (their augmentation draws are still
+    made, so batch k is the same whether or not the epoch was resumed). ``shard=(rank, world_size)``
+    yields only this rank's contiguous slice of every global batch of ``batch_size`` samples; the
+    permutation and crop parameters are drawn for the whole global batch, so the union over ranks is
+    the single-process batch (see ``train.distributed``).
+    """
     import torch
     import torch.nn.functional as F
 
-    from luab_bench.train.transforms import random_resized_crop_flip
+    from luab_bench.train.distributed import DistContext, shard_slice
+    from luab_bench.train.transforms import CropParams, crop_images, crop_points, sample_crop_params
 
     device = torch.device(device)
+    rank, world = shard
+    ctx = DistContext(rank=rank, world_size=world)
     order = epoch_order(len(data), seed, epoch)
     aug_gen = epoch_generator(seed, epoch, _AUG_STREAM)
+    height, width = int(data.images.shape[1]), int(data.images.shape[2])
     m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    for b in range(num_batches(len(data), batch_size)):
+    for b in range(num_batches(len(data), batch_size, world)):
         idx = order[b * batch_size : (b + 1) * batch_size]
+        params = None
+        if augmentation is not None:
+            params = sample_crop_params(
+                len(idx),
+                height,
+                width,
+                scale=augmentation.rrc_scale,
+                ratio=augmentation.rrc_ratio,
+                hflip_prob=augmentation.hflip,
+                generator=aug_gen,
+            )
+        if b < start_batch:
+            continue
+        sel = shard_slice(len(idx), ctx)
+        idx = idx[sel]
+        if params is not None:
+            params = CropParams(*(p[sel] for p in params))
         sorted_idx = np.sort(idx)  # sequential reads from a memmap, then back to shuffled order
         back = np.argsort(np.argsort(idx))
         images = torch.from_numpy(np.ascontiguousarray(data.images[sorted_idx][back]))
@@ -126,17 +176,9 @@ def iter_batches(
         x = images.to(device).permute(0, 3, 1, 2).float().div_(255.0)
         points, has_point = points.to(device), has_point.to(device)
         before = has_point
-        if augmentation is not None:
-            x, points, has_point = random_resized_crop_flip(
-                x,
-                points,
-                has_point,
-                out_size=out_size,
-                scale=augmentation.rrc_scale,
-                ratio=augmentation.rrc_ratio,
-                hflip_prob=augmentation.hflip,
-                generator=aug_gen,
-            )
+        if params is not None:
+            points, has_point = crop_points(points, has_point, params, height, width)
+            x = crop_images(x, params, out_size)
         elif x.shape[-2:] != (out_size, out_size):
             x = F.interpolate(x, size=(out_size, out_size), mode="bilinear", align_corners=False)
         x = (x - m) / s
