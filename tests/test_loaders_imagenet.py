@@ -144,3 +144,81 @@ def test_table_layout_renders_present_and_absent_metrics():
     console.print(render_table([("resnet/luab", row)], TABLE1_IMAGENET))
     text = console.export_text()
     assert "66.7 [50.0, 80.0]" in text and "ObjectNet" in text and " - " in text
+
+
+def _si(root, classes):
+    root.mkdir(parents=True)
+    rows = "".join(f"{idx},{name}\n" for idx, name in classes)
+    (root / "foreground_classes.csv").write_text("int,label\n" + rows)
+    for idx, name in classes:
+        _img(root / name / "0.jpg", idx % 256)
+
+
+def test_si_score_layout_maps_class_folders_to_imagenet_indices(tmp_path):
+    _si(tmp_path / "object_size", [(105, "koala"), (9, "ostrich"), (950, "orange")])
+    s = data.load_si_score(tmp_path / "object_size", "size")
+    assert s.labels.tolist() == [105, 9, 950] and s.class_indices == [[105], [9], [950]]
+    (tmp_path / "object_size" / "zebra").mkdir()
+    with pytest.raises(DataError, match="not listed"):
+        data.load_si_score(tmp_path / "object_size", "size")
+
+
+def test_si_tasks_run_in_the_group(tmp_path, monkeypatch):
+    for var in (
+        "LUAB_BENCH_SI_SCORE_SIZE_ROOT",
+        "LUAB_BENCH_SI_SCORE_LOC_ROOT",
+        "LUAB_BENCH_SI_SCORE_ROT_ROOT",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    _si(tmp_path / "si-score" / "object_location", [(9, "ostrich"), (18, "magpie")])
+    (tmp_path / "si-score" / "object_location" / "magpie" / "0.jpg").unlink()
+    _img(tmp_path / "si-score" / "object_location" / "magpie" / "1.jpg", 20)  # predicted 20, label 18
+    cfg = {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0), "std": (1, 1, 1),
+           "crop_pct": 1.0, "crop_mode": "center"}  # fmt: skip
+    res = evaluate_suite_group(
+        "imagenet", None, _Fixed(), base_dir=tmp_path, tasks=["si_loc", "si_rot"], data_config=cfg, n_boot=20
+    )
+    assert res.metrics["si_loc_top1"]["value"] == pytest.approx(50.0)
+    assert [m.task for m in res.missing] == ["si_rot"] and "si-score" in res.missing[0].how_to_get
+
+
+def _challenge(root):
+    """IN-9 challenge fixture: fg value = class-coded; backgrounds of value 0 and 40."""
+    mapping = {str(i): -1 for i in range(1000)}
+    mapping.update({"10": 0, "11": 1, "40": 2})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "in_to_in9.json").write_text(json.dumps(mapping))
+    names = [f"{k:02d}_c{k}" for k in range(9)]
+    for k, name in enumerate(names):
+        (root / "fg_mask" / "val" / name).mkdir(parents=True)
+        _img(root / "only_bg_t" / "val" / name / "b.JPEG", 40 if k == 0 else 0)
+    mask = np.ones((12, 12), dtype=bool)
+    for k, value in ((0, 10), (1, 11)):
+        np.save(root / "fg_mask" / "val" / names[k] / "f.npy", mask)
+        _img(root / "original" / "val" / names[k] / "f.JPEG", value)
+    np.save(root / "fg_mask" / "val" / names[1] / "g.npy", np.zeros((12, 12), dtype=bool))
+    _img(root / "original" / "val" / names[1] / "g.JPEG", 11)
+
+
+def test_bg_challenge_accuracy_on_fixture(tmp_path):
+    _challenge(tmp_path / "bg")
+    ch = data.load_bg_challenge(tmp_path / "bg")
+    assert ch.labels.tolist() == [0, 1, 1] and len(ch.bg_paths) == 9
+    cfg = {"input_size": (3, 12, 12), "mean": (0, 0, 0), "std": (1, 1, 1)}
+    res = evaluate_suite_group(
+        "imagenet", {"bg_challenge": tmp_path / "bg"}, _Fixed(), tasks=["bg_challenge"], data_config=cfg,
+        n_boot=20, batch_size=4,
+    )  # fmt: skip
+    # fully-masked foregrounds (values 10 and 11) survive every background; the empty-mask one
+    # shows the backgrounds (value 40 -> class 2, value 0 -> unmapped) and is flipped
+    m = res.metrics["in9_bgc_acc"]
+    assert m["value"] == pytest.approx(200 / 3) and m["n"] == 3
+
+
+def test_bg_challenge_needs_fg_masks(tmp_path):
+    (tmp_path / "bg").mkdir()
+    cfg = {"mean": (0,) * 3, "std": (1,) * 3}
+    res = evaluate_suite_group(
+        "imagenet", {"bg_challenge": tmp_path / "bg"}, _Fixed(), tasks=["bg_challenge"], data_config=cfg
+    )
+    assert [m.task for m in res.missing] == ["bg_challenge"]

@@ -184,3 +184,25 @@ def test_bootstrap_index_ci_reduces_to_bootstrap_ci_for_means():
     b = bootstrap_index_ci(lambda i: v[i].mean(), 50, n_boot=200, seed=3)
     assert a.estimate == pytest.approx(b.estimate) and a.low == pytest.approx(b.low)
     assert a.high == pytest.approx(b.high)
+
+
+def test_foreground_survives_stops_at_first_miss():
+    from luab_bench.metrics.spurious import foreground_survives
+
+    fg = np.full((4, 4, 3), 0.5, np.float32)
+    mask = np.zeros((4, 4))
+    mask[1:3, 1:3] = 1
+    batches = [np.zeros((2, 4, 4, 3)), np.ones((2, 4, 4, 3)), np.zeros((2, 4, 4, 3))]
+    seen_batches = []
+
+    def classify(x):  # class 1 iff the background (corner pixel) is dark
+        seen_batches.append(x)
+        np.testing.assert_allclose(x[:, 1, 1], 0.5)  # the foreground is pasted
+        return np.where(x[:, 0, 0, 0] < 0.5, 1, 0)
+
+    ok, n = foreground_survives(fg, mask, 1, iter(batches), classify)
+    assert not ok and n == 4 and len(seen_batches) == 2  # stopped after the bright batch
+    ok, n = foreground_survives(fg, mask, 1, iter([batches[0], batches[2]]), classify)
+    assert ok and n == 4
+    with pytest.raises(ValueError, match="background"):
+        foreground_survives(fg, mask, 1, iter([]), classify)

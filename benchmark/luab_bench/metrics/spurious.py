@@ -6,12 +6,15 @@
 - Challenge: every foreground (``fg_mask`` x ``original``) is pasted on every background of
   ``only_bg_t``; a foreground is *vulnerable* when at least one composite is misclassified. The
   reference prints the vulnerable fraction; BGC-acc here = 100 - vulnerable %, the fraction of
-  foregrounds that no background flips (the evaluation may stop at the first miss).
+  foregrounds that no background flips. :func:`foreground_survives` runs the reference loop
+  (MadryLab ``challenge_eval.py`` / ``adv_bgs_eval_model``): composites in [0, 1] pixel space,
+  backgrounds in batches, stop at the first batch with a miss.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +72,30 @@ def challenge_survivors(composite_correct: Any) -> np.ndarray:
     if c.ndim != 2 or c.shape[1] == 0:
         raise ValueError(f"need (n_fg, n_bg>0) correctness, got {c.shape}")
     return c.all(axis=1)
+
+
+def foreground_survives(
+    fg: Any,
+    mask: Any,
+    label: int,
+    background_batches: Iterable[Any],
+    classify: Callable[[np.ndarray], Any],
+) -> tuple[bool, int]:
+    """Whether no background flips one foreground, and how many composites were classified.
+
+    ``fg`` (H, W, 3) and every background batch (B, H, W, 3) are float images in [0, 1]; ``mask``
+    (H, W) is 1 on the foreground. ``classify`` maps a composite batch to IN-9 predictions (B,).
+    The loop stops at the first batch holding a misclassified composite, like the reference.
+    """
+    m = np.asarray(mask, dtype=np.float32)[None, ..., None]
+    f = np.asarray(fg, dtype=np.float32)[None]
+    seen = 0
+    for bgs in background_batches:
+        b = np.asarray(bgs, dtype=np.float32)
+        pred = np.asarray(classify(m * f + (1.0 - m) * b))
+        seen += b.shape[0]
+        if np.any(pred != label):
+            return False, seen
+    if seen == 0:
+        raise ValueError("the challenge needs at least one background")
+    return True, seen

@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 Normalize = Callable[["torch.Tensor"], "torch.Tensor"] | tuple[Sequence[float], Sequence[float]] | None
 
 SUITES: Registry[type[Suite]] = Registry(
-    "suite", plugin_modules=["luab_bench.suites.synthetic", "luab_bench.suites.imagenet"]
+    "suite",
+    plugin_modules=[
+        "luab_bench.suites.synthetic",
+        "luab_bench.suites.imagenet",
+        "luab_bench.suites.coco",
+        "luab_bench.suites.synthetic_coco",
+        "luab_bench.suites.wsol",
+    ],
 )
 
 

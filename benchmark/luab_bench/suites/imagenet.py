@@ -30,7 +30,7 @@ from luab_bench.metrics.ood import (
     mean_corruption_error,
     ood_aupr,
 )
-from luab_bench.metrics.spurious import load_in_to_in9, map_to_in9
+from luab_bench.metrics.spurious import foreground_survives, load_in_to_in9, map_to_in9
 from luab_bench.metrics.subset import grouped_max_scores, real_correct
 from luab_bench.suites import imagenet_data as data
 from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
@@ -67,6 +67,7 @@ class Task:
     how_to_get: str
     run: Callable[[Path, EvalContext], dict[str, dict[str, Any]]]
     needs: tuple[str, ...] = ()  # other tasks' roots this task also reads (e.g. val for ReaL)
+    requires: str = ""  # a path under the root that must exist for the data to count as present
 
 
 def make_transform(data_config: Mapping[str, Any], kind: str = "standard") -> Callable[[Any], Any]:
@@ -331,6 +332,71 @@ def _run_backgrounds(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _run_si(subset: str):
+    def run(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
+        s = data.load_si_score(root, subset)
+        pred = run_model(ctx, s.paths, _argmax, description=f"si_{subset}")
+        key = f"si_{subset}_top1"
+        return {
+            key: _acc_metric(
+                pred == s.labels,
+                ctx,
+                key,
+                f"SI-Score {subset}: 1000-way top-1 against the class's ImageNet index",
+            )
+        }
+
+    return run
+
+
+def _run_bg_challenge(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
+    """BGC-acc: % of foregrounds that no only_bg_t background flips (see metrics/spurious.py)."""
+    import torch
+    from PIL import Image
+
+    ch = data.load_bg_challenge(root)
+    mapping = load_in_to_in9(root / "in_to_in9.json")
+    mean = torch.tensor(ctx.data_config["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.tensor(ctx.data_config["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    def read(p: Path) -> np.ndarray:
+        with Image.open(p) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+    bgs = np.stack([read(p) for p in ch.bg_paths])  # uint8 keeps 4,050 x 224^2 at ~600 MB
+
+    def batches():
+        for i in range(0, bgs.shape[0], ctx.batch_size):
+            yield bgs[i : i + ctx.batch_size].astype(np.float32) / 255.0
+
+    def classify(x: np.ndarray) -> np.ndarray:
+        t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
+        t = ((t - mean) / std).to(ctx.device)
+        with torch.inference_mode():
+            out = ctx.model(t)
+        logits = out if isinstance(out, torch.Tensor) else out.logits
+        return map_to_in9(logits.argmax(1).cpu().numpy(), mapping)
+
+    survived = np.empty(len(ch.fg_paths), dtype=bool)
+    bar = ctx.progress.add_task("bg_challenge", total=len(ch.fg_paths)) if ctx.progress else None
+    for i, (fp, mp, lab) in enumerate(zip(ch.fg_paths, ch.mask_paths, ch.labels, strict=True)):
+        fg = read(fp).astype(np.float32) / 255.0
+        mask = np.load(mp)
+        if mask.shape != fg.shape[:2] or fg.shape != bgs.shape[1:]:
+            raise DataError(f"backgrounds challenge: {mp} / {fp} sizes differ from the backgrounds")
+        survived[i] = foreground_survives(fg, mask, int(lab), batches(), classify)[0]
+        if bar is not None:
+            ctx.progress.advance(bar, 1)
+    return {
+        "in9_bgc_acc": _acc_metric(
+            survived,
+            ctx,
+            "in9_bgc_acc",
+            "Backgrounds Challenge: % of foregrounds no only_bg_t background flips (1000-way -> IN-9)",
+        )
+    }
+
+
 IMAGENET_TASKS: dict[str, Task] = {
     t.name: t
     for t in (
@@ -417,6 +483,26 @@ IMAGENET_TASKS: dict[str, Task] = {
             "put in_to_in9.json from that repo in the same folder",
             _run_backgrounds,
         ),
+        Task(
+            "bg_challenge",
+            "LUAB_BENCH_BACKGROUNDS_ROOT",
+            "bg_challenge",
+            "backgrounds_challenge_data.tar.gz (fg_mask/, original/, only_bg_t/) from "
+            "github.com/MadryLab/backgrounds_challenge, with in_to_in9.json in the same folder",
+            _run_bg_challenge,
+            requires="fg_mask",
+        ),
+        *(
+            Task(
+                f"si_{sub}",
+                f"LUAB_BENCH_SI_SCORE_{sub.upper()}_ROOT",
+                f"si-score/{folder}",
+                f"aws s3 cp s3://si-score-dataset/{folder}/ . --recursive "
+                "(see github.com/google-research/si-score)",
+                _run_si(sub),
+            )
+            for sub, folder in data.SI_SCORE_SUBSETS.items()
+        ),
     )
 }
 
@@ -455,6 +541,13 @@ def resolve_roots(
         elif base_dir is not None:
             out[name] = Path(base_dir) / t.default_subdir
     return out
+
+
+def _present(task: str, resolved: Mapping[str, Path]) -> bool:
+    if task not in resolved:
+        return False
+    req = IMAGENET_TASKS[task].requires
+    return (resolved[task] / req if req else resolved[task]).exists()
 
 
 def default_data_config(model: Any) -> dict[str, Any]:
@@ -504,7 +597,7 @@ def evaluate_suite_group(
         for name in names:
             t = IMAGENET_TASKS[name]
             need = [name, *t.needs]
-            absent = [n for n in need if n not in resolved or not resolved[n].exists()]
+            absent = [n for n in need if not _present(n, resolved)]
             if absent:
                 for n in absent:
                     p = resolved.get(n, Path(f"${IMAGENET_TASKS[n].env_var}"))
@@ -525,7 +618,9 @@ class ImagenetSuite(Suite):
     """Real ImageNet test sets; ``dataset_dir`` is the base folder (see :data:`IMAGENET_TASKS`)."""
 
     name = "imagenet"
-    description = "ImageNet val, ReaL, V2, A, R, Sketch, C, O, ObjectNet and the Backgrounds Challenge"
+    description = (
+        "ImageNet val, ReaL, V2, A, R, Sketch, C, O, ObjectNet, SI-Score and the Backgrounds Challenge"
+    )
 
     def evaluate(
         self,

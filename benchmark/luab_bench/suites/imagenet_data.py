@@ -15,11 +15,18 @@ labels + the label space); it never downloads. Layouts (as released):
   ``folder_to_objectnet_label.json``, ``objectnet_to_imagenet_1k.json`` (ImageNet names joined by
   ``"; "``), ``pytorch_to_imagenet_2012_id.json`` and ``imagenet_to_label_2012_v2`` (one name per line).
 - Backgrounds Challenge (IN-9): ``<root>/<variant>/val/<NN_class>/*`` (variants original, only_fg,
-  no_fg, mixed_same, mixed_rand, only_bg_t, ...), ``<root>/fg_mask/val/<NN_class>/*.npy``.
+  no_fg, mixed_same, mixed_rand, only_bg_t, ...), ``<root>/fg_mask/val/<NN_class>/*.npy``; the
+  challenge pairs ``fg_mask/val/<c>/<name>.npy`` with ``original/val/<c>/<name>.JPEG`` (MadryLab
+  ``challenge_eval.py``).
+- SI-Score (google-research/si-score, ``dataset_generator.py``): one folder per subset as released on
+  the ``si-score-dataset`` bucket (``object_size``, ``object_location``, ``object_rotation``), each with
+  ``<label>/<image_id>.jpg`` and ``foreground_classes.csv`` (header ``int,label``; ``int`` = the
+  ImageNet index of the label, from the repo's ``label_str_to_imagenet_classes``).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Sequence
@@ -212,3 +219,76 @@ def load_in9(root: str | Path, variant: str) -> ImageSet:
     if len(folders) != 9:
         raise DataError(f"backgrounds/{variant}: expected 9 class folders in {vdir}, found {len(folders)}")
     return _folder_set(f"backgrounds/{variant}", folders, list(range(9)))
+
+
+SI_SCORE_SUBSETS: dict[str, str] = {
+    "size": "object_size",
+    "loc": "object_location",
+    "rot": "object_rotation",
+}
+
+
+def load_si_score(root: str | Path, subset: str) -> ImageSet:
+    """An SI-Score subset (``root`` = the subset folder): label = the ImageNet index of its class folder.
+
+    ``class_indices`` lists the ImageNet index of each class present (one per class), in the order
+    of ``foreground_classes.csv``; labels are ImageNet indices (1000-way top-1 is the metric).
+    """
+    root = _require_dir(root, f"si_{subset}")
+    table = root / "foreground_classes.csv"
+    try:
+        with table.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        mapping = {r["label"]: int(r["int"]) for r in rows}
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise DataError(
+            f"si_{subset}: cannot read {table} ({type(e).__name__}: {e}); it ships with each SI-Score "
+            "subset (header int,label)"
+        ) from None
+    bad = {k: v for k, v in mapping.items() if not 0 <= v < 1000}
+    if bad:
+        raise DataError(f"si_{subset}: {table} has ImageNet indices outside 0..999: {bad}")
+    folders = _class_folders(root, f"si_{subset}")
+    unknown = [f.name for f in folders if f.name not in mapping]
+    if unknown:
+        raise DataError(f"si_{subset}: class folders {unknown[:5]} are not listed in {table}")
+    order = {name: i for i, name in enumerate(mapping)}
+    folders.sort(key=lambda f: order[f.name])
+    s = _folder_set(f"si_{subset}", folders, [mapping[f.name] for f in folders])
+    return ImageSet(s.name, s.paths, s.labels, [[mapping[f.name]] for f in folders])
+
+
+@dataclass(frozen=True)
+class ChallengeSet:
+    """Backgrounds Challenge inputs: foreground images + masks + IN-9 labels, and the backgrounds."""
+
+    fg_paths: list[Path]
+    mask_paths: list[Path]
+    labels: np.ndarray
+    bg_paths: list[Path]
+
+
+def load_bg_challenge(root: str | Path) -> ChallengeSet:
+    """Pair every ``fg_mask/val/<c>/<n>.npy`` with ``original/val/<c>/<n>.JPEG``; list ``only_bg_t``."""
+    root = Path(root)
+    mask_root = _require_dir(root / "fg_mask" / "val", "backgrounds challenge")
+    classes = _class_folders(mask_root, "backgrounds challenge")
+    if len(classes) != 9:
+        raise DataError(
+            f"backgrounds challenge: expected 9 class folders in {mask_root}, found {len(classes)}"
+        )
+    fgs: list[Path] = []
+    masks: list[Path] = []
+    labels: list[int] = []
+    for k, cdir in enumerate(classes):
+        for m in sorted(p for p in cdir.iterdir() if p.suffix == ".npy"):
+            img = root / "original" / "val" / cdir.name / (m.stem + ".JPEG")
+            if not img.is_file():
+                raise DataError(f"backgrounds challenge: {m} has no foreground image {img}")
+            fgs.append(img)
+            masks.append(m)
+            labels.append(k)
+    if not fgs:
+        raise DataError(f"backgrounds challenge: no .npy masks under {mask_root}")
+    bgs = load_in9(root, "only_bg_t").paths
+    return ChallengeSet(fgs, masks, np.asarray(labels, dtype=np.int64), bgs)

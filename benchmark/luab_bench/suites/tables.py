@@ -21,11 +21,23 @@ TABLE1_IMAGENET: dict[str, str] = {
     "r_top1": "R",
     "sketch_top1": "Sketch",
     "objectnet_top1": "ObjectNet",
+    "si_size_top1": "SI-size",
+    "si_loc_top1": "SI-loc",
+    "si_rot_top1": "SI-rot",
     "in9_mixed_rand_top1": "BG mixed_rand",
     "in9_bg_gap": "BG-gap↓",
+    "in9_bgc_acc": "BGC-acc",
 }
 TABLE6_COCO: dict[str, str] = {"coco_map": "mAP"}
-LAYOUTS: dict[str, dict[str, str]] = {"imagenet": TABLE1_IMAGENET, "coco": TABLE6_COCO}
+TABLE6_SYNTHETIC_COCO: dict[str, str] = {
+    "synthetic_coco_map": "mAP",
+    "synthetic_coco_point_loc_acc": "point-loc",
+}
+LAYOUTS: dict[str, dict[str, str]] = {
+    "imagenet": TABLE1_IMAGENET,
+    "coco": TABLE6_COCO,
+    "synthetic-coco": TABLE6_SYNTHETIC_COCO,
+}
 
 
 def render_table(

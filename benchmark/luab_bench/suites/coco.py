@@ -1,0 +1,148 @@
+"""The ``coco`` suite: multi-label classification on COCO-2014 val (the paper's Table 6).
+
+``coco_map``: mean over classes of per-class AP of the model's class logits against the multi-hot
+targets (:func:`luab_bench.metrics.multilabel.mean_average_precision`), n = images, 95% percentile
+bootstrap over images. Images are resized to the model's input size *without* a centre crop (the
+multi-label COCO convention: a crop would cut labelled objects out) and normalised with the
+model's timm data config.
+
+V^avg / V^min (Shetty et al. 2019) are not reported: their formula could not be pinned from a source
+available to us (see docs/evaluation.md); :func:`luab_bench.suites.coco_data.class_masks` provides the
+per-class masks an object-erasure evaluation needs.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from luab_bench.errors import DataError
+from luab_bench.metrics.bootstrap import bootstrap_index_ci
+from luab_bench.metrics.multilabel import mean_average_precision
+from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+
+if TYPE_CHECKING:
+    import torch
+
+ENV_VAR = "LUAB_BENCH_COCO_ROOT"
+HOW_TO_GET = (
+    "val2014.zip and annotations_trainval2014.zip from cocodataset.org, unpacked so that "
+    "<root>/val2014/ and <root>/annotations/instances_val2014.json exist"
+)
+
+
+def map_metric(
+    scores: np.ndarray, targets: np.ndarray, *, seed: int, n_boot: int, key: str, task: str
+) -> dict[str, Any]:
+    """``mean_average_precision`` as a metric dict with a bootstrap interval over images (rows)."""
+    res = mean_average_precision(scores, targets)
+    t = np.asarray(targets, dtype=bool)
+
+    def stat(idx: np.ndarray) -> float:
+        sub = t[idx]
+        return mean_average_precision(scores[idx], sub).map if sub.any() else 0.0
+
+    ci = bootstrap_index_ci(stat, t.shape[0], n_boot=n_boot, seed=[int(seed), zlib.crc32(key.encode())])
+    note = f"; {res.n_excluded} classes without a positive excluded" if res.n_excluded else ""
+    return make_metric(
+        res.map, n=t.shape[0], ci=(ci.low, ci.high), unit="%", higher_is_better=True, task=task + note
+    )
+
+
+def score_images(
+    model: Any,
+    paths: list[Path],
+    *,
+    data_config: dict[str, Any],
+    device: Any,
+    batch_size: int,
+    progress: Any = None,
+    description: str = "coco",
+) -> np.ndarray:
+    """Class logits (N, C) of image files, resized (no crop) to the model's input size."""
+    import torch
+    from torch.utils.data import DataLoader
+    from torchvision import transforms as T
+
+    from luab_bench.suites.imagenet import _Files
+
+    size = tuple(data_config["input_size"][-2:])
+    tf = T.Compose(
+        [
+            T.Resize(size, interpolation=T.InterpolationMode.BILINEAR),
+            T.ToTensor(),
+            T.Normalize(data_config["mean"], data_config["std"]),
+        ]
+    )
+    chunks = []
+    bar = progress.add_task(description, total=len(paths)) if progress is not None else None
+    with torch.inference_mode():
+        for x in DataLoader(_Files(paths, tf), batch_size=batch_size):
+            out = model(x.to(device))
+            logits = out if isinstance(out, torch.Tensor) else out.logits
+            chunks.append(logits.float().cpu().numpy())
+            if bar is not None:
+                progress.advance(bar, x.shape[0])
+    return np.concatenate(chunks)
+
+
+@SUITES.register("coco")
+class CocoSuite(Suite):
+    """COCO-2014 val multi-label mAP; ``dataset_dir`` (or $LUAB_BENCH_COCO_ROOT) is the COCO root."""
+
+    name = "coco"
+    description = "COCO-2014 val multi-label classification: mAP over the 80 classes"
+
+    def evaluate(
+        self,
+        model: torch.nn.Module,
+        *,
+        dataset_dir: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        progress: Any = None,
+        seed: int = 0,
+        batch_size: int = 64,
+        normalize: Normalize = None,
+        n_boot: int = 1000,
+    ) -> dict[str, dict[str, Any]]:
+        """Score every val image on disk; raises DataError naming where to get missing data."""
+        import torch
+
+        from luab_bench.suites.coco_data import load_coco
+        from luab_bench.suites.imagenet import default_data_config
+
+        root = dataset_dir or os.environ.get(ENV_VAR)
+        if not root or not Path(root).exists():
+            raise DataError(f"coco suite: no data at {root or '$' + ENV_VAR}; get {HOW_TO_GET}")
+        cset = load_coco(root)
+        cfg = default_data_config(model)
+        if isinstance(normalize, tuple):
+            cfg = {**cfg, "mean": tuple(normalize[0]), "std": tuple(normalize[1])}
+        dev = torch.device(device)
+        was_training = model.training
+        model.to(dev).eval()
+        try:
+            scores = score_images(
+                model, cset.paths, data_config=cfg, device=dev, batch_size=batch_size, progress=progress
+            )
+        finally:
+            model.train(was_training)
+        if scores.shape[1] != cset.targets.shape[1]:
+            raise DataError(
+                f"coco suite: the model has {scores.shape[1]} outputs but COCO has "
+                f"{cset.targets.shape[1]} classes; create it with num_classes={cset.targets.shape[1]}"
+            )
+        return {
+            "coco_map": map_metric(
+                scores,
+                cset.targets,
+                seed=seed,
+                n_boot=n_boot,
+                key="coco_map",
+                task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
+            )
+        }
