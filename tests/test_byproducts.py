@@ -475,3 +475,88 @@ def test_plain_json_fallback_gives_the_same_result(tmp_path, monkeypatch):
     without = parse_imagenet_ab(path)
     assert without.points == with_orjson.points == {"a/a_1": (0.25, 0.75)}
     assert without.report.as_dict() == with_orjson.report.as_dict()
+
+
+# --------------------------------------------------------------------------- XML tarball (the Hub file)
+
+from luab_bench.data.imagenet_ab_xml import records_to_xml, write_imagenet_ab_tar  # noqa: E402
+
+
+def _xml_images():
+    return {
+        "n01440764/n01440764_105": [
+            rec("n01440764/n01440764_105", clicks=[click(0.2, 0.4, 1), click(0.6, 0.8, 9)]),
+            rec("n01440764/n01440764_105", clicks=[click(0.4, 0.2, 5)]),
+            rec("n01440764/n01440764_105", selected=False, clicks=[]),
+        ],
+        "n01440764/n01440764_7": [rec("n01440764/n01440764_7", selected=False, clicks=[click(0.5, 0.5, 1)])],
+        "n02000000/n02000000_1": [rec("n02000000/n02000000_1", clicks=[click(0.9, 0.1, 3)])],
+    }
+
+
+def test_hub_tarball_is_streamed_into_records(tmp_path):
+    path = write_imagenet_ab_tar(
+        tmp_path / "imagenet_ab_v1_0.tar.gz",
+        _xml_images(),
+        boxes={"n01440764/n01440764_105": [("n01440764", 0.5, 0.5, 1.0, 1.0)]},
+    )
+    first = parse_imagenet_ab(path)  # aggregate="first": later annotations are duplicates
+    assert first.points == {"n01440764/n01440764_105": (0.6, 0.8), "n02000000/n02000000_1": (0.9, 0.1)}
+    assert first.report.malformed["duplicate_id"] == 2 and first.report.no_point["deselected"] == 1
+    assert first.report.boxes["n01440764/n01440764_105"][0][1:] == (0.5, 0.5, 1.0, 1.0)
+    check_invariants(first.report)
+    # the official notebook: first click of every selected annotation, averaged
+    official = parse_imagenet_ab(path, click="first", aggregate="mean")
+    x, y = official.points["n01440764/n01440764_105"]
+    assert (x, y) == pytest.approx(((0.2 + 0.4) / 2, (0.4 + 0.2) / 2))
+    assert official.report.n_malformed == 0 and official.report.images == 3
+    assert official.report.no_point == {"not_selected": 0, "deselected": 1}
+
+
+def test_xml_folder_and_broken_xml_are_counted(tmp_path):
+    folder = tmp_path / "train_xml" / "n01440764"
+    folder.mkdir(parents=True)
+    (folder / "n01440764_1.xml").write_bytes(records_to_xml("n01440764/n01440764_1", [rec("x/x_1")]))
+    (folder / "n01440764_2.xml").write_bytes(b"<annotation><metadata><selected>True</sel")
+    bp = parse_imagenet_ab(tmp_path / "train_xml")
+    assert set(bp.points) == {"n01440764/n01440764_1"}  # no <imageID> element: the id comes from the path
+    assert bp.report.malformed["unparsable_json"] == 1
+    assert "n01440764_2.xml" in bp.report.examples["unparsable_json"][0]
+
+
+def test_xml_bad_selected_text_is_wrong_type(tmp_path):
+    data = records_to_xml("a/a_1", [rec("a/a_1", selected="yes")])
+    path = tmp_path / "a_1.xml"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="wrong_type: 'selected' must be a JSON boolean"):
+        parse_imagenet_ab(path, strict=True)
+
+
+def test_truncated_tarball_raises_naming_it(tmp_path):
+    path = write_imagenet_ab_tar(tmp_path / "ab.tar.gz", _xml_images())
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DataError, match=r"ab\.tar\.gz: the tarball is truncated or corrupt"):
+        parse_imagenet_ab(path)
+
+
+def test_bad_aggregate_argument_is_a_user_error():
+    with pytest.raises(LuabError, match="'first' or 'mean'"):
+        parse_imagenet_ab([rec()], aggregate="median")  # type: ignore[arg-type]
+
+
+@settings(max_examples=25, deadline=None)
+@given(record_lists(), st.sampled_from(["final", "first"]))
+def test_property_xml_round_trip_matches_json(records, choice):
+    by_image: dict[str, list] = {}
+    for r in records:
+        by_image.setdefault(r["imageID"], []).append(r)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_imagenet_ab_tar(Path(tmp) / "ab.tar.gz", by_image)
+        flat = [r for image_id in sorted(by_image) for r in by_image[image_id]]
+        for aggregate in ("first", "mean"):
+            want = parse_imagenet_ab(flat, click=choice, aggregate=aggregate)
+            got = parse_imagenet_ab(path, click=choice, aggregate=aggregate)
+            assert got.points == want.points
+            assert got.report.no_point == want.report.no_point
+            assert got.report.malformed == want.report.malformed

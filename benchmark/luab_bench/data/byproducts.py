@@ -27,11 +27,11 @@ Record schema: what is confirmed, and from where
   the fields above plus ``worker_id`` and ``assignment_id``. Those two names are confirmed only
   there. ``hit_id`` and ``page_id`` are modelled by analogy with COCO-AB's card and are *not*
   confirmed for ImageNet-AB. Unknown extra keys are allowed (kept, not checked).
-* Not confirmed: whether the HF tarball also exists as JSON/webdataset records (this module reads
-  JSON; an XML-to-JSON step is needed for the original tarball), and whether one image can have
-  several annotations. The official notebook (``naver-ai/NeglectedFreeLunch``,
-  ``imagenet_dataloader.ipynb``) averages the *first* ``<selectedRecord>`` of every selected
-  ``<metadata>``; ``click="first"`` reproduces the first-click choice for one record.
+* The tarball and XML folders are read by :mod:`luab_bench.data.imagenet_ab_xml` (streamed, nothing
+  extracted); each ``<metadata>`` becomes one record of the schema above. One image can have
+  several annotations there: ``aggregate`` chooses first-wins or the notebook's mean. The official
+  notebook (``naver-ai/NeglectedFreeLunch``, ``imagenet_dataloader.ipynb``) averages the *first*
+  ``<selectedRecord>`` of every selected ``<metadata>``: ``click="first", aggregate="mean"``.
 
 Parsing rules
 -------------
@@ -73,6 +73,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
 ClickChoice = Literal["final", "first"]
+Aggregate = Literal["first", "mean"]
 
 NO_POINT_REASONS: tuple[str, ...] = ("not_selected", "deselected")
 MALFORMED_KINDS: tuple[str, ...] = (
@@ -169,8 +170,10 @@ def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNe
 class ParseReport:
     """What a parse saw: record counts, images with Z, no-Z reasons and malformed kinds."""
 
-    def __init__(self, click: ClickChoice = "final") -> None:
+    def __init__(self, click: ClickChoice = "final", aggregate: Aggregate = "first") -> None:
         self.click: ClickChoice = click
+        self.aggregate: Aggregate = aggregate
+        self.boxes: dict[str, list] = {}  # VOC boxes per imageID, filled by the XML reader
         self.sources: list[str] = []
         self.records = 0
         self.images = 0
@@ -216,6 +219,7 @@ class ParseReport:
         """JSON-ready counts for result provenance."""
         return {
             "click": self.click,
+            "aggregate": self.aggregate,
             "sources": list(self.sources),
             "records": self.records,
             "images": self.images,
@@ -347,6 +351,9 @@ def _iter_source(source: Any, report: ParseReport) -> Iterator[tuple[str, int, A
         path = Path(source)
         if not path.exists():
             raise DataError(f"{path}: no such file or directory; give the ImageNet-AB records file or folder")
+        if _is_xml(path):
+            yield from _iter_xml(path, report)
+            return
         files = _record_files(path) if path.is_dir() else [path]
         for file in files:
             report.sources.append(str(file))
@@ -366,6 +373,29 @@ def _iter_source(source: Any, report: ParseReport) -> Iterator[tuple[str, int, A
     report.sources.append("<records>")
     for number, record in enumerate(source):
         yield "<records>: record", number, record
+
+
+def _is_xml(path: Path) -> bool:
+    """The Hub tarball, one XML file, or a folder with XML files and no JSON record files."""
+    from luab_bench.data.imagenet_ab_xml import is_xml_source
+
+    if is_xml_source(path):
+        return True
+    if not path.is_dir():
+        return False
+    has_json = any(p.suffix.lower() in RECORD_FILE_SUFFIXES for p in path.rglob("*") if p.is_file())
+    return not has_json and next(path.rglob("*.xml"), None) is not None
+
+
+def _iter_xml(path: Path, report: ParseReport) -> Iterator[tuple[str, int, Any]]:
+    from luab_bench.data.imagenet_ab_xml import XmlProblem, iter_xml_source
+
+    report.sources.append(str(path))
+    last, number = None, 0
+    for where, record in iter_xml_source(path, report.boxes):
+        number = number + 1 if where == last else 0  # the k-th <metadata> of one XML file
+        last = where
+        yield where, number, (_Unparsable(record.message) if isinstance(record, XmlProblem) else record)
 
 
 # --------------------------------------------------------------------------- record checks
@@ -469,20 +499,32 @@ def parse_imagenet_ab(
     *,
     strict: bool = False,
     click: ClickChoice = "final",
+    aggregate: Aggregate = "first",
 ) -> ByproductPoints:
     """Parse ImageNet-AB records into Z per imageID, counting every record without Z by reason.
 
     ``source``: a JSON list file, a JSON-lines file, a directory of such files (read recursively in
-    sorted order) or an iterable of record dicts. Non-strict: malformed records are skipped and
-    counted; ``strict=True``: the first one raises :class:`DataError`. ``click="first"`` takes the
-    earliest click instead of the final one (the official notebook's choice; see module docstring).
+    sorted order), the Hub tarball ``imagenet_ab_v1_0.tar.gz`` / a folder of its XML files (streamed,
+    see :mod:`luab_bench.data.imagenet_ab_xml`) or an iterable of record dicts. Non-strict: malformed
+    records are skipped and counted; ``strict=True``: the first one raises :class:`DataError`.
+    ``click="first"`` takes the earliest click instead of the final one.
+    ``aggregate``: several annotations of one imageID (the XML files hold one ``<metadata>`` per
+    annotation). ``"first"``: the first valid record wins, later ones are counted as ``duplicate_id``;
+    ``"mean"``: Z = the mean of the Z of every valid record that has one (the official notebook,
+    which combined with ``click="first"`` reproduces ``load_points`` + ``check_in_point``); the image
+    counts as having no Z only when no record has one (reason of its first record).
     """
     if click not in ("final", "first"):
         raise LuabError(f"parse_imagenet_ab: click must be 'final' or 'first', got {click!r}")
+    if aggregate not in ("first", "mean"):
+        raise LuabError(f"parse_imagenet_ab: aggregate must be 'first' or 'mean', got {aggregate!r}")
     final = click == "final"
-    report = ParseReport(click)
+    mean = aggregate == "mean"
+    report = ParseReport(click, aggregate)
     points: dict[str, tuple[float, float]] = {}
+    sums: dict[str, list[float]] = {}
     first_seen: dict[str, tuple[str, int]] = {}
+    first_reason: dict[str, str] = {}
     for where, number, record in _iter_source(source, report):
         report.records += 1
         if isinstance(record, _Unparsable):
@@ -494,10 +536,16 @@ def parse_imagenet_ab(
                 kind, problem = bad.kind, bad.message
             else:
                 previous = first_seen.get(image_id)
-                if previous is None:
-                    first_seen[image_id] = (where, number)
+                if previous is None or mean:
+                    if previous is None:
+                        first_seen[image_id] = (where, number)
                     if point is None:
-                        report.no_point[reason] += 1  # type: ignore[index]
+                        first_reason.setdefault(image_id, reason)  # type: ignore[arg-type]
+                    elif mean:
+                        acc = sums.setdefault(image_id, [0.0, 0.0, 0])
+                        acc[0] += point[0]
+                        acc[1] += point[1]
+                        acc[2] += 1
                     else:
                         points[image_id] = point
                     continue
@@ -510,6 +558,15 @@ def parse_imagenet_ab(
         if strict:
             raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
         report._add_malformed(kind, message)
+    if mean:
+        points = {
+            image_id: (sums[image_id][0] / sums[image_id][2], sums[image_id][1] / sums[image_id][2])
+            for image_id in first_seen
+            if image_id in sums
+        }
+    for image_id, reason in first_reason.items():
+        if image_id not in points:
+            report.no_point[reason] += 1
     report.images = len(first_seen)
     report.with_point = len(points)
     return ByproductPoints(points, report)

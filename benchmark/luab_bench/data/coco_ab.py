@@ -1,0 +1,677 @@
+"""COCO-AB byproduct records -> Z_c, one annotator point per (image, class).
+
+COCO-AB (HF Hub ``coallaoh/COCO-AB``, file ``coco_ab_v1_0.json``, ~398 MB, one JSON list) holds one
+record per re-annotated COCO-2014 train image. Annotators dragged class icons onto the image; every
+drag is logged in ``actionHistories``. This module turns the records into ``(image_id, class) -> Z``
+(relative coordinates in [0, 1]) and a :class:`CocoParseReport` that counts every record without a
+point by reason and every malformed record by kind; ``strict=True`` makes the first one a
+:class:`~luab_bench.errors.DataError` naming the file, the record and the fix.
+
+Record schema: what is confirmed, and from where
+------------------------------------------------
+* Hub dataset viewer (``coallaoh/COCO-AB``, commit ``be4770eac0d6138aec946b22e192da022396f5aa``):
+  ``worker_id`` (10 chars), ``hit_id`` (32 hex), ``page_id`` (0-19), ``image_id`` (int, COCO id),
+  ``imageWidth``/``imageHeight`` (display px), ``originalImageWidth``/``originalImageHeight`` (px; the
+  viewer's minimum is 0, so zero sizes occur and are *not* malformed), ``actionHistories``
+  (``[{actionType, iconType, pointFrom, pointTo: {x, y}, timeAt}]``, ``pointFrom`` null on ``add``),
+  ``categoryHistories`` (``[{categoryIndex, categoryName, timeAt, usingKeyboard}]``),
+  ``mouseTracking`` (a list; empty in every row the viewer showed) and ``timeSpent`` (int ms).
+* ``iconType`` values: the official loader (``naver-ai/NeglectedFreeLunch``,
+  ``coco_dataloader.ipynb``) maps ``COCO_CLASS_NAMES.index(iconType) + 1`` to the COCO
+  ``category_id``, with the 91-name list below (spaces, e.g. ``"traffic light"``).
+* Not confirmed: the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``), the
+  keys of ``mouseTracking`` samples (``x``, ``y`` and ``time`` or ``timeAt``; checked only by
+  :func:`validate_coco_record`).
+
+Z_c: replaying the icon history (our definition; the official loader differs)
+------------------------------------------------------------------------------
+Actions are replayed in ``timeAt`` order (ties: list order). ``add`` places a new icon of class c
+at ``pointTo``; ``move`` moves the live icon of class c at ``pointFrom`` (exact match, else the
+nearest live icon of c; without ``pointFrom``, the icon of c touched last) to ``pointTo``; ``remove``
+deletes the live icon of class c at ``pointFrom`` (or at ``pointTo`` when ``pointFrom`` is null;
+exact, else nearest; with neither, the icon touched last). A ``move``/``remove`` with no live icon
+of its class is counted (``orphan_actions``) and ignored. After the replay, **Z_c = the position of
+the live icon of class c that was placed or moved last**; ``icons`` counts the live icons of c
+(several icons of one class happen when an annotator marks several instances). A class whose icons
+were all removed has no Z_c.
+``mode="last_add"`` reproduces the official notebook instead: Z_c = ``pointTo`` of the last ``add``
+of class c in list order; ``move`` and ``remove`` are ignored.
+
+Malformed kinds: ``unparsable_json`` (a record that is not valid JSON; byte offset given),
+``missing_key``, ``wrong_type``, ``non_finite``, ``out_of_range`` (coordinates outside [0, 1],
+negative sizes), ``unknown_class`` (``iconType`` not a COCO class name), ``unknown_action``,
+``empty_point`` (an ``add``/``move`` without ``pointTo``) and ``duplicate_id`` (the first valid record
+of an ``image_id`` wins). No-point reasons: ``no_actions`` (empty ``actionHistories``: the annotator
+placed no icon) and ``all_removed``. A file that cannot be read (missing, empty, not a JSON list,
+truncated) raises :class:`DataError` in both modes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import mmap
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from luab_bench.config import format_validation_error
+from luab_bench.errors import DataError, LuabError
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
+
+# Index + 1 = COCO category_id (the official loader's list: 91 names, 80 used by instances_*.json).
+_COCO_NAMES = (
+    "person|bicycle|car|motorcycle|airplane|bus|train|truck|boat|traffic light|fire hydrant|"
+    "street sign|stop sign|parking meter|bench|bird|cat|dog|horse|sheep|cow|elephant|bear|"
+    "zebra|giraffe|hat|backpack|umbrella|shoe|eye glasses|handbag|tie|suitcase|frisbee|skis|"
+    "snowboard|sports ball|kite|baseball bat|baseball glove|skateboard|surfboard|"
+    "tennis racket|bottle|plate|wine glass|cup|fork|knife|spoon|bowl|banana|apple|sandwich|"
+    "orange|broccoli|carrot|hot dog|pizza|donut|cake|chair|couch|potted plant|bed|mirror|"
+    "dining table|window|desk|toilet|door|tv|laptop|mouse|remote|keyboard|cell phone|"
+    "microwave|oven|toaster|sink|refrigerator|blender|book|clock|vase|scissors|teddy bear|"
+    "hair drier|toothbrush|hair brush"
+)
+COCO_CLASS_NAMES: tuple[str, ...] = tuple(_COCO_NAMES.split("|"))
+CATEGORY_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(COCO_CLASS_NAMES)}
+
+ZMode = Literal["replay", "last_add"]
+ACTION_TYPES: tuple[str, ...] = ("add", "move", "remove")
+NO_POINT_REASONS: tuple[str, ...] = ("no_actions", "all_removed")
+MALFORMED_KINDS: tuple[str, ...] = (
+    "unparsable_json",
+    "missing_key",
+    "wrong_type",
+    "non_finite",
+    "out_of_range",
+    "unknown_class",
+    "unknown_action",
+    "empty_point",
+    "duplicate_id",
+)
+REQUIRED_KEYS: tuple[str, ...] = ("image_id", "actionHistories")
+MAX_EXAMPLES = 3
+BATCH_BYTES = 8 << 20
+
+_FIXES = {
+    "unparsable_json": "re-download (`luab-bench data download coco-ab`) or delete the broken record",
+    "missing_key": "every record needs image_id and actionHistories; re-export the records",
+    "wrong_type": "re-export the records with the COCO-AB types (image_id int, lists, x/y numbers)",
+    "non_finite": "coordinates and times must be finite numbers; drop or re-export the record",
+    "out_of_range": "x/y must be relative to the displayed image (in [0, 1]) and sizes >= 0",
+    "unknown_class": "iconType must be a COCO class name (luab_bench.data.coco_ab.COCO_CLASS_NAMES)",
+    "unknown_action": "actionType must be add, move or remove",
+    "empty_point": "add/move actions need pointTo {x, y}; drop or re-export the record",
+    "duplicate_id": "keep one record per image_id (the first valid one is used)",
+}
+
+
+# --------------------------------------------------------------------------- typed record models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class RelPoint(_Model):
+    """A position relative to the displayed image."""
+
+    x: Unit
+    y: Unit
+
+
+class IconAction(_Model):
+    """One drag of a class icon."""
+
+    actionType: Literal["add", "move", "remove"]
+    iconType: str
+    pointFrom: RelPoint | None = None
+    pointTo: RelPoint | None = None
+    timeAt: Finite
+
+
+class CategoryEvent(_Model):
+    """Opening one of the super-category tabs of the icon palette."""
+
+    categoryIndex: int
+    categoryName: str
+    timeAt: Finite
+    usingKeyboard: bool
+
+
+class MouseSample(_Model):
+    """A mouse-track sample (keys not confirmed: ``time`` or ``timeAt``)."""
+
+    x: Unit
+    y: Unit
+    time: Finite | None = None
+    timeAt: Finite | None = None
+
+
+class CocoABRecord(_Model):
+    """One COCO-AB annotation of one image (see the module docstring for provenance)."""
+
+    image_id: int = Field(ge=0)
+    actionHistories: list[IconAction]
+    worker_id: str | None = None
+    hit_id: str | None = None
+    page_id: int | None = Field(default=None, ge=0)
+    imageWidth: int | None = Field(default=None, ge=0)
+    imageHeight: int | None = Field(default=None, ge=0)
+    originalImageWidth: int | None = Field(default=None, ge=0)
+    originalImageHeight: int | None = Field(default=None, ge=0)
+    categoryHistories: list[CategoryEvent] | None = None
+    mouseTracking: list[MouseSample] | None = None
+    timeSpent: Finite | None = Field(default=None, ge=0)
+
+
+def validate_coco_record(record: Mapping[str, Any], where: str = "record") -> CocoABRecord:
+    """Fully validate one record (every action, category event and mouse sample) or raise DataError."""
+    try:
+        return CocoABRecord.model_validate(dict(record) if isinstance(record, Mapping) else record)
+    except ValidationError as err:
+        raise DataError(format_validation_error(where, err)) from None
+
+
+# --------------------------------------------------------------------------- result
+
+
+class ClassPoint:
+    """Z_c of one class in one image: ``(x, y)`` and the number of live icons of that class."""
+
+    __slots__ = ("icons", "x", "y")
+
+    def __init__(self, x: float, y: float, icons: int) -> None:
+        self.x, self.y, self.icons = x, y, icons
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClassPoint) and (self.x, self.y, self.icons) == (
+            other.x,
+            other.y,
+            other.icons,
+        )
+
+    def __repr__(self) -> str:
+        return f"ClassPoint({self.x!r}, {self.y!r}, icons={self.icons})"
+
+
+class CocoImage:
+    """What one valid record gives: Z per COCO category id, plus the per-record facts stats need."""
+
+    __slots__ = ("n_actions", "orig_size", "points", "time_spent", "worker_id")
+
+    def __init__(
+        self,
+        points: dict[int, ClassPoint],
+        n_actions: int,
+        orig_size: tuple[int, int] | None,
+        worker_id: str | None,
+        time_spent: float | None,
+    ) -> None:
+        self.points = points
+        self.n_actions = n_actions
+        self.orig_size = orig_size
+        self.worker_id = worker_id
+        self.time_spent = time_spent
+
+
+class CocoParseReport:
+    """Record counts, images with points, no-point reasons and malformed kinds."""
+
+    def __init__(self, mode: ZMode = "replay") -> None:
+        self.mode: ZMode = mode
+        self.sources: list[str] = []
+        self.records = 0
+        self.images = 0
+        self.with_point = 0
+        self.class_points = 0
+        self.orphan_actions = 0
+        self.no_point: dict[str, int] = dict.fromkeys(NO_POINT_REASONS, 0)
+        self.malformed: dict[str, int] = dict.fromkeys(MALFORMED_KINDS, 0)
+        self.examples: dict[str, list[str]] = {}
+
+    @property
+    def n_no_point(self) -> int:
+        return sum(self.no_point.values())
+
+    @property
+    def n_malformed(self) -> int:
+        return sum(self.malformed.values())
+
+    def _add_malformed(self, kind: str, message: str) -> None:
+        self.malformed[kind] += 1
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(message)
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable lines for the CLI."""
+        src = ", ".join(self.sources) if len(self.sources) <= 3 else f"{len(self.sources)} files"
+        pct = 100.0 * self.with_point / self.images if self.images else 0.0
+        lines = [
+            f"COCO-AB records: {self.records:,} read from {src}",
+            f"images: {self.images:,}; with at least one Z_c ({self.mode}): {self.with_point:,} "
+            f"({pct:.1f}%); (image, class) points: {self.class_points:,}",
+        ]
+        reasons = ", ".join(f"{k} {v:,}" for k, v in self.no_point.items() if v)
+        lines.append(f"no Z: {self.n_no_point:,}" + (f" ({reasons})" if reasons else ""))
+        if self.orphan_actions:
+            lines.append(
+                f"move/remove actions with no live icon of their class (ignored): {self.orphan_actions:,}"
+            )
+        kinds = ", ".join(f"{k} {v:,}" for k, v in self.malformed.items() if v)
+        lines.append(f"malformed, skipped: {self.n_malformed:,}" + (f" ({kinds})" if kinds else ""))
+        for kind in MALFORMED_KINDS:
+            lines.extend(f"  e.g. {example}" for example in self.examples.get(kind, []))
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts for provenance."""
+        return {
+            "mode": self.mode,
+            "sources": list(self.sources),
+            "records": self.records,
+            "images": self.images,
+            "with_point": self.with_point,
+            "class_points": self.class_points,
+            "orphan_actions": self.orphan_actions,
+            "no_point": dict(self.no_point),
+            "malformed": dict(self.malformed),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
+
+
+class CocoByproducts:
+    """``images``: COCO image_id -> :class:`CocoImage` (valid records only); ``report``."""
+
+    def __init__(self, images: dict[int, CocoImage], report: CocoParseReport) -> None:
+        self.images = images
+        self.report = report
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def points(self) -> dict[tuple[int, int], tuple[float, float]]:
+        """``(image_id, category_id) -> (x, y)`` for every class point."""
+        return {
+            (image_id, cat): (p.x, p.y)
+            for image_id, img in self.images.items()
+            for cat, p in img.points.items()
+        }
+
+
+# --------------------------------------------------------------------------- record checks
+
+
+class _Bad(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def _jtype(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _num(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Bad("wrong_type", f"{what} must be a number, got {_jtype(value)} {value!r:.40}")
+    if not math.isfinite(value):
+        raise _Bad("non_finite", f"{what} is {value}")
+    return value
+
+
+def _point(value: Any, what: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _Bad("wrong_type", f"{what} must be an object {{x, y}} or null, got {_jtype(value)}")
+    if "x" not in value or "y" not in value:
+        raise _Bad("missing_key", f"{what} needs 'x' and 'y'")
+    x, y = _num(value["x"], f"{what}.x"), _num(value["y"], f"{what}.y")
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise _Bad("out_of_range", f"{what} = ({x}, {y}) is outside [0, 1]")
+    return float(x), float(y)
+
+
+def _size(record: dict, key: str) -> int | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad("wrong_type", f"{key!r} must be an integer, got {_jtype(value)} {value!r:.40}")
+    if value < 0:
+        raise _Bad("out_of_range", f"{key!r} = {value} must be >= 0")
+    return value
+
+
+def _take(icons: list[list], at: tuple[float, float] | None) -> int:
+    """Index of the icon at ``at`` (exact), else the nearest one; ``at`` None: the latest touched."""
+    if at is None:
+        return max(range(len(icons)), key=lambda i: icons[i][2])
+    best, best_d = 0, math.inf
+    for i, (x, y, _) in enumerate(icons):
+        d = (x - at[0]) ** 2 + (y - at[1]) ** 2
+        if d < best_d:
+            best, best_d = i, d
+            if d == 0.0:
+                break
+    return best
+
+
+def _extract(record: Any, mode: ZMode) -> tuple[int, CocoImage, str | None, int]:
+    """Check one record; return ``(image_id, image, no-point reason, orphan actions)`` or raise _Bad."""
+    if not isinstance(record, dict):
+        raise _Bad("wrong_type", f"record is a JSON {_jtype(record)}, expected an object")
+    for key in REQUIRED_KEYS:
+        if key not in record:
+            raise _Bad("missing_key", f"missing key {key!r}")
+    image_id, actions = record["image_id"], record["actionHistories"]
+    if isinstance(image_id, bool) or not isinstance(image_id, int):
+        raise _Bad("wrong_type", f"'image_id' must be an integer, got {_jtype(image_id)} {image_id!r:.40}")
+    if image_id < 0:
+        raise _Bad("out_of_range", f"'image_id' = {image_id} must be >= 0")
+    if not isinstance(actions, list):
+        raise _Bad("wrong_type", f"'actionHistories' must be a list, got {_jtype(actions)}")
+    width, height = _size(record, "originalImageWidth"), _size(record, "originalImageHeight")
+    for key in ("imageWidth", "imageHeight", "page_id"):
+        _size(record, key)
+    for key in ("categoryHistories", "mouseTracking"):
+        value = record.get(key)
+        if value is not None and not isinstance(value, list):
+            raise _Bad("wrong_type", f"{key!r} must be a list, got {_jtype(value)}")
+    worker = record.get("worker_id")
+    if worker is not None and not isinstance(worker, str):
+        raise _Bad("wrong_type", f"'worker_id' must be a string, got {_jtype(worker)}")
+    spent = record.get("timeSpent")
+    spent = None if spent is None else _num(spent, "'timeSpent'")
+
+    steps: list[tuple[float, int, str, int, tuple | None, tuple | None]] = []
+    for j, action in enumerate(actions):
+        what = f"actionHistories[{j}]"
+        if not isinstance(action, dict):
+            raise _Bad("wrong_type", f"{what} is a JSON {_jtype(action)}, expected an object")
+        for key in ("actionType", "iconType", "timeAt"):
+            if key not in action:
+                raise _Bad("missing_key", f"{what} has no {key!r}")
+        kind, icon = action["actionType"], action["iconType"]
+        if not isinstance(kind, str) or not isinstance(icon, str):
+            raise _Bad("wrong_type", f"{what}: actionType and iconType must be strings")
+        if kind not in ACTION_TYPES:
+            raise _Bad("unknown_action", f"{what}.actionType = {kind!r} is not add, move or remove")
+        cat = CATEGORY_ID.get(icon)
+        if cat is None:
+            raise _Bad("unknown_class", f"{what}.iconType = {icon!r} is not a COCO class name")
+        t = _num(action["timeAt"], f"{what}.timeAt")
+        src = _point(action.get("pointFrom"), f"{what}.pointFrom")
+        dst = _point(action.get("pointTo"), f"{what}.pointTo")
+        if kind != "remove" and dst is None:
+            raise _Bad("empty_point", f"{what} ({kind}) has no pointTo")
+        steps.append((t, j, kind, cat, src, dst))
+
+    orphans = 0
+    points: dict[int, ClassPoint] = {}
+    if mode == "last_add":
+        for _, _, kind, cat, _, dst in steps:
+            if kind == "add":
+                points[cat] = ClassPoint(dst[0], dst[1], 1)  # type: ignore[index]
+    else:
+        steps.sort(key=lambda s: (s[0], s[1]))
+        live: dict[int, list[list]] = {}
+        for order, (_, _, kind, cat, src, dst) in enumerate(steps):
+            icons = live.setdefault(cat, [])
+            if kind == "add":
+                icons.append([dst[0], dst[1], order])  # type: ignore[index]
+                continue
+            if not icons:
+                orphans += 1
+                continue
+            i = _take(icons, src if src is not None else (dst if kind == "remove" else None))
+            if kind == "move":
+                icons[i] = [dst[0], dst[1], order]  # type: ignore[index]
+            else:
+                icons.pop(i)
+        for cat, icons in live.items():
+            if icons:
+                x, y, _ = max(icons, key=lambda ic: ic[2])
+                points[cat] = ClassPoint(x, y, len(icons))
+    reason = None if points else ("no_actions" if not steps else "all_removed")
+    size = (width, height) if width is not None and height is not None else None
+    return image_id, CocoImage(points, len(steps), size, worker, spent), reason, orphans
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Unparsable:
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _loads(data: Any) -> Any:
+    """orjson (fast); on failure the stdlib json, which also reads NaN/Infinity (then flagged)."""
+    import json
+
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(bytes(data))
+
+
+def _first_key(buf: Any, start: int) -> bytes | None:
+    """The first key of the first record (``"worker_id"``), the anchor used to split records."""
+    i = buf.find(b"{", start, start + 4096)
+    if i < 0:
+        return None
+    q0 = buf.find(b'"', i, i + 4096)
+    q1 = buf.find(b'"', q0 + 1, q0 + 256) if q0 >= 0 else -1
+    if q0 < 0 or q1 < 0:
+        return None
+    return bytes(buf[q0 : q1 + 1])
+
+
+def _record_start(buf: Any, key_at: int, lo: int) -> int:
+    """Position of the ``{`` that opens the object whose first key starts at ``key_at`` (or -1)."""
+    j = key_at - 1
+    while j > lo and buf[j] in b" \t\r\n":
+        j -= 1
+    return j if buf[j] == 0x7B else -1  # '{'
+
+
+def iter_json_list(path: Path, batch_bytes: int = BATCH_BYTES) -> Iterator[Any]:
+    """Stream the elements of a big JSON list file, a batch of records at a time.
+
+    The file is memory-mapped and cut at record starts found by the first record's first key (a
+    top-level key such as ``"worker_id"`` never occurs inside the nested objects); each cut is
+    decoded by one ``orjson.loads`` call, so peak memory is one batch of Python objects, not the whole
+    file. A batch that does not decode is decoded record by record; a bad record yields
+    :class:`_Unparsable` with its byte offset. A file that is not a complete JSON list raises.
+    """
+    try:
+        fh = path.open("rb")
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot read COCO-AB records ({err.strerror or err}); check the path"
+        ) from None
+    with fh:
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: file is empty; re-download it (`luab-bench data download coco-ab`)")
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            yield from _iter_mapped(path, buf, batch_bytes)
+
+
+def _iter_mapped(path: Path, buf: Any, batch_bytes: int) -> Iterator[Any]:
+    n = len(buf)
+    start = 0
+    if buf[:3] == b"\xef\xbb\xbf":
+        start = 3
+    while start < n and buf[start] in b" \t\r\n":
+        start += 1
+    end = n - 1
+    while end > start and buf[end] in b" \t\r\n":
+        end -= 1
+    if start >= n:
+        raise DataError(f"{path}: file is empty; re-download it (`luab-bench data download coco-ab`)")
+    if buf[start] != 0x5B:  # '['
+        raise DataError(
+            f"{path}: not a JSON list (starts with {bytes(buf[start : start + 20])!r}); "
+            "expected the COCO-AB file coco_ab_v1_0.json"
+        )
+    if buf[end] != 0x5D:  # ']'
+        raise DataError(
+            f"{path}: not a complete JSON list (ends with {bytes(buf[max(start, end - 20) : end + 1])!r}"
+            f" at byte {end}); the file is truncated or corrupt, re-download it "
+            "(`luab-bench data download coco-ab`)"
+        )
+    body_lo, body_hi = start + 1, end  # between the brackets
+    key = _first_key(buf, body_lo)
+    if key is None:
+        if bytes(buf[body_lo:body_hi]).strip():
+            yield from _decode_span(buf, body_lo, body_hi, None)
+        return
+    pos = body_lo
+    while pos < body_hi:
+        cut = body_hi
+        probe = pos + batch_bytes
+        while probe < body_hi:
+            k = buf.find(key, probe, body_hi)
+            if k < 0:
+                break
+            s = _record_start(buf, k, pos)
+            if s > pos:
+                cut = s
+                break
+            probe = k + len(key)
+        yield from _decode_span(buf, pos, cut, key)
+        pos = cut
+
+
+def _strip_span(buf: Any, lo: int, hi: int) -> tuple[int, int]:
+    while lo < hi and buf[lo] in b" \t\r\n,":
+        lo += 1
+    while hi > lo and buf[hi - 1] in b" \t\r\n,":
+        hi -= 1
+    return lo, hi
+
+
+def _decode_span(buf: Any, lo: int, hi: int, key: bytes | None) -> Iterator[Any]:
+    lo, hi = _strip_span(buf, lo, hi)
+    if lo >= hi:
+        return
+    try:
+        yield from _loads(b"[" + buf[lo:hi] + b"]")
+        return
+    except ValueError:
+        pass
+    # slow path: one record at a time, so one bad record does not cost its neighbours
+    cuts = [lo]
+    if key is not None:
+        k = buf.find(key, lo + 1, hi)
+        while k >= 0:
+            s = _record_start(buf, k, cuts[-1])
+            if s > cuts[-1]:
+                cuts.append(s)
+            k = buf.find(key, k + len(key), hi)
+    cuts.append(hi)
+    for a, b in itertools.pairwise(cuts):
+        a2, b2 = _strip_span(buf, a, b)
+        if a2 >= b2:
+            continue
+        try:
+            yield from _loads(b"[" + buf[a2:b2] + b"]")
+        except ValueError as err:
+            yield _Unparsable(f"bytes {a2}-{b2} are not a valid JSON record ({err})")
+
+
+def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, int, Any]]:
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file; give the COCO-AB records file (coco_ab_v1_0.json)")
+        report.sources.append(str(path))
+        where = f"{path}: record"
+        for number, record in enumerate(iter_json_list(path)):
+            yield where, number, record
+        return
+    if isinstance(source, Mapping) or not isinstance(source, Iterable):
+        raise LuabError(
+            "parse_coco_ab: source must be a path or an iterable of record dicts, got "
+            f"{type(source).__name__}"
+        )
+    report.sources.append("<records>")
+    for number, record in enumerate(source):
+        yield "<records>: record", number, record
+
+
+def parse_coco_ab(
+    source: str | Path | Iterable[Mapping[str, Any]],
+    *,
+    strict: bool = False,
+    mode: ZMode = "replay",
+) -> CocoByproducts:
+    """Parse COCO-AB records into Z_c per (image_id, category_id), counting every record without Z.
+
+    ``source``: the JSON list file (streamed) or an iterable of record dicts. Non-strict: malformed
+    records are skipped and counted; ``strict=True``: the first one raises :class:`DataError`.
+    ``mode``: ``"replay"`` (our Z_c, see the module docstring) or ``"last_add"`` (official loader).
+    """
+    if mode not in ("replay", "last_add"):
+        raise LuabError(f"parse_coco_ab: mode must be 'replay' or 'last_add', got {mode!r}")
+    report = CocoParseReport(mode)
+    images: dict[int, CocoImage] = {}
+    first_seen: dict[int, tuple[str, int]] = {}
+    for where, number, record in _iter_source(source, report):
+        report.records += 1
+        if isinstance(record, _Unparsable):
+            kind, problem = "unparsable_json", record.message
+        else:
+            try:
+                image_id, image, reason, orphans = _extract(record, mode)
+            except _Bad as bad:
+                kind, problem = bad.kind, bad.message
+            else:
+                previous = first_seen.get(image_id)
+                if previous is None:
+                    first_seen[image_id] = (where, number)
+                    images[image_id] = image
+                    report.orphan_actions += orphans
+                    if reason is not None:
+                        report.no_point[reason] += 1
+                    continue
+                kind, problem = "duplicate_id", f"image_id already given by {previous[0]} {previous[1]}"
+        label = f"{where} {number}"
+        if isinstance(record, dict) and isinstance(record.get("image_id"), int):
+            label += f" (image_id {record['image_id']})"
+        message = f"{label}: {kind}: {problem}"
+        if strict:
+            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
+        report._add_malformed(kind, message)
+    report.images = len(images)
+    report.with_point = sum(1 for img in images.values() if img.points)
+    report.class_points = sum(len(img.points) for img in images.values())
+    return CocoByproducts(images, report)
