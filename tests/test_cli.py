@@ -198,3 +198,14 @@ def test_train_then_evaluate_commands(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     res = runner.invoke(cli, ["verify", str(out)])
     assert res.exit_code == 0, res.output
+
+    # real suites need --data-root, and an empty one names every missing dataset and how to get it
+    res = runner.invoke(cli, ["evaluate", "--checkpoint", str(ckpt), "--suite", "imagenet", *common])
+    _assert_one_line_error(res, "--data-root")
+    empty = tmp_path / "empty_root"
+    empty.mkdir()
+    res = runner.invoke(
+        cli,
+        ["evaluate", "--checkpoint", str(ckpt), "--suite", "imagenet", "--data-root", str(empty), *common],
+    )
+    _assert_one_line_error(res, "no dataset found", "LUAB_BENCH_IMAGENET_ROOT")

@@ -208,6 +208,13 @@ def train(
 @click.option("--suite", default=None, help="Suite to evaluate on (default: the one it was trained for).")
 @opt_data_dir
 @click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="LUAB_BENCH_DATA_ROOT",
+    help="Folder of released datasets for a real suite (imagenet, coco, wsol); env LUAB_BENCH_DATA_ROOT.",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -232,6 +239,7 @@ def evaluate(
     checkpoint: Path,
     suite: str | None,
     data_dir: Path,
+    data_root: Path | None,
     out: Path | None,
     results_dir: Path,
     key: Path | None,
@@ -245,6 +253,7 @@ def evaluate(
         checkpoint=checkpoint,
         suite=suite,
         data_dir=data_dir.expanduser(),
+        data_root=data_root,
         out=out,
         results_dir=results_dir,
         key=key,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -263,8 +264,14 @@ def evaluate_checkpoint(
     device: str = "auto",
     progress: bool = True,
     echo: Echo = _noop,
+    data_root: Path | None = None,
 ) -> Path:
-    """Evaluate a checkpoint, write the result JSON (signed when ``key`` is given); return its path."""
+    """Evaluate a checkpoint, write the result JSON (signed when ``key`` is given); return its path.
+
+    ``synthetic`` evaluates held-out splits of the generated dataset the model was trained on
+    (checked by fingerprint); other suites (imagenet, coco, wsol, …) read released datasets under
+    ``data_root`` and list the ones that are missing.
+    """
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
     from luab_bench.results.schema import Result
@@ -278,33 +285,52 @@ def evaluate_checkpoint(
     suite_name = suite or meta["suite"]
     suite_obj = SUITES.get(suite_name)()
     data_meta = meta["data"]
-    if data_meta["source"] != "synthetic":  # pragma: no cover - real sources arrive with issue 3/4
-        raise LuabError(f"{checkpoint}: unknown data source {data_meta['source']!r}")
-    dataset = prepare_synthetic(data_meta["variant"], data_dir, progress=progress)
-    if dataset.fingerprint != data_meta["fingerprint"]:
-        raise LuabError(
-            f"{checkpoint}: trained on data {data_meta['fingerprint'][:12]} but the generated "
-            f"{dataset.variant} data is {dataset.fingerprint[:12]}; regenerate with the same "
-            "luab-bench version or retrain"
-        )
+    if suite_name in SUITE_DEFAULTS:
+        # A suite evaluated on held-out splits of the generated training dataset itself.
+        if data_meta["source"] != "synthetic":
+            raise LuabError(
+                f"{checkpoint}: suite {suite_name!r} evaluates the synthetic training data, but this "
+                f"model was trained on {data_meta['source']!r}; pass a real suite with --data-root"
+            )
+        dataset = prepare_synthetic(data_meta["variant"], data_dir, progress=progress)
+        if dataset.fingerprint != data_meta["fingerprint"]:
+            raise LuabError(
+                f"{checkpoint}: trained on data {data_meta['fingerprint'][:12]} but the generated "
+                f"{dataset.variant} data is {dataset.fingerprint[:12]}; regenerate with the same "
+                "luab-bench version or retrain"
+            )
+        eval_dir, variant, fingerprint = dataset.directory, dataset.variant, dataset.fingerprint
+    else:
+        # An external suite (real datasets): the data lives under a user-given root.
+        if data_root is None:
+            raise LuabError(
+                f"suite {suite_name!r} reads released datasets: pass --data-root DIR (the folder "
+                "holding them; see docs/evaluation.md for the expected layout and variables)"
+            )
+        if not Path(data_root).is_dir():
+            raise LuabError(f"--data-root {data_root}: not a directory")
+        eval_dir, variant = Path(data_root), suite_name
+        fingerprint = listing_fingerprint(eval_dir)
     echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}")
     with progress_bar(progress) as prog:
         metrics = suite_obj.evaluate(
             net,
-            dataset_dir=dataset.directory,
+            dataset_dir=eval_dir,
             device=dev,
             progress=prog,
             seed=meta["seed"],
             # the same input normalisation the model was trained with (timm's data config)
             normalize=(net.input_mean, net.input_std),
         )
+    for task, where, how in suite_obj.last_missing:
+        echo(f"missing dataset for {task}: looked at {where}; {how}")
     config = {
         "protocol": meta["protocol"],
         "recipe": meta["recipe"],
         "data": {k: v for k, v in data_meta.items() if k != "byproducts"},
         "evaluation": {"suite": suite_name, "device": dev},
     }
-    result_id = _result_id(meta, suite_name, dataset.fingerprint)
+    result_id = _result_id(meta, suite_name, fingerprint)
     doc = {
         "schema_version": "1.0",
         "result_id": result_id,
@@ -320,17 +346,11 @@ def evaluate_checkpoint(
             "version": str(meta["protocol"]["version"]),
             "family": meta["protocol"]["family"],
         },
-        "suite": {
-            "name": suite_name,
-            "variant": dataset.variant,
-            "data_fingerprint": dataset.fingerprint,
-        },
+        "suite": {"name": suite_name, "variant": variant, "data_fingerprint": fingerprint},
         "seed": int(meta["seed"]),
         "metrics": metrics,
         "config": config,
-        "provenance": collect_provenance(
-            dataset.fingerprint, extra_data={"byproducts": data_meta.get("byproducts")}
-        ),
+        "provenance": collect_provenance(fingerprint, extra_data={"byproducts": data_meta.get("byproducts")}),
         "training": meta.get("training"),
         "signature": None,
     }
@@ -340,6 +360,21 @@ def evaluate_checkpoint(
     if key is not None:
         sign_result_file(path, key)
     return path
+
+
+def listing_fingerprint(root: Path) -> str:
+    """sha256 over the sorted (relative path, size) listing of ``root``.
+
+    A cheap identity for released datasets (hashing every ImageNet image would take hours): it
+    changes when files are added, removed, renamed or resized, not on same-size edits.
+    """
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            h.update(f"{p.relative_to(root).as_posix()}\0{p.stat().st_size}\n".encode())
+    return h.hexdigest()
 
 
 def _result_id(meta: dict[str, Any], suite: str, fingerprint: str) -> str:

@@ -77,6 +77,9 @@ class Suite(ABC):
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Filled by ``evaluate`` for suites made of several datasets: (task, path looked at, how to get it)
+    #: for every dataset that was absent and skipped, so callers can list them after the run.
+    last_missing: tuple[tuple[str, str, str], ...] = ()
 
     @abstractmethod
     def evaluate(

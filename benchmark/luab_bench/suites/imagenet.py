@@ -650,6 +650,7 @@ class ImagenetSuite(Suite):
             n_boot=n_boot,
             progress=progress,
         )
+        self.last_missing = tuple((m.task, str(m.path), m.how_to_get) for m in res.missing)
         if not res.metrics:
             lines = "; ".join(f"{m.task}: {m.path} ({m.how_to_get})" for m in res.missing)
             raise DataError(f"imagenet suite: no dataset found. {lines}")
