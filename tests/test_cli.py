@@ -144,6 +144,8 @@ def test_run_writes_three_signed_results_and_site(tiny_run: dict[str, Path]) -> 
         assert doc["suite"]["variant"] == "synthetic-tiny"
         assert {"val_top1", "mixed_same_top1", "mixed_rand_top1", "bg_gap"} <= set(doc["metrics"])
         assert doc["provenance"]["data_fingerprint"] == doc["suite"]["data_fingerprint"]
+        assert len(doc["provenance"]["extra_data"]["analogues_fingerprint"]) == 64
+        assert {"si_size_top1", "c_top1", "o_aupr", "bgc_acc"} <= set(doc["metrics"])
     assert protocols == {"baseline", "rand", "luab"}
     html = (tiny_run["site"] / "index.html").read_text()
     for p in ("baseline", "rand", "luab"):

@@ -299,7 +299,9 @@ def test_suite_evaluate_loads_dataset_dir(tmp_path, monkeypatch):
     suite = get_suite("synthetic")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. torch's "non-writable array" warning on memmaps
-        from_disk = suite.evaluate(CodeModel(), dataset_dir=ds, device="cpu", seed=2, batch_size=8)
+        from_disk = suite.evaluate(
+            CodeModel(), dataset_dir=ds, device="cpu", seed=2, batch_size=8, analogues=False
+        )
     assert from_disk == evaluate_splits(CodeModel(), splits, seed=2)
     with pytest.raises(DataError, match="not found"):
         suite.evaluate(CodeModel(), dataset_dir=tmp_path / "missing")
@@ -340,3 +342,18 @@ def test_metrics_validate_against_results_schema_when_present():
     m = evaluate_splits(CodeModel(), bg_predictor_splits())
     for v in m.values():
         schema.Metric.model_validate(v)
+
+
+def test_table1_layout_has_every_column_and_dashes_for_missing():
+    from rich.console import Console
+
+    from luab_bench.suites.synthetic import TABLE1_COLUMNS, table1
+
+    metrics = evaluate_splits(CodeModel(), bg_predictor_splits())
+    table = table1({"resnet10t / luab": metrics, "empty": {}})
+    assert [c.header for c in table.columns] == ["model / protocol"] + [lab for lab, _ in TABLE1_COLUMNS]
+    console = Console(width=400, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert f"{metrics['val_top1']['value']:.1f}" in text and "—" in text
+    assert len({key for _, key in TABLE1_COLUMNS}) == len(TABLE1_COLUMNS)

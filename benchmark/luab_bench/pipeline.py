@@ -350,7 +350,9 @@ def evaluate_checkpoint(
         "seed": int(meta["seed"]),
         "metrics": metrics,
         "config": config,
-        "provenance": collect_provenance(fingerprint, extra_data={"byproducts": data_meta.get("byproducts")}),
+        "provenance": collect_provenance(
+            fingerprint, extra_data={"byproducts": data_meta.get("byproducts"), **suite_obj.last_data}
+        ),
         "training": meta.get("training"),
         "signature": None,
     }

@@ -342,8 +342,16 @@ def _render_backgrounds(cfg: SyntheticConfig, bg: _Backgrounds) -> np.ndarray:
     return a + (b - a) * g + f32(cfg.bg_noise) * lowfreq
 
 
-def _render_masks(cfg: SyntheticConfig, fg: _Foregrounds) -> np.ndarray:
-    """(B, H, W) exact boolean object masks."""
+def _render_masks(
+    cfg: SyntheticConfig,
+    fg: _Foregrounds,
+    shape_fn: Callable[[int, np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """(B, H, W) exact boolean object masks; ``shape_fn`` (default: the K class shapes) maps a label.
+
+    ``shape_fn`` lets the analogue generator (``synthetic_ood``) draw shapes that are not classes.
+    """
+    shape_fn = _shape_mask if shape_fn is None else shape_fn
     s = cfg.image_size
     xs = (np.arange(s) + 0.5) / s
     dx = xs[None, None, :] - fg.cx[:, None, None]
@@ -357,7 +365,7 @@ def _render_masks(cfg: SyntheticConfig, fg: _Foregrounds) -> np.ndarray:
     masks = np.zeros((len(fg.labels), s, s), dtype=bool)
     for k in np.unique(fg.labels):
         sel = fg.labels == k
-        masks[sel] = _shape_mask(int(k), u[sel], v[sel])
+        masks[sel] = shape_fn(int(k), u[sel], v[sel])
     return masks
 
 

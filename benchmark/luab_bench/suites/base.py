@@ -80,6 +80,9 @@ class Suite(ABC):
     #: Filled by ``evaluate`` for suites made of several datasets: (task, path looked at, how to get it)
     #: for every dataset that was absent and skipped, so callers can list them after the run.
     last_missing: tuple[tuple[str, str, str], ...] = ()
+    #: Filled by ``evaluate``: identities (fingerprints) of any data it used beyond ``dataset_dir``'s
+    #: own fingerprint (e.g. derived analogue splits); recorded in the result's provenance.
+    last_data: dict[str, str] = {}  # noqa: RUF012 - replaced per instance, never mutated
 
     @abstractmethod
     def evaluate(

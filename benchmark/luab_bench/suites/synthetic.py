@@ -11,6 +11,10 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
   resampled independently. The metric's ``task`` text says which was done.
 - ``point_loc_acc``: on val, the predicted point of head 0 lies inside the true box (borders
   inclusive). Only reported when the model outputs points.
+- Analogues of the paper's Table 1 (``SyntheticSuite.evaluate(analogues=True)``, the default):
+  ``si_size_top1``, ``si_loc_top1``, ``si_rot_top1``, ``c_top1``, ``c_mce`` (unnormalised), ``o_aupr``,
+  ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
+  :mod:`luab_bench.suites.synthetic_analogues`. :data:`TABLE1_COLUMNS` / :func:`table1` lay them out.
 
 :func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out);
 :meth:`SyntheticSuite.evaluate` loads a generated dataset directory and delegates to it.
@@ -33,6 +37,8 @@ from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
 if TYPE_CHECKING:
     import torch
 
+    from luab_bench.data.synthetic_ood import AnalogueSplit
+
 EVAL_SPLITS: tuple[str, ...] = ("val", "only_fg", "no_fg", "mixed_same", "mixed_rand")
 
 SPLIT_DESCRIPTIONS: dict[str, str] = {
@@ -53,10 +59,11 @@ class SplitLike(Protocol):
 
 
 class SplitPredictions(NamedTuple):
-    """Model outputs for one split: predicted class (N,) and head-0 point (N, 2) or None."""
+    """Model outputs for one split: predicted class (N,), head-0 point (N, 2) or None, logits or None."""
 
     pred: np.ndarray
     points: np.ndarray | None
+    logits: np.ndarray | None = None
 
 
 def _normalizer(normalize: Normalize, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -85,13 +92,15 @@ def predict_split(
     progress: Any = None,
     description: str = "evaluate",
     num_labels: int | None = None,
+    keep_logits: bool = False,
 ) -> SplitPredictions:
     """Batched no-grad inference over uint8 NHWC ``images`` (numpy or memmap).
 
     The model should already be in eval mode on ``device``. Each batch is copied once into a reused
     uint8 buffer, moved to the device, converted to float NCHW in [0, 1] and normalised; predictions
     land in preallocated arrays. ``num_labels`` (1 + the largest label) is checked against the
-    model's number of classes on the first batch.
+    model's number of classes on the first batch. ``keep_logits`` also returns the float32 logits
+    (N, K) (for the OOD score); otherwise only the argmax leaves the device.
     """
     import torch
 
@@ -106,6 +115,7 @@ def predict_split(
     n = images.shape[0]
     pred = np.empty(n, dtype=np.int64)
     points: np.ndarray | None = None
+    all_logits: np.ndarray | None = None
     has_points: bool | None = None
     bs = min(batch_size, max(n, 1))
     buf = torch.empty((bs, *images.shape[1:]), dtype=torch.uint8, pin_memory=device.type == "cuda")
@@ -135,6 +145,10 @@ def predict_split(
                     f"labels up to {num_labels - 1}; create the model with num_classes={num_labels}"
                 )
             pred[start:stop] = logits.argmax(dim=1).cpu().numpy()
+            if keep_logits:
+                if all_logits is None:
+                    all_logits = np.empty((n, logits.shape[1]), dtype=np.float32)
+                all_logits[start:stop] = logits.float().cpu().numpy()
             if has_points is None:
                 has_points = pts is not None and pts.ndim == 3 and pts.shape[1] > 0
                 if has_points:
@@ -145,7 +159,7 @@ def predict_split(
                 points[start:stop] = pts[:, 0, :].float().cpu().numpy()
             if task is not None:
                 progress.advance(task, b)
-    return SplitPredictions(pred, points)
+    return SplitPredictions(pred, points, all_logits)
 
 
 def _metric_seed(seed: int, metric: str) -> list[int]:
@@ -172,11 +186,14 @@ def evaluate_splits(
     seed: int = 0,
     batch_size: int = 256,
     n_boot: int = 1000,
+    analogues: Mapping[str, AnalogueSplit] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run the synthetic suite on pre-loaded splits (``EVAL_SPLITS`` must all be present).
 
     Moves ``model`` to ``device`` and evaluates it in eval mode (its train/eval mode is restored
-    afterwards). Returns ``{metric_name: metric_dict}`` (see the module docstring).
+    afterwards). Returns ``{metric_name: metric_dict}`` (see the module docstring). With
+    ``analogues`` (``luab_bench.data.synthetic_ood.load_analogues``) the SI / corruption / OOD /
+    challenge metrics of :mod:`luab_bench.suites.synthetic_analogues` are added.
     """
     import torch
 
@@ -209,9 +226,25 @@ def evaluate_splits(
                 progress=progress,
                 description=f"synthetic/{name}",
                 num_labels=num_labels,
+                keep_logits=analogues is not None and name == "val",
             )
             for name in EVAL_SPLITS
         }
+        analogue_metrics = {}
+        if analogues is not None:
+            from luab_bench.suites.synthetic_analogues import evaluate_analogues
+
+            analogue_metrics = evaluate_analogues(
+                model,
+                analogues,
+                val_logits=preds["val"].logits,
+                device=device,
+                normalize=normalize,
+                progress=progress,
+                seed=seed,
+                batch_size=batch_size,
+                n_boot=n_boot,
+            )
     finally:
         model.train(was_training)
 
@@ -266,17 +299,19 @@ def evaluate_splits(
             higher_is_better=True,
             task="synthetic/val: predicted point (head 0) inside the true object box, borders inclusive",
         )
+    metrics.update(analogue_metrics)
     return metrics
 
 
 @SUITES.register("synthetic")
 class SyntheticSuite(Suite):
-    """Embedded synthetic benchmark (see ``luab_bench.data.synthetic``)."""
+    """Embedded synthetic benchmark (see ``luab_bench.data.synthetic`` and ``data.synthetic_ood``)."""
 
     name = "synthetic"
     description = (
-        "Top-1 on val / only_fg / no_fg / mixed_same / mixed_rand, BG-gap and point-in-box "
-        "localisation on the seeded synthetic dataset"
+        "Top-1 on val / only_fg / no_fg / mixed_same / mixed_rand, BG-gap, point-in-box localisation, "
+        "and the Table-1 analogues (SI size/location/rotation, corruptions, novel-class AUPR, "
+        "Backgrounds-Challenge accuracy) on the seeded synthetic dataset"
     )
 
     def evaluate(
@@ -290,8 +325,13 @@ class SyntheticSuite(Suite):
         batch_size: int = 256,
         normalize: Normalize = None,
         n_boot: int = 1000,
+        analogues: bool = True,
     ) -> dict[str, dict[str, Any]]:
-        """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`."""
+        """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`.
+
+        ``analogues=True`` also builds (first time only; hash-verified reuse afterwards) and evaluates
+        the analogue splits (``luab_bench.data.synthetic_ood.generate_analogues``).
+        """
         from luab_bench.data.synthetic import load_split
 
         dataset_dir = Path(dataset_dir)
@@ -301,6 +341,17 @@ class SyntheticSuite(Suite):
                 "(luab_bench.data.synthetic.generate or the `data` command)"
             )
         splits = {name: load_split(dataset_dir, name) for name in EVAL_SPLITS}
+        analogue_splits = None
+        if analogues:
+            from luab_bench.data.synthetic_ood import (
+                generate_analogues,
+                load_analogue_manifest,
+                load_analogues,
+            )
+
+            analogue_dir = generate_analogues(dataset_dir, progress=progress)
+            analogue_splits = load_analogues(analogue_dir)
+            self.last_data = {"analogues_fingerprint": load_analogue_manifest(analogue_dir)["fingerprint"]}
         return evaluate_splits(
             model,
             splits,
@@ -310,4 +361,51 @@ class SyntheticSuite(Suite):
             seed=seed,
             batch_size=batch_size,
             n_boot=n_boot,
+            analogues=analogue_splits,
         )
+
+
+#: The paper's Table 1 columns and the synthetic metric that stands in for each (in paper order;
+#: columns with no synthetic analogue are left out: IN-V2, ReaL, IN-A, IN-R, Sketch, ObjectNet).
+TABLE1_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("IN-1K", "val_top1"),
+    ("IN-C", "c_top1"),
+    ("IN-C mCE*", "c_mce"),
+    ("IN-O AUPR", "o_aupr"),
+    ("SI-size", "si_size_top1"),
+    ("SI-loc", "si_loc_top1"),
+    ("SI-rot", "si_rot_top1"),
+    ("BG-gap", "bg_gap"),
+    ("BGC-acc", "bgc_acc"),
+    ("Only-FG", "only_fg_top1"),
+    ("Mixed-rand", "mixed_rand_top1"),
+    ("Point-loc", "point_loc_acc"),
+)
+
+
+def table1(
+    rows: Mapping[str, Mapping[str, Mapping[str, Any]]], *, title: str = "synthetic (Table 1 analogue)"
+) -> Any:
+    """A rich ``Table`` in the Table-1 layout: one row per ``{row label: metrics dict}``.
+
+    Cells show ``value`` with the 95% interval below; a metric a row lacks shows as an em dash.
+    ``*`` marks the unnormalised mCE (see :mod:`luab_bench.suites.synthetic_analogues`).
+    """
+    from rich.table import Table
+
+    table = Table(title=title, caption="* mCE unnormalised (no reference model); lower is better")
+    table.add_column("model / protocol")
+    for label, _key in TABLE1_COLUMNS:
+        table.add_column(label, justify="right")
+    for row, metrics in rows.items():
+        cells = []
+        for _label, key in TABLE1_COLUMNS:
+            m = metrics.get(key)
+            if m is None:
+                cells.append("—")
+            elif m.get("ci_low") is None:
+                cells.append(f"{m['value']:.1f}")
+            else:
+                cells.append(f"{m['value']:.1f}\n[{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
+        table.add_row(row, *cells)
+    return table
