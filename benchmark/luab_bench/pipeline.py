@@ -477,29 +477,20 @@ def _throwaway_key(runs_dir: Path, echo: Echo) -> Path:
 
 # ---------------------------------------------------------------- printing
 def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
-    """Print one row per result with every metric as value ± half-interval (rich table)."""
-    from rich.console import Console
-    from rich.table import Table
+    """Print the results in their suite's paper layout (Table 1 / Table 6), one row per result.
 
-    names: list[str] = []
+    Values are shown with their 95% interval; metrics outside the layout stay in the JSON files.
+    """
+    from rich.console import Console
+
+    from luab_bench.suites.tables import LAYOUTS, render_table
+
+    by_suite: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for _, res in results:
-        for k in res.metrics:
-            if k not in names:
-                names.append(k)
-    table = Table(title="luab-bench results")
-    for col in ("model", "protocol", "suite", "seed"):
-        table.add_column(col)
-    for k in names:
-        table.add_column(k, justify="right")
-    for _, res in results:
-        cells = []
-        for k in names:
-            m = res.metrics.get(k)
-            if m is None:
-                cells.append("n/a")
-            elif m.ci_low is not None and m.ci_high is not None:
-                cells.append(f"{m.value:.1f} [{m.ci_low:.1f}, {m.ci_high:.1f}]")
-            else:
-                cells.append(f"{m.value:.1f}")
-        table.add_row(res.model.name, res.protocol.name, res.suite.variant, str(res.seed), *cells)
-    Console().print(table)
+        label = f"{res.model.name} / {res.protocol.name} / s{res.seed}"
+        metrics = {k: m.model_dump() for k, m in res.metrics.items()}
+        by_suite.setdefault(res.suite.name, []).append((label, metrics))
+    console = Console()
+    for suite, rows in by_suite.items():
+        layout = LAYOUTS.get(suite) or {k: k for _, m in rows for k in m}
+        console.print(render_table(rows, layout, title=f"luab-bench: {suite}"))

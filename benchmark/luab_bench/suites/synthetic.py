@@ -14,7 +14,7 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
 - Analogues of the paper's Table 1 (``SyntheticSuite.evaluate(analogues=True)``, the default):
   ``si_size_top1``, ``si_loc_top1``, ``si_rot_top1``, ``c_top1``, ``c_mce`` (unnormalised), ``o_aupr``,
   ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
-  :mod:`luab_bench.suites.synthetic_analogues`. :data:`TABLE1_COLUMNS` / :func:`table1` lay them out.
+  :mod:`luab_bench.suites.synthetic_analogues`; laid out by ``luab_bench.suites.tables.TABLE1_SYNTHETIC``.
 
 :func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out);
 :meth:`SyntheticSuite.evaluate` loads a generated dataset directory and delegates to it.
@@ -363,49 +363,3 @@ class SyntheticSuite(Suite):
             n_boot=n_boot,
             analogues=analogue_splits,
         )
-
-
-#: The paper's Table 1 columns and the synthetic metric that stands in for each (in paper order;
-#: columns with no synthetic analogue are left out: IN-V2, ReaL, IN-A, IN-R, Sketch, ObjectNet).
-TABLE1_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("IN-1K", "val_top1"),
-    ("IN-C", "c_top1"),
-    ("IN-C mCE*", "c_mce"),
-    ("IN-O AUPR", "o_aupr"),
-    ("SI-size", "si_size_top1"),
-    ("SI-loc", "si_loc_top1"),
-    ("SI-rot", "si_rot_top1"),
-    ("BG-gap", "bg_gap"),
-    ("BGC-acc", "bgc_acc"),
-    ("Only-FG", "only_fg_top1"),
-    ("Mixed-rand", "mixed_rand_top1"),
-    ("Point-loc", "point_loc_acc"),
-)
-
-
-def table1(
-    rows: Mapping[str, Mapping[str, Mapping[str, Any]]], *, title: str = "synthetic (Table 1 analogue)"
-) -> Any:
-    """A rich ``Table`` in the Table-1 layout: one row per ``{row label: metrics dict}``.
-
-    Cells show ``value`` with the 95% interval below; a metric a row lacks shows as an em dash.
-    ``*`` marks the unnormalised mCE (see :mod:`luab_bench.suites.synthetic_analogues`).
-    """
-    from rich.table import Table
-
-    table = Table(title=title, caption="* mCE unnormalised (no reference model); lower is better")
-    table.add_column("model / protocol")
-    for label, _key in TABLE1_COLUMNS:
-        table.add_column(label, justify="right")
-    for row, metrics in rows.items():
-        cells = []
-        for _label, key in TABLE1_COLUMNS:
-            m = metrics.get(key)
-            if m is None:
-                cells.append("—")
-            elif m.get("ci_low") is None:
-                cells.append(f"{m['value']:.1f}")
-            else:
-                cells.append(f"{m['value']:.1f}\n[{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
-        table.add_row(row, *cells)
-    return table
