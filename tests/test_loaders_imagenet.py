@@ -137,8 +137,9 @@ def test_evaluate_suite_group_runs_present_and_lists_missing(tmp_path, monkeypat
 def test_table_layout_renders_present_and_absent_metrics():
     from rich.console import Console
 
-    from luab_bench.suites.tables import TABLE1_IMAGENET, render_table
+    from luab_bench.suites.tables import layout, render_table
 
+    TABLE1_IMAGENET = layout("imagenet")
     row = {"v2_top1": {"value": 66.6667, "ci_low": 50.0, "ci_high": 80.0}}
     console = Console(record=True, width=300)
     console.print(render_table([("resnet/luab", row)], TABLE1_IMAGENET))

@@ -483,7 +483,7 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
     """
     from rich.console import Console
 
-    from luab_bench.suites.tables import LAYOUTS, render_table
+    from luab_bench.suites.tables import layout, render_table
 
     by_suite: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for _, res in results:
@@ -492,5 +492,5 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
         by_suite.setdefault(res.suite.name, []).append((label, metrics))
     console = Console()
     for suite, rows in by_suite.items():
-        layout = LAYOUTS.get(suite) or {k: k for _, m in rows for k in m}
-        console.print(render_table(rows, layout, title=f"luab-bench: {suite}"))
+        columns = layout(suite) or {k: k for _, m in rows for k in m}
+        console.print(render_table(rows, columns, title=f"luab-bench: {suite}"))

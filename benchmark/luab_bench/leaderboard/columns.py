@@ -26,9 +26,10 @@ class ColumnSpec(StrictModel):
 
 
 class ColumnMap(StrictModel):
-    """The whole ``columns.yaml``: columns in display order."""
+    """The whole ``columns.yaml``: columns in display order, and each suite's paper-table layout."""
 
     columns: list[ColumnSpec]
+    layouts: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
 
 
 @lru_cache(maxsize=1)
@@ -43,6 +44,9 @@ def load_column_map() -> ColumnMap:
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     if dupes:
         raise ValueError(f"columns.yaml: duplicate metric keys {dupes}")
+    unknown = sorted({k for ks in cmap.layouts.values() for k in ks} - set(keys))
+    if unknown:
+        raise ValueError(f"columns.yaml: layouts name metrics without a column entry: {unknown}")
     return cmap
 
 
@@ -61,3 +65,10 @@ def order_columns(found: dict[str, dict[str, Any]], cmap: ColumnMap | None = Non
     for key in sorted(set(found) - mapped):
         out.append({"name": key, "label": key, "group": "", **found[key]})
     return out
+
+
+def suite_layout(suite: str, cmap: ColumnMap | None = None) -> dict[str, str]:
+    """``{metric key: label}`` of ``suite``'s paper-table columns, in table order (may be empty)."""
+    cmap = cmap or load_column_map()
+    labels = {c.key: c.label for c in cmap.columns}
+    return {k: labels[k] for k in cmap.layouts.get(suite, [])}

@@ -14,7 +14,7 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
 - Analogues of the paper's Table 1 (``SyntheticSuite.evaluate(analogues=True)``, the default):
   ``si_size_top1``, ``si_loc_top1``, ``si_rot_top1``, ``c_top1``, ``c_mce`` (unnormalised), ``o_aupr``,
   ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
-  :mod:`luab_bench.suites.synthetic_analogues`; laid out by ``luab_bench.suites.tables.TABLE1_SYNTHETIC``.
+  :mod:`luab_bench.suites.synthetic_analogues`; laid out by ``luab_bench.suites.tables.layout('synthetic')``.
 
 :func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out);
 :meth:`SyntheticSuite.evaluate` loads a generated dataset directory and delegates to it.
