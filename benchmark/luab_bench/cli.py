@@ -354,12 +354,13 @@ def list_cmd(what: str) -> None:
 
 def _add_feature_commands() -> None:
     """Attach the per-feature command modules (each imports only click at import time)."""
+    from luab_bench.commands.align import align
     from luab_bench.commands.data import data
     from luab_bench.commands.leaderboard import leaderboard
     from luab_bench.commands.reproduce import reproduce
     from luab_bench.commands.submission import submission
 
-    for command in (data, leaderboard, reproduce, submission):
+    for command in (align, data, leaderboard, reproduce, submission):
         cli.add_command(command)
 
 

@@ -1,0 +1,117 @@
+"""`luab-bench align` end to end on the tiny synthetic variant: table, metrics, signing, plots, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from luab_bench.alignment.human_maps import byproduct_density_maps, simulate_records
+from luab_bench.commands.align import align
+from luab_bench.results.schema import Result, load_result
+from luab_bench.results.signing import generate_keypair, verify_result_file
+from luab_bench.results.store import write_result
+
+
+def _result(path: Path) -> Path:
+    doc = {
+        "schema_version": "1.0",
+        "result_id": "r1",
+        "created_at": "2026-01-31T12:00:00Z",
+        "model": {"name": "resnet10t"},
+        "protocol": {"name": "luab", "version": "1", "family": "point_regression"},
+        "suite": {"name": "synthetic", "variant": "synthetic-tiny"},
+        "seed": 0,
+        "metrics": {"top1_val": {"value": 50.0, "n": 10, "unit": "%", "higher_is_better": True}},
+        "config": {},
+        "provenance": {"luab_bench_version": "0.1.0"},
+    }
+    return write_result(path, Result.model_validate(doc))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def _run(args: list[str]) -> object:
+    return CliRunner().invoke(align, args, catch_exceptions=False)
+
+
+def test_align_writes_metrics_signs_and_plots(tmp_path: Path, data_dir: Path) -> None:
+    out = _result(tmp_path / "r.json")
+    key, _ = generate_keypair(tmp_path / "keys")
+    args = [
+        "--model", "resnet10t", "--variant", "synthetic-tiny", "--data-dir", str(data_dir),
+        "--method", "gradient,gbp", "--limit", "12", "--annotators", "2", "--n-boot", "20", "--no-progress",
+        "--out", str(out), "--key", str(key), "--plots", str(tmp_path / "plots"), "--split-half",
+    ]  # fmt: skip
+    res = _run(args)
+    assert res.exit_code == 0, res.output
+    assert "gbp" in res.output and "masking (inverse rank" in res.output and "re-signed" in res.output
+    result = load_result(out)
+    for name in ("align_gbp_r", "align_gbp_sigma", "align_gbp_spearman", "align_gbp_r_cv", "align_gradient_r",
+                 "align_mask_correct", "align_mask_mismatched", "align_mask_gap", "top1_val"):  # fmt: skip
+        assert name in result.metrics, name
+    m = result.metrics["align_gbp_r"]
+    assert m.n == 12 and m.ci_low is not None and m.ci_low <= m.value <= m.ci_high and "sigma" in m.task
+    assert 0 <= result.metrics["align_gbp_sigma"].value <= 30
+    assert verify_result_file(out).ok
+    assert (tmp_path / "plots" / "align_resnet10t.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "plots" / "align_resnet10t.svg").read_text().lstrip().startswith("<?xml")
+
+    # without --key an edited result loses its (now invalid) signature and says so
+    res = _run([*args[: args.index("--key")], "--no-masking", "--method", "gradient"])
+    assert res.exit_code == 0 and "UNSIGNED" in res.output
+    assert load_result(out).signature is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "exactly one of --checkpoint"),
+        (["--model", "resnet10t", "--method", "gbpp"], "did you mean 'gbp'"),
+        (["--model", "resnet10t", "--out", "missing.json"], "result file not found"),
+        (["--model", "resnet10t", "--key", "k.pem"], "--key signs the result"),
+    ],
+)
+def test_align_user_errors(extra: list[str], message: str, data_dir: Path) -> None:
+    res = CliRunner().invoke(align, ["--variant", "synthetic-tiny", "--data-dir", str(data_dir), *extra])
+    assert res.exit_code != 0 and message in str(res.exception) + res.output
+
+
+def test_simulated_val_records_cover_every_image_and_mostly_hit_the_object(data_dir: Path) -> None:
+    from luab_bench import pipeline
+    from luab_bench.data.byproducts import parse_imagenet_ab
+    from luab_bench.data.synthetic import load_split
+
+    ds = pipeline.prepare_synthetic("synthetic-tiny", data_dir, progress=False)
+    split = load_split(ds.directory, "val")
+    records = simulate_records(ds.directory, "val", annotators=3, seed=0)
+    assert len(records) == 3 * len(split)
+    assert records == simulate_records(ds.directory, "val", annotators=3, seed=0)
+    parsed = parse_imagenet_ab(records)
+    pts, has = parsed.lookup(list(split.ids))
+    assert has.all()
+    boxes = np.asarray(split.boxes)
+    inside = (
+        (pts[:, 0] >= boxes[:, 0])
+        & (pts[:, 0] <= boxes[:, 2])
+        & (pts[:, 1] >= boxes[:, 1])
+        & (pts[:, 1] <= boxes[:, 3])
+    )
+    assert inside.mean() > 0.6
+    hm = byproduct_density_maps(records, list(split.ids))
+    assert hm.maps["clicks"].shape == (len(split), 100, 100)
+    assert np.allclose(hm.maps["clicks"].sum(axis=(1, 2)), 1.0, atol=1e-4)
+
+
+def test_evenly_spaced_subset_spans_the_class_ordered_split() -> None:
+    from luab_bench.alignment.report import evenly_spaced
+
+    assert evenly_spaced(10, 4).tolist() == [0, 2, 5, 7]
+    assert evenly_spaced(3, 10).tolist() == [0, 1, 2]
+    labels = np.repeat(np.arange(10), 100)  # the synthetic evaluation splits are in class order
+    assert np.bincount(labels[evenly_spaced(1000, 300)]).tolist() == [30] * 10

@@ -1,0 +1,217 @@
+"""Human maps, sigma search, correlations, Human PC and masking against independent computations."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import stats
+from scipy.ndimage import gaussian_filter
+
+from luab_bench.alignment import correlate, human_maps, masking
+from luab_bench.errors import DataError
+
+
+def _blobs(n: int, seed: int, size: int = 100) -> np.ndarray:
+    """Sparse random points, i.e. maps with detail at every scale."""
+    rng = np.random.default_rng(seed)
+    maps = np.zeros((n, size, size))
+    for m in maps:
+        idx = rng.integers(0, size, (6, 2))
+        m[idx[:, 0], idx[:, 1]] = rng.uniform(1, 3, 6)
+    return maps
+
+
+@pytest.mark.parametrize("true_sigma", [0.0, 4.0, 9.0])
+def test_sigma_search_recovers_the_blur_of_the_human_maps(true_sigma: float) -> None:
+    model = _blobs(12, seed=1)
+    human = np.stack([gaussian_filter(m, true_sigma, mode="nearest", truncate=4.0) for m in model])
+    res = correlate.sigma_search(model, human)
+    assert res.best_sigma == true_sigma
+    assert res.best_r == pytest.approx(1.0)
+    assert np.allclose(res.spearman, 1.0)
+    assert res.mean_r.shape == (31,) and res.valid.all()
+
+
+def test_sigma_search_recovers_sigma_under_noise_and_split_half() -> None:
+    rng = np.random.default_rng(0)
+    model = _blobs(40, seed=2)
+    human = np.stack([gaussian_filter(m, 6.0, mode="nearest") for m in model])
+    human = human + 0.2 * human.std() * rng.standard_normal(human.shape)
+    res = correlate.sigma_search(model, human)
+    assert abs(res.best_sigma - 6.0) <= 1.0
+    cv, per_image = correlate.split_half_score(res.r_by_sigma[:, res.valid], seed=0)
+    assert per_image.shape == (40,) and cv <= res.best_r + 1e-12
+    lo, hi = correlate.bootstrap_best_r(res.r_by_sigma[:, res.valid], n_boot=100, seed=0)
+    assert lo <= hi and lo <= res.best_r + 0.05
+
+
+def test_constant_maps_are_left_out() -> None:
+    model = _blobs(3, seed=3)
+    human = model.copy()
+    human[1] = 1.0
+    res = correlate.sigma_search(model, human, sigmas=(0.0, 2.0))
+    assert res.valid.tolist() == [True, False, True]
+    assert res.per_image_r.shape == (2,)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (3, 5, 4), elements=st.integers(-50, 50).map(float)),
+    arrays(np.float64, (3, 5, 4), elements=st.floats(-1e3, 1e3).map(lambda v: round(v, 3))),
+)
+def test_pearson_and_spearman_match_scipy(a: np.ndarray, b: np.ndarray) -> None:
+    r = correlate.pearson_per_image(a, b)
+    rho = correlate.spearman_per_image(a, b)
+    for i in range(3):
+        x, y = a[i].ravel(), b[i].ravel()
+        if np.ptp(x) == 0 or np.ptp(y) == 0:
+            assert math.isnan(r[i])
+            continue
+        assert r[i] == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-9)
+        assert rho[i] == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-9)
+
+
+def test_resize_keeps_100_and_resizes_others() -> None:
+    m = np.arange(64 * 64, dtype=float).reshape(1, 64, 64)
+    out = correlate.resize_maps(m)
+    assert out.shape == (1, 100, 100)
+    assert np.array_equal(correlate.resize_maps(out), out)
+
+
+# --------------------------------------------------------------------------------------- Human PC
+def test_human_pc_recovers_the_shared_component() -> None:
+    rng = np.random.default_rng(0)
+    shared = gaussian_filter(rng.standard_normal((10, 30, 30)), (0, 3, 3))
+    loadings = [1.0, 0.8, 1.2, 0.6, 0.9, 1.1]
+    measures = np.stack(
+        [a * shared / shared.std() + 0.7 * rng.standard_normal(shared.shape) for a in loadings]
+    )
+    pc = human_pc = human_maps.human_pc(measures)
+    r_pc = stats.pearsonr(pc.ravel(), shared.ravel())[0]
+    r_each = [stats.pearsonr(m.ravel(), shared.ravel())[0] for m in measures]
+    assert r_pc > 0.9 and r_pc > max(r_each) + 0.05
+    assert human_pc.shape == shared.shape
+
+
+def test_human_pc_matches_sklearn_pca_with_fixation_weights() -> None:
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(1)
+    maps = rng.random((4, 5, 8, 8)) + np.linspace(0, 1, 8)[None, None, None, :]
+    flags = [False, True, True, False]
+    pc = human_maps.human_pc(maps, flags)
+    z = (maps - maps.mean(axis=(2, 3), keepdims=True)) / maps.std(axis=(2, 3), keepdims=True)
+    w = np.array([1, math.sqrt(1 / 3), math.sqrt(1 / 3), 1])[:, None, None, None]
+    x = (z * w).reshape(4, -1).T
+    ref = PCA(n_components=1, svd_solver="full").fit_transform(x)[:, 0]
+    assert abs(stats.pearsonr(pc.ravel(), ref)[0]) == pytest.approx(1.0, abs=1e-6)
+    assert not np.allclose(pc, human_maps.human_pc(maps))  # the weighting matters
+
+
+# ---------------------------------------------------------------------------------- density maps
+def test_density_map_single_click_and_tracks() -> None:
+    k = human_maps.DensityKernel(size=10, sigma_px=0.0)
+    d = human_maps.density_map(np.array([[0.55, 0.25]]), np.array([1.0]), k)
+    assert d.sum() == pytest.approx(1.0) and d[2, 5] == pytest.approx(1.0)
+    rec = {
+        "imageID": "a/b",
+        "selectedRecord": [{"x": 0.05, "y": 0.05, "time": 1}],
+        "mouseTracking": [{"x": 0.95, "y": 0.95, "time": 0}, {"x": 0.95, "y": 0.05, "time": 1}],
+    }
+    hm = human_maps.byproduct_density_maps([rec, {"imageID": "other"}], ["a/b", "c/d"], k)
+    m = hm.maps["clicks"][0]
+    # click weight 1, track weight 1 spread over 2 samples: 0.5 / 0.25 / 0.25 after normalising
+    assert m[0, 0] == pytest.approx(0.5) and m[9, 9] == pytest.approx(0.25) and m[0, 9] == pytest.approx(0.25)
+    assert hm.ids == ["a/b"] and hm.dropped == {"clicks": 1}
+
+
+def test_density_kernel_blur_is_gaussian() -> None:
+    k = human_maps.DensityKernel(size=41, sigma_px=3.0, track_weight=0.0)
+    d = human_maps.density_map(np.array([[20.5 / 41, 20.5 / 41]]), np.array([1.0]), k)
+    _ys, xs = np.mgrid[:41, :41]
+    var = (d * (xs - 20) ** 2).sum()
+    assert var == pytest.approx(9.0, rel=1e-3)
+
+
+def test_map_folder_loads_and_reports_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"measures\.json"):
+        human_maps.load_map_folder(tmp_path, ["x/1"])
+    (tmp_path / "measures.json").write_text(
+        json.dumps({"measures": {"clicks": {}, "fix": {"fixation_like": True}}})
+    )
+    for m in ("clicks", "fix"):
+        (tmp_path / m).mkdir()
+        for key in ("x__1", "x__2"):
+            np.save(tmp_path / m / f"{key}.npy", np.random.default_rng(0).random((20, 30)))
+    (tmp_path / "clicks" / "x__3.npy").write_bytes(b"")  # only in one measure: dropped
+    hm = human_maps.load_map_folder(tmp_path, ["x/1", "x/2", "x/3"])
+    assert hm.ids == ["x/1", "x/2"] and hm.fixation_like == {"clicks": False, "fix": True}
+    assert hm.maps["fix"].shape == (2, 100, 100)
+    assert hm.measure("human_pc").shape == (2, 100, 100)
+    with pytest.raises(Exception, match="did you mean 'clicks'"):
+        hm.measure("clickz")
+
+
+# --------------------------------------------------------------------------------------- masking
+def test_inverse_rank_hand_built() -> None:
+    logits = np.array([[3.0, 1.0, 2.0], [0.0, 5.0, 5.0], [1.0, 2.0, 3.0]])
+    ranks = masking.true_class_rank(logits, np.array([0, 1, 0]))
+    assert ranks.tolist() == [0, 0, 2]  # a tie counts in the model's favour
+    assert masking.inverse_rank(ranks).tolist() == [1.0, 1.0, pytest.approx(1 / 3)]
+    assert masking.inverse_rank(ranks, n=2).tolist() == [1.0, 1.0, 0.5]
+
+
+def test_reveal_mask_keeps_exactly_half_highest_first() -> None:
+    s = np.array([[4.0, 1.0], [1.0, 3.0]])
+    assert masking.reveal_mask(s).tolist() == [[True, False], [False, True]]
+    ties = np.ones((3, 3))
+    assert masking.reveal_mask(ties).sum() == 4 and masking.reveal_mask(ties).ravel()[:4].all()
+
+
+def test_mask_images_grayscale_and_grey_fill() -> None:
+    img = np.zeros((1, 2, 2, 3))
+    img[0, :, :, 0] = 1.0  # pure red: luma 0.299
+    sal = np.array([[[1.0, 0.0], [0.0, 0.5]]])
+    out = masking.mask_images(img, sal)
+    assert np.allclose(out[0, 0, 0], 0.299) and np.allclose(out[0, 1, 1], 0.299)
+    assert np.allclose(out[0, 0, 1], 0.5) and np.allclose(out[0, 1, 0], 0.5)
+
+
+def test_mismatched_partners_are_weakly_correlated() -> None:
+    maps = _blobs(10, seed=4, size=20)
+    maps[1] = maps[0]  # 0 and 1 identical: never each other's partner
+    partners = masking.mismatched_partners(maps, seed=0)
+    r = np.corrcoef(maps.reshape(10, -1))
+    for i, j in enumerate(partners):
+        assert j != i and (j == -1 or r[i, j] < 0.4)
+    assert partners[0] != 1 and partners[1] != 0
+
+
+def test_masking_test_correct_beats_mismatched_for_an_oracle() -> None:
+    # grey images whose object (white = class 1, black = class 0) fills the left or right half; the
+    # "model" scores a class when it sees its object and a third "nothing" class at 0.5
+    n, s = 8, 16
+    labels = np.arange(n) % 2
+    images = np.full((n, s, s, 3), 0.5)
+    maps = np.zeros((n, s, s))
+    for i in range(n):
+        half = slice(0, s // 2) if i < n // 2 else slice(s // 2, s)
+        images[i, :, half] = float(labels[i])
+        maps[i, :, half] = 1.0
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        bright = (x[..., 0] > 0.9).any(axis=(1, 2))
+        dark = (x[..., 0] < 0.1).any(axis=(1, 2))
+        return np.stack([dark, bright, np.full(len(x), 0.5)], 1).astype(float)
+
+    out = masking.masking_test(predict, images, labels, maps, seed=0)
+    assert out.indices.tolist() == list(range(n))
+    assert out.correct.tolist() == [1.0] * n  # own map reveals the object: rank 0
+    assert out.mismatched.tolist() == [0.5] * n  # the other half: "nothing" wins, rank 1 -> 1/2
