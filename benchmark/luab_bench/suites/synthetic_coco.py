@@ -40,7 +40,7 @@ def predict_multilabel(
     logits, points = [], []
     with torch.inference_mode():
         for s in range(0, images.shape[0], batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(images[s : s + batch_size]))
+            x = torch.from_numpy(np.array(images[s : s + batch_size]))  # copy: memmaps are read-only
             x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
             out = model(norm(x))
             z = out if isinstance(out, torch.Tensor) else out.logits
