@@ -119,6 +119,7 @@ def test_resume_refuses_another_run_and_corrupt_state(tmp_path: Path) -> None:
         train(other, load_protocol("rand"), rec, toy(), seed=0, checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(LuabError, match="different run"):
         train(other, load_protocol("luab"), rec, toy(), seed=1, checkpoint_dir=tmp_path, resume=True)
+    assert torch.are_deterministic_algorithms_enabled() is False  # restored on the error path too
     with pytest.raises(LuabError, match="checkpoint_dir"):
         train(other, load_protocol("luab"), rec, toy(), seed=0, resume=True)
     blob = next(tmp_path.glob("train_state-*.safetensors"))

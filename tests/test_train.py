@@ -235,3 +235,173 @@ def test_checkpoint_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         save_checkpoint(tmp_path / "nan", net, {"x": float("nan")})
     assert not (tmp_path / "nan").exists()
+
+
+# ----------------------------------------------------------------------------- DeiT extras (issue 6)
+def test_label_smoothing_equals_torch_and_timm_soft_targets() -> None:
+    import torch.nn.functional as F
+    from timm.data.mixup import mixup_target
+    from timm.loss import SoftTargetCrossEntropy
+
+    from luab_bench.models import ModelOutput
+    from luab_bench.train.mixing import MixedBatch, MixTargets, mixed_loss
+    from luab_bench.train.smoothing import smooth_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 5, generator=g, requires_grad=True)
+    pts = torch.rand(6, 1, 2, generator=g)
+    out = ModelOutput(logits, pts.clone().requires_grad_(True), torch.zeros(6, 4))
+    y = torch.tensor([0, 1, 2, 3, 4, 0])
+    target_pts = torch.rand(6, 1, 2, generator=g)
+    has = torch.tensor([[True], [False], [True], [True], [False], [True]])
+    luab = load_protocol("luab")
+    loss, terms = luab.loss(out, y, target_pts, has)
+    s_loss, s_terms = smooth_cross_entropy(loss, terms, out, [(y, 1.0)], 0.1)
+    want_ce = F.cross_entropy(logits, y, label_smoothing=0.1)
+    torch.testing.assert_close(s_terms["ce"], want_ce.detach())
+    torch.testing.assert_close(s_loss, want_ce + luab.config.loss_weight * terms["point"])
+    assert torch.equal(s_terms["point"], terms["point"])  # Z untouched
+    # with mixup, = timm's SoftTargetCrossEntropy on mixup_target(..., smoothing) (its partner = flip)
+    lam = 0.3
+    mixed = MixedBatch(
+        torch.zeros(6, 3, 2, 2), MixTargets(y, target_pts, has),
+        MixTargets(y.flip(0), target_pts.flip(0), has.flip(0)), lam, "mixup", None,
+    )  # fmt: skip
+    base = load_protocol("baseline")
+    m_loss, m_terms = mixed_loss(base, out, mixed)
+    s_loss, _ = smooth_cross_entropy(m_loss, m_terms, out, [(y, lam), (y.flip(0), 1 - lam)], 0.1)
+    soft = mixup_target(y, 5, lam=lam, smoothing=0.1)
+    torch.testing.assert_close(s_loss, SoftTargetCrossEntropy()(logits, soft))
+    assert smooth_cross_entropy(loss, terms, out, [(y, 1.0)], 0.0)[0] is loss
+
+
+def test_label_smoothing_refuses_a_non_softmax_ce_protocol() -> None:
+    from luab_bench.models import ModelOutput
+    from luab_bench.train.smoothing import smooth_cross_entropy
+
+    logits = torch.randn(4, 3)
+    out = ModelOutput(logits, None, torch.zeros(4, 2))
+    y = torch.tensor([0, 1, 2, 0])
+    with pytest.raises(LuabError, match="label_smoothing"):
+        smooth_cross_entropy(logits.sum(), {"ce": torch.tensor(123.0)}, out, [(y, 1.0)], 0.1)
+    multi = TrainData(
+        np.zeros((4, 8, 8, 3), np.uint8), np.eye(3, dtype=np.int64)[[0, 1, 2, 0]],
+        np.zeros((4, 0, 2), np.float32), np.zeros((4, 0), bool),
+    )  # fmt: skip
+    net = create_model("resnet10t", 3, num_point_heads=0, init_seed=0)
+    with pytest.raises(LuabError, match="multi-label"):
+        train(net, load_protocol("coco_baseline"), tiny_recipe(label_smoothing=0.1), multi, seed=0)
+
+
+def test_repeated_augmentation_order() -> None:
+    base = epoch_order(10, 7, 2)
+    rep = epoch_order(10, 7, 2, repeats=3)
+    assert rep.tolist() == np.repeat(base, 3)[:10].tolist()
+    assert len(set(rep.tolist())) == 4  # ceil(10 / 3) distinct images, each up to 3 times
+
+
+def test_deit_recipes_carry_the_deit_augmentations() -> None:
+    from luab_bench.protocols.base import list_recipes
+
+    for name in ("deit_tiny", "deit_small", "deit_base"):
+        r = load_recipe(name)
+        assert r.rand_augment is not None and r.rand_augment.magnitude == 9
+        assert r.rand_augment.magnitude_std == 0.5 and r.rand_augment.increasing
+        assert r.random_erasing is not None and r.random_erasing.prob == 0.25
+        assert r.label_smoothing == 0.1 and r.repeated_aug == 3 and r.drop_path_rate == 0.1
+    for name in list_recipes():  # the older recipes stay valid and keep everything off
+        r = load_recipe(name)
+        if not name.startswith("deit"):
+            assert r.rand_augment is None and r.random_erasing is None
+            assert r.label_smoothing == 0 and r.repeated_aug == 1
+
+
+def test_training_with_deit_augmentations_is_deterministic_and_resumable(tmp_path: Path) -> None:
+    from luab_bench.protocols.base import RandAugmentConfig, RandomErasingConfig
+
+    d = toy_data(48, size=24)
+    recipe = tiny_recipe(
+        image_size=24, rand_augment=RandAugmentConfig(prob=0.8), label_smoothing=0.1,
+        random_erasing=RandomErasingConfig(prob=0.5), repeated_aug=2,
+    )  # fmt: skip
+    proto = load_protocol("luab")
+
+    def run(**kw: object):
+        net = create_model("resnet10t", 2, num_point_heads=1, init_seed=0)
+        return net, train(net, proto, recipe, d, seed=1, **kw)
+
+    net_a, rep_a = run()
+    net_b, rep_b = run()
+    assert rep_a.curves == {k: v for k, v in rep_b.curves.items() if k != "seconds"} | {
+        "seconds": rep_a.curves["seconds"]
+    }
+    for p, q in zip(net_a.parameters(), net_b.parameters(), strict=True):
+        assert torch.equal(p, q)
+    # stop in step 5 (epoch 1, after its first batch; an epoch has 3 batches of 16) before its
+    # state is written: the state of step 4 (mid-epoch) is resumed, with the same final weights
+    net_c = create_model("resnet10t", 2, num_point_heads=1, init_seed=0)
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int) -> None:
+        if step == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(
+            net_c,
+            proto,
+            recipe,
+            d,
+            seed=1,
+            checkpoint_dir=tmp_path,
+            checkpoint_every_steps=1,
+            on_step_end=stop,
+        )
+    net_c = create_model("resnet10t", 2, num_point_heads=1, init_seed=0)
+    rep_c = train(net_c, proto, recipe, d, seed=1, checkpoint_dir=tmp_path, resume=True)
+    assert rep_c.resumed_at_step == 4
+    for p, q in zip(net_a.parameters(), net_c.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_held_out_curves_match_brute_force() -> None:
+    from luab_bench.metrics.classification import point_in_box
+    from luab_bench.train.heldout import HeldOutSet, evaluate_held_out
+
+    d = toy_data(40, size=24)
+    val = toy_data(30, size=24, seed=5)
+    boxes = np.tile(np.array([[0.0, 0.0, 0.5, 0.5]], np.float32), (30, 1))
+    held = HeldOutSet.subset(val.images, val.labels, boxes, max_samples=20, seed=3)
+    assert len(held) == 20 and len(HeldOutSet.subset(val.images, val.labels, max_samples=99)) == 30
+    net = create_model("resnet10t", 2, num_point_heads=1, init_seed=0)
+    seen: list[dict[str, float]] = []
+    rep = train(
+        net, load_protocol("luab"), tiny_recipe(image_size=24), d, seed=0, held_out=held,
+        on_epoch_end=lambda e, s: seen.append(dict(s)),
+    )  # fmt: skip
+    assert len(rep.curves["val_top1"]) == 2 and len(rep.curves["val_point_in_box"]) == 2
+    assert seen[-1]["val_top1"] == rep.curves["val_top1"][-1]
+    # brute force on the final model, one image at a time
+    net.eval()
+    mean = torch.tensor(net.input_mean).view(1, 3, 1, 1)
+    std = torch.tensor(net.input_std).view(1, 3, 1, 1)
+    hits = inside = 0
+    with torch.no_grad():
+        for i in range(len(held)):
+            x = torch.from_numpy(held.images[i : i + 1]).permute(0, 3, 1, 2).float() / 255
+            out = net((x - mean) / std)
+            hits += int(out.logits.argmax(1).item() == held.labels[i])
+            inside += bool(point_in_box(out.points[:, 0].numpy(), held.boxes[i : i + 1])[0])
+    assert rep.curves["val_top1"][-1] == pytest.approx(100 * hits / len(held))
+    assert rep.curves["val_point_in_box"][-1] == pytest.approx(100 * inside / len(held))
+    again = evaluate_held_out(net, held, image_size=24, mean=net.input_mean, std=net.input_std)
+    assert again["val_top1"] == rep.curves["val_top1"][-1]
+    # turning the held-out evaluation on does not change training
+    net2 = create_model("resnet10t", 2, num_point_heads=1, init_seed=0)
+    train(net2, load_protocol("luab"), tiny_recipe(image_size=24), d, seed=0)
+    for p, q in zip(net.parameters(), net2.parameters(), strict=True):
+        assert torch.equal(p, q)
+    with pytest.raises(DataError, match="boxes"):
+        HeldOutSet(val.images, val.labels, boxes[:3])

@@ -179,11 +179,13 @@ def train_one(
     every ``checkpoint_every_steps`` steps); ``resume=True`` continues from it so that the final
     weights equal an uninterrupted run's (same seed, CPU).
     """
+    from luab_bench.data.synthetic import load_split
     from luab_bench.models import create_model
     from luab_bench.progress import progress_bar
     from luab_bench.protocols.base import load_protocol, load_recipe
     from luab_bench.train.checkpoint import save_checkpoint
     from luab_bench.train.distributed import init_distributed, shutdown_distributed
+    from luab_bench.train.heldout import HeldOutSet
     from luab_bench.train.loop import train
 
     _source, default_variant, default_recipe = _suite_defaults(suite)
@@ -205,6 +207,10 @@ def train_one(
         net = create_model(
             model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed, **extra
         )
+        # Per-epoch held-out val top-1 and point-in-box accuracy for the training curves (the paper's
+        # Fig. 8/9): a fixed, seeded subset of the val split; draws no training randomness.
+        val = load_split(dataset.directory, "val")
+        held = HeldOutSet.subset(val.images, val.labels, val.boxes, max_samples=512, seed=seed)
         where = f"device {dev}" + (f", {ctx.world_size} processes" if ctx.world_size > 1 else "")
         echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, {where})")
         with progress_bar(progress) as prog:
@@ -220,6 +226,7 @@ def train_one(
                 resume=resume,
                 checkpoint_every_steps=checkpoint_every_steps,
                 dist=ctx,
+                held_out=held,
             )
         meta = {
             "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},

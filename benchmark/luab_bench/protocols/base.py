@@ -283,6 +283,40 @@ class MixingConfig(StrictModel):
         return self
 
 
+class RandAugmentConfig(StrictModel):
+    """Point-aware RandAugment (timm ``rand_augment_transform`` semantics; see ``train.randaug``).
+
+    The defaults are timm's ``rand-m9-mstd0.5-inc1`` (DeiT): 2 layers, each a uniformly drawn op
+    (with replacement) applied with probability 0.5 at a magnitude ~ N(9, 0.5²) clipped to [0, 10].
+    """
+
+    num_layers: int = Field(2, ge=1, description="ops per image (timm 'n')")
+    magnitude: float = Field(9.0, ge=0, description="mean magnitude on timm's 0..10 scale ('m')")
+    magnitude_std: float = Field(0.5, ge=0, description="std of the magnitude noise ('mstd'; 0 = fixed)")
+    magnitude_max: float = Field(10.0, gt=0, description="upper clip of the magnitude ('mmax')")
+    prob: float = Field(0.5, ge=0, le=1, description="probability that each drawn op is applied ('p')")
+    increasing: bool = Field(True, description="timm's increasing-severity op set ('inc1')")
+    translate_pct: float = Field(0.45, ge=0, le=1, description="TranslateX/YRel at magnitude 10")
+
+
+class RandomErasingConfig(StrictModel):
+    """Random erasing (timm ``RandomErasing``, one box per image) after normalisation; Z is kept."""
+
+    prob: float = Field(ge=0, le=1, description="probability that an image gets an erased box")
+    mode: Literal["pixel", "rand", "const"] = Field(
+        "pixel", description="fill: per-pixel N(0,1) / per-channel N(0,1) / zeros (normalised units)"
+    )
+    min_area: float = Field(0.02, gt=0, le=1, description="box area fraction, lower bound")
+    max_area: float = Field(1 / 3, gt=0, le=1, description="box area fraction, upper bound")
+    min_aspect: float = Field(0.3, gt=0, le=1, description="aspect ratio drawn log-uniform in [a, 1/a]")
+
+    @model_validator(mode="after")
+    def _area(self) -> RandomErasingConfig:
+        if self.min_area > self.max_area:
+            raise ValueError("needs min_area <= max_area")
+        return self
+
+
 class RecipeConfig(StrictModel):
     """Optimisation settings for one training run."""
 
@@ -308,6 +342,14 @@ class RecipeConfig(StrictModel):
     )
     amp: bool = Field(True, description="bfloat16 autocast when training on CUDA (ignored on CPU)")
     source: str = Field("", description="where the settings come from (paper section, repo, or 'ours')")
+    rand_augment: RandAugmentConfig | None = Field(None, description="point-aware RandAugment (None = off)")
+    random_erasing: RandomErasingConfig | None = Field(None, description="random erasing (None = off)")
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="ε of the smoothed cross-entropy (single-label softmax CE only)"
+    )
+    repeated_aug: int = Field(
+        1, ge=1, description="repeated augmentation: each epoch shows N/r images r times (DeiT: 3)"
+    )
 
     _v = field_validator("version", mode="before")(_version_str)
 

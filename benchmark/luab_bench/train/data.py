@@ -22,7 +22,7 @@ from luab_bench.errors import DataError
 if TYPE_CHECKING:
     import torch
 
-    from luab_bench.protocols.base import AugmentationConfig
+    from luab_bench.protocols.base import AugmentationConfig, RandAugmentConfig, RandomErasingConfig
 
 _PERM_STREAM = zlib.crc32(b"luab-bench/permutation")
 _AUG_STREAM = zlib.crc32(b"luab-bench/augmentation")
@@ -98,11 +98,22 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(mixed[0]) << 32 | int(mixed[1]))
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The sample order of ``epoch``: a permutation fixed by (seed, epoch)."""
+def epoch_order(n: int, seed: int, epoch: int, repeats: int = 1) -> np.ndarray:
+    """The sample order of ``epoch``: a permutation fixed by (seed, epoch).
+
+    ``repeats`` > 1 is repeated augmentation (DeiT's ``RASampler``): each index of the permutation is
+    repeated ``repeats`` times in a row and the first ``n`` are kept, so an epoch still has ``n``
+    samples but only about n / repeats distinct images, each seen ``repeats`` times with independent
+    augmentation draws. (DeiT also cuts the epoch to a multiple of 256 and strides the copies over
+    ranks; here copies sit next to each other in the global batch, which DDP splits contiguously —
+    the same global batch, so only per-rank BatchNorm statistics could differ.)
+    """
     import torch
 
-    return torch.randperm(n, generator=epoch_generator(seed, epoch, _PERM_STREAM)).numpy()
+    order = torch.randperm(n, generator=epoch_generator(seed, epoch, _PERM_STREAM))
+    if repeats > 1:
+        order = order.repeat_interleave(repeats)[:n]
+    return order.numpy()
 
 
 def num_batches(n: int, batch_size: int, world_size: int = 1) -> int:
@@ -125,6 +136,9 @@ def iter_batches(
     device: str | torch.device = "cpu",
     start_batch: int = 0,
     shard: tuple[int, int] = (0, 1),
+    rand_augment: RandAugmentConfig | None = None,
+    random_erasing: RandomErasingConfig | None = None,
+    repeated_aug: int = 1,
 ) -> Iterator[Batch]:
     """Yield the batches of one epoch: shuffled, augmented (image and Z together), normalised.
 
@@ -133,24 +147,44 @@ def iter_batches(
     yields only this rank's contiguous slice of every global batch of ``batch_size`` samples; the
     permutation and crop parameters are drawn for the whole global batch, so the union over ranks is
     the single-process batch (see ``train.distributed``).
+
+    Per image, in DeiT's order: random-resized crop + flip, ``rand_augment`` (its geometric layers in
+    the same resampling as the crop, filled with ``mean``; see ``train.randaug``), normalisation,
+    ``random_erasing`` (``train.erasing``). Every draw is made for the global batch from the epoch's
+    augmentation generator, RandAugment after the crop and erasing after that, and only for the
+    augmentations that are on (with all off the draws are those of the crop alone).
+    ``repeated_aug``: see :func:`epoch_order`.
     """
     import torch
     import torch.nn.functional as F
 
     from luab_bench.train.distributed import DistContext, shard_slice
-    from luab_bench.train.transforms import CropParams, crop_images, crop_points, sample_crop_params
+    from luab_bench.train.erasing import ErasingParams, apply_erasing, sample_erasing_params
+    from luab_bench.train.randaug import (
+        RandAugParams,
+        apply_photometric,
+        geometric_matrices,
+        sample_randaug_params,
+    )
+    from luab_bench.train.transforms import (
+        CropParams,
+        crop_images,
+        crop_points,
+        sample_crop_params,
+        warp_points,
+    )
 
     device = torch.device(device)
     rank, world = shard
     ctx = DistContext(rank=rank, world_size=world)
-    order = epoch_order(len(data), seed, epoch)
+    order = epoch_order(len(data), seed, epoch, repeated_aug)
     aug_gen = epoch_generator(seed, epoch, _AUG_STREAM)
     height, width = int(data.images.shape[1]), int(data.images.shape[2])
     m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     for b in range(num_batches(len(data), batch_size, world)):
         idx = order[b * batch_size : (b + 1) * batch_size]
-        params = None
+        params = ra = er = None
         if augmentation is not None:
             params = sample_crop_params(
                 len(idx),
@@ -161,12 +195,23 @@ def iter_batches(
                 hflip_prob=augmentation.hflip,
                 generator=aug_gen,
             )
+        elif rand_augment is not None:  # RandAugment without a random crop: the whole image
+            full = torch.full((len(idx),), 0, dtype=torch.int64)
+            params = CropParams(full, full, full + height, full + width, full.to(torch.bool))
+        if rand_augment is not None:
+            ra = sample_randaug_params(len(idx), rand_augment, generator=aug_gen)
+        if random_erasing is not None:
+            er = sample_erasing_params(len(idx), out_size, out_size, random_erasing, generator=aug_gen)
         if b < start_batch:
             continue
         sel = shard_slice(len(idx), ctx)
         idx = idx[sel]
         if params is not None:
             params = CropParams(*(p[sel] for p in params))
+        if ra is not None:
+            ra = RandAugParams(*(p[sel] for p in ra))
+        if er is not None:
+            er = ErasingParams(*(p[sel] for p in er))
         sorted_idx = np.sort(idx)  # sequential reads from a memmap, then back to shuffled order
         back = np.argsort(np.argsort(idx))
         images = torch.from_numpy(np.ascontiguousarray(data.images[sorted_idx][back]))
@@ -177,9 +222,16 @@ def iter_batches(
         points, has_point = points.to(device), has_point.to(device)
         before = has_point
         if params is not None:
+            geometric = geometric_matrices(ra, rand_augment, out_size) if ra is not None else None
             points, has_point = crop_points(points, has_point, params, height, width)
-            x = crop_images(x, params, out_size)
+            if geometric is not None:
+                points, has_point = warp_points(points, has_point, geometric, out_size)
+            x = crop_images(x, params, out_size, geometric=geometric, fill=mean)
+            if ra is not None:
+                x = apply_photometric(x, ra, rand_augment)
         elif x.shape[-2:] != (out_size, out_size):
             x = F.interpolate(x, size=(out_size, out_size), mode="bilinear", align_corners=False)
         x = (x - m) / s
+        if er is not None:
+            x = apply_erasing(x, er, random_erasing)
         yield Batch(x, labels.to(device), points, has_point, before)

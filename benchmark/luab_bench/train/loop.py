@@ -9,7 +9,10 @@ At scale (see docs/training.md): ``checkpoint_dir`` gets a resumable training st
 (and every ``checkpoint_every_steps`` steps); ``resume=True`` continues from it so that the finished
 run is bit-identical to an uninterrupted one on CPU; ``dist`` (from ``train.distributed``) trains
 with DDP on this rank's slice of every global batch; on CUDA the forward runs under bfloat16
-autocast (``recipe.amp``); ``recipe.mixing`` turns on point-aware mixup/CutMix.
+autocast (``recipe.amp``); ``recipe.mixing`` turns on point-aware mixup/CutMix; ``recipe.rand_augment``
+/ ``random_erasing`` / ``repeated_aug`` act in the batch iterator (``train.data``) and
+``recipe.label_smoothing`` on the CE term (``train.smoothing``); ``held_out`` adds per-epoch held-out
+top-1 and point-in-box accuracy to the curves (``train.heldout``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from luab_bench.protocols.base import Protocol, RecipeConfig
     from luab_bench.train.data import TrainData
     from luab_bench.train.distributed import DistContext
+    from luab_bench.train.heldout import HeldOutSet
 
 
 @dataclasses.dataclass
@@ -45,6 +49,8 @@ class TrainReport:
     ``point_in_view`` (% of targets still in view after the crop) and ``point_err`` (mean Euclidean
     distance, in image-relative units, between the predicted point and its target over the
     (sample, head) slots that have a target in view, before mixing).
+    With a ``held_out`` set: ``val_top1`` and (point head + boxes) ``val_point_in_box``, measured
+    after the epoch's last step in eval mode (``train.heldout``).
     ``resumed_at_step`` is the global step a resumed run continued from (None if not resumed).
     """
 
@@ -147,6 +153,7 @@ def train(
     checkpoint_every_steps: int = 0,
     dist: DistContext | None = None,
     on_step_end: Callable[[int], None] | None = None,
+    held_out: HeldOutSet | None = None,
 ) -> TrainReport:
     """Train ``model`` in place under ``protocol`` with ``recipe`` on ``data``; return the curves.
 
@@ -157,14 +164,18 @@ def train(
     ``checkpoint_dir``: where the resumable state is written (rank 0 only) at every epoch end and,
     if ``checkpoint_every_steps`` > 0, every that many steps. ``resume``: continue from the state in
     ``checkpoint_dir`` if there is one (a state from a different run is an error; no state = start
-    from scratch). ``dist``: the process group context (None = single process).
+    from scratch). ``dist``: the process group context (None = single process). ``held_out``: a
+    small labelled set (with boxes) evaluated after every epoch into the curves; every rank
+    evaluates it (it is deterministic), so the curves agree across ranks.
     """
     import torch
 
     from luab_bench.train.checkpoint import has_train_state, load_train_state, save_train_state
     from luab_bench.train.data import TrainData, iter_batches, num_batches
     from luab_bench.train.distributed import DistContext, all_reduce_sum
+    from luab_bench.train.heldout import evaluate_held_out
     from luab_bench.train.mixing import mix_batch, mixed_loss
+    from luab_bench.train.smoothing import smooth_cross_entropy
 
     dist = dist or DistContext()
     expected = protocol.num_point_heads(model.num_classes)
@@ -182,6 +193,11 @@ def train(
         raise LuabError(
             f"training labels go up to {int(data.labels.max())} but the model has {model.num_classes} classes"
         )
+    if recipe.label_smoothing > 0 and data.multilabel:
+        raise LuabError(
+            f"recipe {recipe.name!r} sets label_smoothing={recipe.label_smoothing}, which is defined for "
+            "single-label softmax cross-entropy only; set label_smoothing: 0 for multi-label (BCE) training"
+        )
     if resume and checkpoint_dir is None:
         raise LuabError("resume=True needs checkpoint_dir (the directory of the interrupted run)")
     if checkpoint_every_steps < 0:
@@ -196,84 +212,91 @@ def train(
     use_amp = dev.type == "cuda" and recipe.amp
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=dev.type != "cpu")
-    torch.manual_seed(seed + dist.rank)
-    mean, std = model.input_mean, model.input_std
-    model.to(dev)
-    model.train()
-    optimizer = make_optimizer(model, recipe)
-    steps_per_epoch = num_batches(len(data), recipe.batch_size, dist.world_size)
-    curves: dict[str, list[float]] = {k: [] for k in ("ce", "point", "total", "train_top1", "lr", "seconds")}
-    if uses_points:
-        curves["point_in_view"] = []
-        curves["point_err"] = []
-    step = samples = 0
-    start_epoch = start_batch = 0
-    sums = dict.fromkeys(_SUM_KEYS, 0.0)
-    epoch_elapsed = prior_wall = 0.0
-    resumed_at: int | None = None
-    if resume and has_train_state(checkpoint_dir):  # type: ignore[arg-type]
-        state = load_train_state(checkpoint_dir)  # type: ignore[arg-type]
-        prog = state["progress"]
-        if prog.get("run_key") != key:
-            raise LuabError(
-                f"{checkpoint_dir}: its training state belongs to a different run (model, protocol, "
-                "recipe, seed or data differ); resume with the same settings or use a new output directory"
-            )
-        model.load_state_dict(state["model"], strict=True)
-        optimizer.load_state_dict(state["optimizer"])
-        step, samples = int(prog["step"]), int(prog["samples"])
-        start_epoch, start_batch = int(prog["epoch"]), int(prog["batch"])
-        curves = {k: [float(v) for v in vals] for k, vals in prog["curves"].items()}
-        if dist.is_main:  # the saved partial sums are already reduced over ranks
-            sums = {k: float(prog["sums"][k]) for k in _SUM_KEYS}
-        epoch_elapsed, prior_wall = float(prog["epoch_elapsed"]), float(prog["wall_time_s"])
-        if len(state["rng"]) == dist.world_size:
-            torch.set_rng_state(state["rng"][dist.rank])
-        resumed_at = step
-    train_model: torch.nn.Module = model
-    if dist.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        if dev.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        train_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-
-    def save_state(epoch: int, batch: int, t_epoch: float) -> None:
-        partial = all_reduce_sum(sums, dist, dev)
-        rng = [torch.get_rng_state()]
-        if dist.enabled:
-            import torch.distributed as tdist
-
-            gathered: list[Any] = [None] * dist.world_size
-            tdist.all_gather_object(gathered, rng[0])
-            rng = gathered
-        if dist.is_main and checkpoint_dir is not None:
-            save_train_state(
-                checkpoint_dir,
-                model,
-                optimizer,
-                {
-                    "run_key": key,
-                    "epoch": epoch,
-                    "batch": batch,
-                    "step": step,
-                    "samples": samples,
-                    "sums": partial,
-                    "curves": curves,
-                    "epoch_elapsed": time.perf_counter() - t_epoch,
-                    "wall_time_s": prior_wall + time.perf_counter() - t_start,
-                    "world_size": dist.world_size,
-                },
-                rng,
-            )
-
-    show = progress if dist.is_main else None
-    task = show.add_task("train", total=recipe.epochs * steps_per_epoch) if show else None
-    if task is not None and step:
-        show.advance(task, step)
-    t_start = time.perf_counter()
     try:
+        torch.use_deterministic_algorithms(True, warn_only=dev.type != "cpu")
+        torch.manual_seed(seed + dist.rank)
+        mean, std = model.input_mean, model.input_std
+        model.to(dev)
+        model.train()
+        optimizer = make_optimizer(model, recipe)
+        steps_per_epoch = num_batches(len(data), recipe.batch_size, dist.world_size)
+        curve_keys = ("ce", "point", "total", "train_top1", "lr", "seconds")
+        curves: dict[str, list[float]] = {k: [] for k in curve_keys}
+        if uses_points:
+            curves["point_in_view"] = []
+            curves["point_err"] = []
+        if held_out is not None:
+            curves["val_top1"] = []
+            if uses_points and held_out.boxes is not None:
+                curves["val_point_in_box"] = []
+        step = samples = 0
+        start_epoch = start_batch = 0
+        sums = dict.fromkeys(_SUM_KEYS, 0.0)
+        epoch_elapsed = prior_wall = 0.0
+        resumed_at: int | None = None
+        if resume and has_train_state(checkpoint_dir):  # type: ignore[arg-type]
+            state = load_train_state(checkpoint_dir)  # type: ignore[arg-type]
+            prog = state["progress"]
+            if prog.get("run_key") != key:
+                raise LuabError(
+                    f"{checkpoint_dir}: its training state belongs to a different run (model, protocol, "
+                    "recipe, seed or data differ); resume with the same settings or use a new output "
+                    "directory"
+                )
+            model.load_state_dict(state["model"], strict=True)
+            optimizer.load_state_dict(state["optimizer"])
+            step, samples = int(prog["step"]), int(prog["samples"])
+            start_epoch, start_batch = int(prog["epoch"]), int(prog["batch"])
+            curves = {k: [float(v) for v in vals] for k, vals in prog["curves"].items()}
+            if dist.is_main:  # the saved partial sums are already reduced over ranks
+                sums = {k: float(prog["sums"][k]) for k in _SUM_KEYS}
+            epoch_elapsed, prior_wall = float(prog["epoch_elapsed"]), float(prog["wall_time_s"])
+            if len(state["rng"]) == dist.world_size:
+                torch.set_rng_state(state["rng"][dist.rank])
+            resumed_at = step
+        train_model: torch.nn.Module = model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            if dev.type == "cuda":
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            device_ids = [dev.index] if dev.type == "cuda" else None
+            train_model = DistributedDataParallel(model, device_ids=device_ids)
+
+        def save_state(epoch: int, batch: int, t_epoch: float) -> None:
+            partial = all_reduce_sum(sums, dist, dev)
+            rng = [torch.get_rng_state()]
+            if dist.enabled:
+                import torch.distributed as tdist
+
+                gathered: list[Any] = [None] * dist.world_size
+                tdist.all_gather_object(gathered, rng[0])
+                rng = gathered
+            if dist.is_main and checkpoint_dir is not None:
+                save_train_state(
+                    checkpoint_dir,
+                    model,
+                    optimizer,
+                    {
+                        "run_key": key,
+                        "epoch": epoch,
+                        "batch": batch,
+                        "step": step,
+                        "samples": samples,
+                        "sums": partial,
+                        "curves": curves,
+                        "epoch_elapsed": time.perf_counter() - t_epoch,
+                        "wall_time_s": prior_wall + time.perf_counter() - t_start,
+                        "world_size": dist.world_size,
+                    },
+                    rng,
+                )
+
+        show = progress if dist.is_main else None
+        task = show.add_task("train", total=recipe.epochs * steps_per_epoch) if show else None
+        if task is not None and step:
+            show.advance(task, step)
+        t_start = time.perf_counter()
         for epoch in range(start_epoch, recipe.epochs):
             t_epoch = time.perf_counter() - (epoch_elapsed if epoch == start_epoch else 0.0)
             first = start_batch if epoch == start_epoch else 0
@@ -292,6 +315,9 @@ def train(
                 device=dev,
                 start_batch=first,
                 shard=(dist.rank, dist.world_size),
+                rand_augment=recipe.rand_augment,
+                random_erasing=recipe.random_erasing,
+                repeated_aug=recipe.repeated_aug,
             )
             for b_index, batch in enumerate(batches, start=first):
                 lr = lr_at(recipe, step, steps_per_epoch)
@@ -309,8 +335,14 @@ def train(
                     out = train_model(images)
                     if mixed is not None:
                         loss, terms = mixed_loss(protocol, out, mixed)
+                        targets = [(mixed.a.labels, mixed.lam)]
+                        if mixed.lam < 1.0:
+                            targets.append((mixed.b.labels, 1.0 - mixed.lam))
                     else:
                         loss, terms = protocol.loss(out, labels, batch.points, batch.has_point)
+                        targets = [(labels, 1.0)]
+                    if recipe.label_smoothing > 0:
+                        loss, terms = smooth_cross_entropy(loss, terms, out, targets, recipe.label_smoothing)
                 if not torch.isfinite(loss):
                     raise LuabError(
                         f"training diverged at epoch {epoch + 1}, step {step + 1} (loss {loss.item()}); "
@@ -353,8 +385,19 @@ def train(
             if uses_points:
                 stats["point_in_view"] = 100.0 * tot["in_view"] / max(tot["had"], 1.0)
                 stats["point_err"] = tot["err_sum"] / max(tot["err_n"], 1.0)
+            if held_out is not None:
+                val = evaluate_held_out(
+                    model,
+                    held_out,
+                    image_size=recipe.image_size,
+                    mean=mean,
+                    std=std,
+                    device=dev,
+                    batch_size=recipe.eval_batch_size,
+                )
+                stats.update({k: v for k, v in val.items() if k in curves})
             for k, v in stats.items():
-                curves[k].append(float(v))
+                curves.setdefault(k, []).append(float(v))
             sums = dict.fromkeys(_SUM_KEYS, 0.0)
             if checkpoint_dir is not None:
                 save_state(epoch + 1, 0, time.perf_counter())

@@ -16,6 +16,7 @@ x' to 1 − x'. A point outside [0, 1]² after the crop has no target any more (
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -79,24 +80,65 @@ def sample_crop_params(
     return CropParams(top, left, h, w, flip)
 
 
-def crop_images(images: torch.Tensor, params: CropParams, out_size: int | tuple[int, int]) -> torch.Tensor:
-    """Resample each image (B, C, H, W) float to its crop box, resized to ``out_size``, then flip."""
+def crop_theta(
+    params: CropParams, height: int, width: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """The (B, 2, 3) ``affine_grid`` matrix of each crop (+ flip): output -> input, normalised coords."""
+    b = params.top.shape[0]
+    top, left = params.top.to(device, dtype), params.left.to(device, dtype)
+    h, w = params.height.to(device, dtype), params.width.to(device, dtype)
+    sx = w / width
+    sx = torch.where(params.flip.to(device), -sx, sx)
+    theta = torch.zeros((b, 2, 3), device=device, dtype=dtype)
+    theta[:, 0, 0] = sx
+    theta[:, 0, 2] = (2 * left + w) / width - 1
+    theta[:, 1, 1] = h / height
+    theta[:, 1, 2] = (2 * top + h) / height - 1
+    return theta
+
+
+def crop_images(
+    images: torch.Tensor,
+    params: CropParams,
+    out_size: int | tuple[int, int],
+    *,
+    geometric: torch.Tensor | None = None,
+    fill: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Resample each image (B, C, H, W) float to its crop box, resized to ``out_size``, then flip.
+
+    ``geometric`` (B, L, 3, 3): optional further affine layers applied *after* the crop, each an
+    output -> input map in output pixel coordinates (PIL's ``Image.transform(AFFINE)`` convention;
+    see ``train.randaug``), layer 0 first. All of it is one resampling of the source image. A pixel
+    whose sample point leaves the frame at any layer is set to ``fill`` (C values, image units), as
+    PIL fills what a rotate/shear/translate of the cropped image uncovers.
+    """
     if not images.is_floating_point():
         raise TypeError(f"crop_images needs a float batch, got {images.dtype}")
     b, c, height, width = images.shape
     oh, ow = (out_size, out_size) if isinstance(out_size, int) else out_size
     dev, dt = images.device, images.dtype
-    top, left = params.top.to(dev, dt), params.left.to(dev, dt)
-    h, w = params.height.to(dev, dt), params.width.to(dev, dt)
-    sx = w / width
-    sx = torch.where(params.flip.to(dev), -sx, sx)
-    theta = torch.zeros((b, 2, 3), device=dev, dtype=dt)
-    theta[:, 0, 0] = sx
-    theta[:, 0, 2] = (2 * left + w) / width - 1
-    theta[:, 1, 1] = h / height
-    theta[:, 1, 2] = (2 * top + h) / height - 1
-    grid = F.affine_grid(theta, [b, c, oh, ow], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    theta = crop_theta(params, height, width, dev, dt)
+    if geometric is None:
+        grid = F.affine_grid(theta, [b, c, oh, ow], align_corners=False)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    # Sample points in output pixel coordinates (pixel centres), carried back layer by layer; like
+    # PIL, a sample is inside the frame when 0 <= x < W and 0 <= y < H (half-open).
+    ys = torch.arange(oh, dtype=torch.float64, device=dev) + 0.5
+    xs = torch.arange(ow, dtype=torch.float64, device=dev) + 0.5
+    p = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).expand(b, oh, ow, 2)
+    size = torch.tensor([ow, oh], dtype=torch.float64, device=dev)
+    keep = torch.ones((b, oh, ow), dtype=torch.bool, device=dev)
+    for layer in reversed(range(geometric.shape[1])):
+        a = geometric[:, layer].to(dev, torch.float64)
+        p = torch.einsum("bij,bhwj->bhwi", a[:, :2, :2], p) + a[:, None, None, :2, 2]
+        keep &= ((p >= 0) & (p < size)).all(dim=-1)
+    u = 2 * p / size - 1  # affine_grid's normalised coordinates of the cropped image
+    theta64 = theta.to(torch.float64)
+    u = torch.einsum("bij,bhwj->bhwi", theta64[:, :, :2], u) + theta64[:, None, None, :, 2]
+    out = F.grid_sample(images, u.to(dt), mode="bilinear", padding_mode="border", align_corners=False)
+    fill_t = torch.as_tensor(fill if fill is not None else [0.0] * c, dtype=dt, device=dev).view(1, c, 1, 1)
+    return torch.where(keep[:, None], out, fill_t)
 
 
 def crop_points(
@@ -115,6 +157,31 @@ def crop_points(
     out = torch.stack([x, y], dim=-1)
     in_view = (x >= 0) & (x <= 1) & (y >= 0) & (y <= 1)
     return out, has_point.to(torch.bool) & in_view
+
+
+def warp_points(
+    points: torch.Tensor,
+    has_point: torch.Tensor,
+    geometric: torch.Tensor,
+    out_size: int | tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move relative points (B, P, 2) of the cropped image through the ``geometric`` layers.
+
+    Each layer's output -> input matrix is inverted (the layers are rotations, shears and
+    translations, all invertible) to carry a point forward. A point that leaves the frame at any
+    layer loses its target, like a pixel that is filled (see :func:`crop_images`).
+    """
+    oh, ow = (out_size, out_size) if isinstance(out_size, int) else out_size
+    dev, dt = points.device, points.dtype if points.is_floating_point() else torch.float32
+    scale = torch.tensor([ow, oh], dtype=torch.float64, device=dev)
+    p = points.to(torch.float64) * scale
+    mask = has_point.to(torch.bool)
+    fwd = torch.linalg.inv(geometric.to(dev, torch.float64))  # (B, L, 3, 3) input -> output
+    for layer in range(geometric.shape[1]):
+        m = fwd[:, layer]
+        p = torch.einsum("bij,bpj->bpi", m[:, :2, :2], p) + m[:, None, :2, 2]
+        mask &= (p >= 0).all(dim=-1) & (p <= scale).all(dim=-1)
+    return (p / scale).to(dt), mask
 
 
 def random_resized_crop_flip(
