@@ -112,7 +112,10 @@ def bg_predictor_splits(aligned: bool = True) -> dict[str, SimpleNamespace]:
 
 def test_bg_predictor_gives_hand_computed_metrics():
     model = CodeModel()
-    m = evaluate_splits(model, bg_predictor_splits(), seed=0, batch_size=7)
+    splits = bg_predictor_splits()
+    m = evaluate_splits(model, splits, seed=0, batch_size=7)
+    val_boxes = np.asarray(splits["val"].boxes)
+    centre_in = sum(1 for x0, y0, x1, y1 in val_boxes if x0 <= 0.5 <= x1 and y0 <= 0.5 <= y1)
     expected = {
         "val_top1": (75.0, 20),
         "only_fg_top1": (25.0, 12),
@@ -121,6 +124,7 @@ def test_bg_predictor_gives_hand_computed_metrics():
         "mixed_rand_top1": (0.0, 16),
         "bg_gap": (100.0, 16),
         "point_loc_acc": (60.0, 20),
+        "point_loc_centre_acc": (100.0 * centre_in / len(val_boxes), 20),
     }
     assert set(m) == set(expected)
     for name, (value, n) in expected.items():

@@ -490,14 +490,14 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
     """
     from rich.console import Console
 
-    from luab_bench.suites.tables import layout, render_table
+    from luab_bench.suites.tables import layout, render_by_metric
 
     by_suite: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for _, res in results:
-        label = f"{res.model.name} / {res.protocol.name} / s{res.seed}"
+        label = f"{res.model.name}\n{res.protocol.name} s{res.seed}"
         metrics = {k: m.model_dump() for k, m in res.metrics.items()}
         by_suite.setdefault(res.suite.name, []).append((label, metrics))
     console = Console()
     for suite, rows in by_suite.items():
         columns = layout(suite) or {k: k for _, m in rows for k in m}
-        console.print(render_table(rows, columns, title=f"luab-bench: {suite}"))
+        console.print(render_by_metric(rows, columns, title=f"luab-bench: {suite} (value [95% CI])"))

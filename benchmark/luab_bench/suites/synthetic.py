@@ -10,7 +10,9 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
   same order) the interval is a *paired* bootstrap over foregrounds; otherwise the two splits are
   resampled independently. The metric's ``task`` text says which was done.
 - ``point_loc_acc``: on val, the predicted point of head 0 lies inside the true box (borders
-  inclusive). Only reported when the model outputs points.
+  inclusive). Only reported when the model outputs points, together with ``point_loc_centre_acc``,
+  the same accuracy for a constant centre prediction (the free floor: objects are large and often
+  central, so a head trained on uniform random Z scores near it).
 - Analogues of the paper's Table 1 (``SyntheticSuite.evaluate(analogues=True)``, the default):
   ``si_size_top1``, ``si_loc_top1``, ``si_rot_top1``, ``c_top1``, ``c_mce`` (unnormalised), ``o_aupr``,
   ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
@@ -298,6 +300,18 @@ def evaluate_splits(
             unit="%",
             higher_is_better=True,
             task="synthetic/val: predicted point (head 0) inside the true object box, borders inclusive",
+        )
+        # The floor any point head gets for free: always answering the image centre (what a head
+        # trained on uniform random Z converges to). Read point_loc_acc against this, not against 0.
+        centre = point_in_box(np.full_like(val_points, 0.5), np.asarray(splits["val"].boxes))
+        ci = bootstrap_ci(100.0 * centre, n_boot=n_boot, seed=_metric_seed(seed, "point_loc_centre"))
+        metrics["point_loc_centre_acc"] = make_metric(
+            accuracy(centre),
+            n=centre.size,
+            ci=(ci.low, ci.high),
+            unit="%",
+            higher_is_better=True,
+            task="synthetic/val: reference, the image centre (0.5, 0.5) inside the true object box",
         )
     metrics.update(analogue_metrics)
     return metrics

@@ -45,3 +45,27 @@ def render_table(
                 cells.append(f"{m['value']:.1f}")
         table.add_row(label, *cells)
     return table
+
+
+def render_by_metric(
+    rows: Sequence[tuple[str, Mapping[str, Mapping[str, Any]]]], layout: Mapping[str, str], title: str = ""
+) -> Any:
+    """The same table transposed: one row per metric, one column per result (fits a terminal)."""
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    table.add_column("metric")
+    for label, _ in rows:
+        table.add_column(label, justify="right")
+    for key, header in layout.items():
+        cells = []
+        for _, metrics in rows:
+            m = metrics.get(key)
+            if m is None:
+                cells.append("-")
+            elif m.get("ci_low") is not None:
+                cells.append(f"{m['value']:.1f} [{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
+            else:
+                cells.append(f"{m['value']:.1f}")
+        table.add_row(header, *cells)
+    return table
