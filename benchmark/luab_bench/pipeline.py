@@ -498,6 +498,8 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
         metrics = {k: m.model_dump() for k, m in res.metrics.items()}
         by_suite.setdefault(res.suite.name, []).append((label, metrics))
     console = Console()
+    if not console.is_terminal:  # logs and pipes: wide enough that value [CI] cells never wrap
+        console = Console(width=max(console.width, 110))
     for suite, rows in by_suite.items():
         columns = layout(suite) or {k: k for _, m in rows for k in m}
         console.print(render_by_metric(rows, columns, title=f"luab-bench: {suite} (value [95% CI])"))
