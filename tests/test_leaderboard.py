@@ -224,7 +224,7 @@ def test_column_map_orders_known_metrics_then_unknown() -> None:
     info = {"unit": "%", "higher_is_better": True, "task": ""}
     cols = order_columns({k: info for k in ("zeta", "bg_gap", "val_top1", "alpha")})
     assert [c["name"] for c in cols] == ["val_top1", "bg_gap", "alpha", "zeta"]
-    assert cols[0]["label"] == "IN-1K" and cols[2]["label"] == "alpha"
+    assert cols[0]["label"] == "Val (ID)" and cols[2]["label"] == "alpha"
     keys = [c.key for c in load_column_map().columns]
     assert len(keys) == len(set(keys))
     # the same map gives each suite's terminal table layout
@@ -232,6 +232,9 @@ def test_column_map_orders_known_metrics_then_unknown() -> None:
 
     assert list(suite_layout("imagenet"))[:4] == ["in1k_val_top1", "v2_top1", "real_top1", "a_top1"]
     assert suite_layout("synthetic")["bg_gap"] == "BG-gap↓" and suite_layout("no-such-suite") == {}
+    # a layout may relabel a shared key in its paper's wording
+    assert suite_layout("imagenet")["c_top1"] == "IN-C"
+    assert suite_layout("synthetic")["c_top1"].startswith("Corruptions")
 
 
 def test_mean_interval_matches_scipy() -> None:

@@ -29,7 +29,10 @@ class ColumnMap(StrictModel):
     """The whole ``columns.yaml``: columns in display order, and each suite's paper-table layout."""
 
     columns: list[ColumnSpec]
-    layouts: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
+    layouts: dict[StrictStr, list[StrictStr | dict[StrictStr, StrictStr]]] = Field(
+        default_factory=dict,
+        description="suite -> its paper-table columns: a metric key, or {key: label} to relabel it there",
+    )
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +47,7 @@ def load_column_map() -> ColumnMap:
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     if dupes:
         raise ValueError(f"columns.yaml: duplicate metric keys {dupes}")
-    unknown = sorted({k for ks in cmap.layouts.values() for k in ks} - set(keys))
+    unknown = sorted({k for ks in cmap.layouts.values() for e in ks for k in _entry_keys(e)} - set(keys))
     if unknown:
         raise ValueError(f"columns.yaml: layouts name metrics without a column entry: {unknown}")
     return cmap
@@ -67,8 +70,18 @@ def order_columns(found: dict[str, dict[str, Any]], cmap: ColumnMap | None = Non
     return out
 
 
+def _entry_keys(entry: str | dict[str, str]) -> list[str]:
+    return [entry] if isinstance(entry, str) else list(entry)
+
+
 def suite_layout(suite: str, cmap: ColumnMap | None = None) -> dict[str, str]:
     """``{metric key: label}`` of ``suite``'s paper-table columns, in table order (may be empty)."""
     cmap = cmap or load_column_map()
     labels = {c.key: c.label for c in cmap.columns}
-    return {k: labels[k] for k in cmap.layouts.get(suite, [])}
+    out: dict[str, str] = {}
+    for entry in cmap.layouts.get(suite, []):
+        if isinstance(entry, str):
+            out[entry] = labels[entry]
+        else:
+            out.update(entry)
+    return out
