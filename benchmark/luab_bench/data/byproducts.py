@@ -65,6 +65,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from luab_bench.config import format_validation_error
+from luab_bench.data.report import RecordReport
 from luab_bench.errors import DataError, LuabError
 
 try:  # orjson is ~5x faster on the 1.28M-record file; json is the fallback (and reads NaN/Infinity).
@@ -86,7 +87,6 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "duplicate_id",
 )
 RECORD_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
-MAX_EXAMPLES = 3
 
 _FIXES = {
     "unparsable_json": "re-download or regenerate the file, or delete the broken line",
@@ -167,67 +167,27 @@ def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNe
 # --------------------------------------------------------------------------- report and result
 
 
-class ParseReport:
-    """What a parse saw: record counts, images with Z, no-Z reasons and malformed kinds."""
+class ParseReport(RecordReport):
+    """What an ImageNet-AB parse saw: record counts, images with Z, no-Z reasons and malformed kinds."""
+
+    no_point_reasons = NO_POINT_REASONS
+    malformed_kinds = MALFORMED_KINDS
 
     def __init__(self, click: ClickChoice = "final", aggregate: Aggregate = "first") -> None:
+        super().__init__()
         self.click: ClickChoice = click
         self.aggregate: Aggregate = aggregate
         self.boxes: dict[str, list] = {}  # VOC boxes per imageID, filled by the XML reader
-        self.sources: list[str] = []
-        self.records = 0
-        self.images = 0
-        self.with_point = 0
-        self.no_point: dict[str, int] = dict.fromkeys(NO_POINT_REASONS, 0)
-        self.malformed: dict[str, int] = dict.fromkeys(MALFORMED_KINDS, 0)
-        self.examples: dict[str, list[str]] = {}
 
-    @property
-    def n_no_point(self) -> int:
-        """Valid images without a Z."""
-        return sum(self.no_point.values())
-
-    @property
-    def n_malformed(self) -> int:
-        """Records skipped as malformed (duplicates included)."""
-        return sum(self.malformed.values())
-
-    def _add_malformed(self, kind: str, message: str) -> None:
-        self.malformed[kind] += 1
-        examples = self.examples.setdefault(kind, [])
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(message)
-
-    def summary_lines(self) -> list[str]:
-        """Human-readable lines for the CLI: totals, then every non-zero reason and kind."""
-        src = ", ".join(self.sources) if len(self.sources) <= 3 else f"{len(self.sources)} files"
-        pct = 100.0 * self.with_point / self.images if self.images else 0.0
-        lines = [
-            f"ImageNet-AB records: {self.records:,} read from {src}",
+    def _headline(self, source: str, pct: float) -> list[str]:
+        return [
+            f"ImageNet-AB records: {self.records:,} read from {source}",
             f"images: {self.images:,}; with Z ({self.click} click of a selected image): "
             f"{self.with_point:,} ({pct:.1f}%)",
         ]
-        reasons = ", ".join(f"{k} {v:,}" for k, v in self.no_point.items() if v)
-        lines.append(f"no Z: {self.n_no_point:,}" + (f" ({reasons})" if reasons else ""))
-        kinds = ", ".join(f"{k} {v:,}" for k, v in self.malformed.items() if v)
-        lines.append(f"malformed, skipped: {self.n_malformed:,}" + (f" ({kinds})" if kinds else ""))
-        for kind in MALFORMED_KINDS:
-            lines.extend(f"  e.g. {example}" for example in self.examples.get(kind, []))
-        return lines
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready counts for result provenance."""
-        return {
-            "click": self.click,
-            "aggregate": self.aggregate,
-            "sources": list(self.sources),
-            "records": self.records,
-            "images": self.images,
-            "with_point": self.with_point,
-            "no_point": dict(self.no_point),
-            "malformed": dict(self.malformed),
-            "examples": {k: list(v) for k, v in self.examples.items()},
-        }
+    def _extra_dict(self) -> dict[str, Any]:
+        return {"click": self.click, "aggregate": self.aggregate}
 
 
 class ByproductPoints:

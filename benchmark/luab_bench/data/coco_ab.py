@@ -58,6 +58,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from luab_bench.config import format_validation_error
+from luab_bench.data.report import RecordReport
 from luab_bench.errors import DataError, LuabError
 
 try:
@@ -95,7 +96,6 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "duplicate_id",
 )
 REQUIRED_KEYS: tuple[str, ...] = ("image_id", "actionHistories")
-MAX_EXAMPLES = 3
 BATCH_BYTES = 8 << 20
 
 _FIXES = {
@@ -224,70 +224,32 @@ class CocoImage:
         self.time_spent = time_spent
 
 
-class CocoParseReport:
+class CocoParseReport(RecordReport):
     """Record counts, images with points, no-point reasons and malformed kinds."""
 
+    no_point_reasons = NO_POINT_REASONS
+    malformed_kinds = MALFORMED_KINDS
+
     def __init__(self, mode: ZMode = "replay") -> None:
+        super().__init__()
         self.mode: ZMode = mode
-        self.sources: list[str] = []
-        self.records = 0
-        self.images = 0
-        self.with_point = 0
         self.class_points = 0
         self.orphan_actions = 0
-        self.no_point: dict[str, int] = dict.fromkeys(NO_POINT_REASONS, 0)
-        self.malformed: dict[str, int] = dict.fromkeys(MALFORMED_KINDS, 0)
-        self.examples: dict[str, list[str]] = {}
 
-    @property
-    def n_no_point(self) -> int:
-        return sum(self.no_point.values())
-
-    @property
-    def n_malformed(self) -> int:
-        return sum(self.malformed.values())
-
-    def _add_malformed(self, kind: str, message: str) -> None:
-        self.malformed[kind] += 1
-        examples = self.examples.setdefault(kind, [])
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(message)
-
-    def summary_lines(self) -> list[str]:
-        """Human-readable lines for the CLI."""
-        src = ", ".join(self.sources) if len(self.sources) <= 3 else f"{len(self.sources)} files"
-        pct = 100.0 * self.with_point / self.images if self.images else 0.0
-        lines = [
-            f"COCO-AB records: {self.records:,} read from {src}",
+    def _headline(self, source: str, pct: float) -> list[str]:
+        return [
+            f"COCO-AB records: {self.records:,} read from {source}",
             f"images: {self.images:,}; with at least one Z_c ({self.mode}): {self.with_point:,} "
             f"({pct:.1f}%); (image, class) points: {self.class_points:,}",
         ]
-        reasons = ", ".join(f"{k} {v:,}" for k, v in self.no_point.items() if v)
-        lines.append(f"no Z: {self.n_no_point:,}" + (f" ({reasons})" if reasons else ""))
-        if self.orphan_actions:
-            lines.append(
-                f"move/remove actions with no live icon of their class (ignored): {self.orphan_actions:,}"
-            )
-        kinds = ", ".join(f"{k} {v:,}" for k, v in self.malformed.items() if v)
-        lines.append(f"malformed, skipped: {self.n_malformed:,}" + (f" ({kinds})" if kinds else ""))
-        for kind in MALFORMED_KINDS:
-            lines.extend(f"  e.g. {example}" for example in self.examples.get(kind, []))
-        return lines
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready counts for provenance."""
-        return {
-            "mode": self.mode,
-            "sources": list(self.sources),
-            "records": self.records,
-            "images": self.images,
-            "with_point": self.with_point,
-            "class_points": self.class_points,
-            "orphan_actions": self.orphan_actions,
-            "no_point": dict(self.no_point),
-            "malformed": dict(self.malformed),
-            "examples": {k: list(v) for k, v in self.examples.items()},
-        }
+    def _extra_lines(self) -> list[str]:
+        if not self.orphan_actions:
+            return []
+        return [f"move/remove actions with no live icon of their class (ignored): {self.orphan_actions:,}"]
+
+    def _extra_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "class_points": self.class_points, "orphan_actions": self.orphan_actions}
 
 
 class CocoByproducts:

@@ -1,0 +1,83 @@
+"""What a byproduct parse saw: the counts every record parser keeps (ImageNet-AB, COCO-AB).
+
+Nothing is skipped silently: each record without a point is counted by reason, each malformed record by
+kind with a few example messages, and the report prints as lines for the CLI and as a dict for result
+provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds and headline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+MAX_EXAMPLES = 3
+
+
+class RecordReport:
+    """Sources, record/image counts, images with a point, no-point reasons and malformed kinds."""
+
+    no_point_reasons: ClassVar[tuple[str, ...]] = ()
+    malformed_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+        self.records = 0
+        self.images = 0
+        self.with_point = 0
+        self.no_point: dict[str, int] = dict.fromkeys(self.no_point_reasons, 0)
+        self.malformed: dict[str, int] = dict.fromkeys(self.malformed_kinds, 0)
+        self.examples: dict[str, list[str]] = {}
+
+    @property
+    def n_no_point(self) -> int:
+        """Valid images without a point."""
+        return sum(self.no_point.values())
+
+    @property
+    def n_malformed(self) -> int:
+        """Records skipped as malformed (duplicates included)."""
+        return sum(self.malformed.values())
+
+    def _add_malformed(self, kind: str, message: str) -> None:
+        self.malformed[kind] += 1
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(message)
+
+    def _headline(self, source: str, pct: float) -> list[str]:
+        """The parser-specific first lines (dataset name, what counts as a point)."""
+        raise NotImplementedError
+
+    def _extra_lines(self) -> list[str]:
+        """Parser-specific lines printed after the no-point line."""
+        return []
+
+    def _extra_dict(self) -> dict[str, Any]:
+        """Parser-specific settings and counts for :meth:`as_dict`."""
+        return {}
+
+    def summary_lines(self) -> list[str]:
+        """Human-readable lines for the CLI: totals, then every non-zero reason and kind."""
+        src = ", ".join(self.sources) if len(self.sources) <= 3 else f"{len(self.sources)} files"
+        pct = 100.0 * self.with_point / self.images if self.images else 0.0
+        lines = self._headline(src, pct)
+        reasons = ", ".join(f"{k} {v:,}" for k, v in self.no_point.items() if v)
+        lines.append(f"no Z: {self.n_no_point:,}" + (f" ({reasons})" if reasons else ""))
+        lines.extend(self._extra_lines())
+        kinds = ", ".join(f"{k} {v:,}" for k, v in self.malformed.items() if v)
+        lines.append(f"malformed, skipped: {self.n_malformed:,}" + (f" ({kinds})" if kinds else ""))
+        for kind in self.malformed_kinds:
+            lines.extend(f"  e.g. {example}" for example in self.examples.get(kind, []))
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts for result provenance."""
+        return {
+            **self._extra_dict(),
+            "sources": list(self.sources),
+            "records": self.records,
+            "images": self.images,
+            "with_point": self.with_point,
+            "no_point": dict(self.no_point),
+            "malformed": dict(self.malformed),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
