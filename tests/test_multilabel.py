@@ -54,7 +54,7 @@ def test_loss_matches_brute_force() -> None:
 def test_wrong_labels_and_heads_are_errors() -> None:
     proto = load_protocol("coco_luab")
     out = ModelOutput(torch.zeros(2, 3), torch.zeros(2, 1, 2), torch.zeros(2, 1))
-    with pytest.raises(LuabError, match="one point head per class"):
+    with pytest.raises(LuabError, match="needs 3 point head"):
         proto.loss(out, torch.zeros(2, 3), torch.zeros(2, 3, 2), torch.zeros(2, 3, dtype=torch.bool))
     with pytest.raises(LuabError, match="multi-hot"):
         load_protocol("coco_baseline").loss(

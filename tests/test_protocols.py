@@ -105,9 +105,10 @@ def test_recipes() -> None:
 def test_bad_recipe(tmp_path: Path) -> None:
     text = Path(load_recipe.__globals__["RECIPE_DIR"] / "synthetic.yaml").read_text()
     with pytest.raises(ConfigError, match=r"r\.yaml: augmentation\.rrc_scale"):
-        load_recipe(_write(tmp_path, text.replace("[0.35, 1.0]", "[0.9, 0.2]"), "r.yaml"))
+        bad = text.replace("rrc_scale: [0.7, 1.0]", "rrc_scale: [0.9, 0.2]")
+        load_recipe(_write(tmp_path, bad, "r.yaml"))
     with pytest.raises(ConfigError, match=r"r\.yaml: optimizer"):
-        load_recipe(_write(tmp_path, text.replace("optimizer: sgd", "optimizer: lion"), "r.yaml"))
+        load_recipe(_write(tmp_path, text.replace("optimizer: adamw", "optimizer: lion"), "r.yaml"))
     with pytest.raises(ConfigError, match=r"r\.yaml: epochz: unknown key"):
         load_recipe(_write(tmp_path, text + "epochz: 3\n", "r.yaml"))
 

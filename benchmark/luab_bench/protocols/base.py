@@ -108,6 +108,16 @@ class Protocol(ABC):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Scalar training loss and its (detached) terms ``{"ce": .., "point": ..}``."""
 
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The classification term (softmax CE on class indices; multi-label families use BCE)."""
+        import torch.nn.functional as F
+
+        return F.cross_entropy(logits, labels)
+
+    def point_mask(self, labels: torch.Tensor, has_point: torch.Tensor) -> torch.Tensor:
+        """Which (sample, head) slots the point term averages over (single-label: where Z exists)."""
+        return has_point
+
 
 PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry("protocol family")
 
@@ -134,9 +144,7 @@ class PlainProtocol(Protocol):
         points: torch.Tensor,
         has_point: torch.Tensor,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        import torch.nn.functional as F
-
-        ce = F.cross_entropy(out.logits, labels)
+        ce = self.classification_loss(out.logits, labels)
         return ce, {"ce": ce.detach(), "point": ce.new_zeros(())}
 
 
@@ -184,15 +192,15 @@ class PointRegressionProtocol(Protocol):
         points: torch.Tensor,
         has_point: torch.Tensor,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        import torch.nn.functional as F
-
-        if out.points is None:
+        heads = self.num_point_heads(out.logits.shape[1])
+        if out.points is None or out.points.shape[1] != heads:
             raise LuabError(
-                f"protocol {self.config.name!r} needs a point head; create the model with "
-                f"num_point_heads={self.num_point_heads(out.logits.shape[1])}"
+                f"protocol {self.config.name!r} needs {heads} point head(s); create the model with "
+                f"num_point_heads={heads}"
             )
-        ce = F.cross_entropy(out.logits, labels)
-        point = masked_smooth_l1(out.points, points, has_point, self.config.smooth_l1_beta)
+        ce = self.classification_loss(out.logits, labels)
+        mask = self.point_mask(labels, has_point)
+        point = masked_smooth_l1(out.points, points, mask, self.config.smooth_l1_beta)
         total = ce + self.config.loss_weight * point
         return total, {"ce": ce.detach(), "point": point.detach()}
 

@@ -21,19 +21,15 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from luab_bench.errors import LuabError
-from luab_bench.protocols import targets as _targets
 from luab_bench.protocols.base import (
     PROTOCOL_FAMILIES,
-    Protocol,
+    PlainProtocol,
+    PointRegressionProtocol,
     ProtocolConfig,
-    masked_smooth_l1,
 )
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
-
-    from luab_bench.models import ModelOutput
 
 
 class MultiLabelPlainConfig(ProtocolConfig):
@@ -63,35 +59,26 @@ def multilabel_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
+class _MultiLabel:
+    """Mixin: BCE on multi-hot labels; the point term runs over present classes that have a Z_c."""
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return multilabel_bce(logits, labels)
+
+    def point_mask(self, labels: torch.Tensor, has_point: torch.Tensor) -> torch.Tensor:
+        return has_point.to(bool) & (labels > 0)
+
+
 @PROTOCOL_FAMILIES.register("multilabel_plain")
-class MultiLabelPlainProtocol(Protocol):
-    """COCO baseline: BCE on the multi-hot labels; byproducts ignored."""
+class MultiLabelPlainProtocol(_MultiLabel, PlainProtocol):
+    """COCO baseline: BCE on the multi-hot labels; byproducts ignored (the ``ce`` curve holds the BCE)."""
 
     family = "multilabel_plain"
     config_class = MultiLabelPlainConfig
 
-    def num_point_heads(self, num_classes: int) -> int:
-        return 0
-
-    def make_targets(
-        self, points: np.ndarray, has_point: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _targets.no_targets(len(has_point))
-
-    def loss(
-        self,
-        out: ModelOutput,
-        labels: torch.Tensor,
-        points: torch.Tensor,
-        has_point: torch.Tensor,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        bce = multilabel_bce(out.logits, labels)
-        # key "ce" keeps the curve names of every family the same (it holds the BCE here)
-        return bce, {"ce": bce.detach(), "point": bce.new_zeros(())}
-
 
 @PROTOCOL_FAMILIES.register("multilabel_point_regression")
-class MultiLabelPointRegressionProtocol(Protocol):
+class MultiLabelPointRegressionProtocol(_MultiLabel, PointRegressionProtocol):
     """COCO LUAB / Rand: BCE + λ · mean smooth-L1 of the per-class points over present classes with Z."""
 
     family = "multilabel_point_regression"
@@ -100,29 +87,3 @@ class MultiLabelPointRegressionProtocol(Protocol):
 
     def num_point_heads(self, num_classes: int) -> int:
         return num_classes
-
-    def make_targets(
-        self, points: np.ndarray, has_point: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if self.config.target == "byproduct":
-            return _targets.byproduct_targets(points, has_point)
-        _, has_point = _targets.check_point_arrays(points, has_point)
-        return _targets.uniform_random_targets(has_point, seed)
-
-    def loss(
-        self,
-        out: ModelOutput,
-        labels: torch.Tensor,
-        points: torch.Tensor,
-        has_point: torch.Tensor,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        if out.points is None or out.points.shape[1] != out.logits.shape[1]:
-            raise LuabError(
-                f"protocol {self.config.name!r} needs one point head per class; create the model with "
-                f"num_point_heads={out.logits.shape[1]}"
-            )
-        bce = multilabel_bce(out.logits, labels)
-        present = has_point.to(bool) & (labels > 0)
-        point = masked_smooth_l1(out.points, points, present, self.config.smooth_l1_beta)
-        total = bce + self.config.loss_weight * point
-        return total, {"ce": bce.detach(), "point": point.detach()}
