@@ -59,13 +59,13 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from luab_bench.config import format_validation_error
-from luab_bench.data.report import RecordReport
+from luab_bench.data.record_base import FiniteFloat, RecordModel, RecordReport, UnitFloat
 from luab_bench.errors import DataError, LuabError
 
 try:  # orjson is ~5x faster on the 1.28M-record file; json is the fallback (and reads NaN/Infinity).
@@ -102,17 +102,7 @@ _FIXES = {
 # --------------------------------------------------------------------------- typed record models
 
 
-class _RecordModel(BaseModel):
-    """Base of the record models: strict JSON types, frozen, unknown keys kept (not all are known)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-
-UnitFloat = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class TimedPoint(_RecordModel):
+class TimedPoint(RecordModel):
     """A click or mouse sample: position relative to the displayed image, ``time`` in epoch ms."""
 
     x: UnitFloat
@@ -120,21 +110,21 @@ class TimedPoint(_RecordModel):
     time: FiniteFloat
 
 
-class HoverEvent(_RecordModel):
+class HoverEvent(RecordModel):
     """The pointer entering or leaving the image."""
 
     action: Literal["enter", "leave"]
     time: FiniteFloat
 
 
-class ImagePosition(_RecordModel):
+class ImagePosition(RecordModel):
     """Top-left corner of the displayed image on the page, in pixels."""
 
     x: FiniteFloat
     y: FiniteFloat
 
 
-class ImageNetABRecord(_RecordModel):
+class ImageNetABRecord(RecordModel):
     """One ImageNet-AB annotation of one image (see the module docstring for provenance)."""
 
     imageID: str = Field(min_length=1)

@@ -53,12 +53,12 @@ import math
 import mmap
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from luab_bench.config import format_validation_error
-from luab_bench.data.report import RecordReport
+from luab_bench.data.record_base import FiniteFloat, RecordModel, RecordReport, UnitFloat
 from luab_bench.errors import DataError, LuabError
 
 try:
@@ -114,50 +114,42 @@ _FIXES = {
 # --------------------------------------------------------------------------- typed record models
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-
-Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-
-
-class RelPoint(_Model):
+class RelPoint(RecordModel):
     """A position relative to the displayed image."""
 
-    x: Unit
-    y: Unit
+    x: UnitFloat
+    y: UnitFloat
 
 
-class IconAction(_Model):
+class IconAction(RecordModel):
     """One drag of a class icon."""
 
     actionType: Literal["add", "move", "remove"]
     iconType: str
     pointFrom: RelPoint | None = None
     pointTo: RelPoint | None = None
-    timeAt: Finite
+    timeAt: FiniteFloat
 
 
-class CategoryEvent(_Model):
+class CategoryEvent(RecordModel):
     """Opening one of the super-category tabs of the icon palette."""
 
     categoryIndex: int
     categoryName: str
-    timeAt: Finite
+    timeAt: FiniteFloat
     usingKeyboard: bool
 
 
-class MouseSample(_Model):
+class MouseSample(RecordModel):
     """A mouse-track sample (keys not confirmed: ``time`` or ``timeAt``)."""
 
-    x: Unit
-    y: Unit
-    time: Finite | None = None
-    timeAt: Finite | None = None
+    x: UnitFloat
+    y: UnitFloat
+    time: FiniteFloat | None = None
+    timeAt: FiniteFloat | None = None
 
 
-class CocoABRecord(_Model):
+class CocoABRecord(RecordModel):
     """One COCO-AB annotation of one image (see the module docstring for provenance)."""
 
     image_id: int = Field(ge=0)
@@ -171,7 +163,7 @@ class CocoABRecord(_Model):
     originalImageHeight: int | None = Field(default=None, ge=0)
     categoryHistories: list[CategoryEvent] | None = None
     mouseTracking: list[MouseSample] | None = None
-    timeSpent: Finite | None = Field(default=None, ge=0)
+    timeSpent: FiniteFloat | None = Field(default=None, ge=0)
 
 
 def validate_coco_record(record: Mapping[str, Any], where: str = "record") -> CocoABRecord:

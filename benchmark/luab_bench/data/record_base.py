@@ -1,5 +1,6 @@
-"""What a byproduct parse saw: the counts every record parser keeps (ImageNet-AB, COCO-AB).
+"""Shared pieces of the byproduct record parsers (ImageNet-AB, COCO-AB).
 
+:class:`RecordModel` and the float types type the records; :class:`RecordReport` is what a parse saw.
 Nothing is skipped silently: each record without a point is counted by reason, each malformed record by
 kind with a few example messages, and the report prints as lines for the CLI and as a dict for result
 provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds and headline.
@@ -7,9 +8,22 @@ provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds an
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_EXAMPLES = 3
+
+#: A coordinate relative to the displayed image, in [0, 1]; NaN/inf rejected.
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+#: Any finite number (times, sizes); NaN/inf rejected.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class RecordModel(BaseModel):
+    """Base of the record models: strict JSON types, frozen, unknown keys kept (not all are known)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
 
 class RecordReport:
