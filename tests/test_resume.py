@@ -37,7 +37,10 @@ def toy(n: int = 40, size: int = 24) -> TrainData:
 
 def recipe(**update: object):
     base = load_recipe("synthetic")
-    return base.model_copy(update={"epochs": 3, "batch_size": 8, "image_size": 24, "lr": 0.05, **update})
+    sgd = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4}  # independent of the recipe file
+    return base.model_copy(
+        update={"epochs": 3, "batch_size": 8, "image_size": 24, "lr": 0.05, **sgd, **update}
+    )
 
 
 class Crash(RuntimeError):
