@@ -462,7 +462,6 @@ def test_property_z_matches_oracle_and_survives_json_round_trip(records, choice)
 
 
 def test_plain_json_fallback_gives_the_same_result(tmp_path, monkeypatch):
-    import luab_bench.data.byproducts as byproducts
 
     records = [
         rec("a/a_1"),
@@ -471,7 +470,9 @@ def test_plain_json_fallback_gives_the_same_result(tmp_path, monkeypatch):
     ]
     path = write_jsonl(tmp_path / "r.jsonl", records)
     with_orjson = parse_imagenet_ab(path)
-    monkeypatch.setattr(byproducts, "_orjson", None)
+    from luab_bench.data import record_base
+
+    monkeypatch.setattr(record_base, "_orjson", None)  # the shared loader both parsers use
     without = parse_imagenet_ab(path)
     assert without.points == with_orjson.points == {"a/a_1": (0.25, 0.75)}
     assert without.report.as_dict() == with_orjson.report.as_dict()

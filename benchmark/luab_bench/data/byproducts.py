@@ -65,13 +65,15 @@ import numpy as np
 from pydantic import Field, ValidationError
 
 from luab_bench.config import format_validation_error
-from luab_bench.data.record_base import FiniteFloat, RecordModel, RecordReport, UnitFloat
+from luab_bench.data.record_base import (
+    FiniteFloat,
+    RecordModel,
+    RecordReport,
+    UnitFloat,
+    Unparsable,
+    loads_json,
+)
 from luab_bench.errors import DataError, LuabError
-
-try:  # orjson is ~5x faster on the 1.28M-record file; json is the fallback (and reads NaN/Infinity).
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
 
 ClickChoice = Literal["final", "first"]
 Aggregate = Literal["first", "mean"]
@@ -209,24 +211,6 @@ class ByproductPoints:
 # --------------------------------------------------------------------------- reading sources
 
 
-class _Unparsable:
-    """Stands in for a JSON-lines line that is not valid JSON."""
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _loads(data: bytes) -> Any:
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError:
-            pass  # json accepts NaN/Infinity and big ints, and gives the same error position
-    return json.loads(data)
-
-
 def _describe(err: ValueError) -> str:
     if isinstance(err, json.JSONDecodeError):
         return f"{err.msg} at line {err.lineno} column {err.colno} (char {err.pos})"
@@ -260,7 +244,7 @@ def _read_file(path: Path) -> tuple[str, Iterator[Any]]:
         raise DataError(f"{path}: file is empty; re-download or regenerate it, or remove it")
     if head == b"[":
         try:
-            records = _loads(data)
+            records = loads_json(data)
         except ValueError as err:
             raise DataError(
                 f"{path}: not a complete JSON list ({_describe(err)}); the file is truncated or corrupt, "
@@ -275,10 +259,10 @@ def _read_file(path: Path) -> tuple[str, Iterator[Any]]:
     lines = data.splitlines()
     first = next(line for line in lines if line.strip())
     try:
-        _loads(first)
+        loads_json(first)
     except ValueError:
         try:  # one pretty-printed record per file (a webdataset sample's .json)
-            return "record", iter([_loads(data)])
+            return "record", iter([loads_json(data)])
         except ValueError:
             pass  # JSON lines whose first line is broken: counted below
     return "line", _iter_lines(lines)
@@ -290,9 +274,9 @@ def _iter_lines(lines: list[bytes]) -> Iterator[Any]:
             yield None  # blank lines keep the line numbering; skipped by the caller
             continue
         try:
-            yield _loads(line)
+            yield loads_json(line)
         except ValueError as err:
-            yield _Unparsable(f"line is not valid JSON ({_describe(err)})")
+            yield Unparsable(f"line is not valid JSON ({_describe(err)})")
 
 
 def _iter_source(source: Any, report: ParseReport) -> Iterator[tuple[str, int, Any]]:
@@ -345,7 +329,7 @@ def _iter_xml(path: Path, report: ParseReport) -> Iterator[tuple[str, int, Any]]
     for where, record in iter_xml_source(path, report.boxes):
         number = number + 1 if where == last else 0  # the k-th <metadata> of one XML file
         last = where
-        yield where, number, (_Unparsable(record.message) if isinstance(record, XmlProblem) else record)
+        yield where, number, (Unparsable(record.message) if isinstance(record, XmlProblem) else record)
 
 
 # --------------------------------------------------------------------------- record checks
@@ -477,7 +461,7 @@ def parse_imagenet_ab(
     first_reason: dict[str, str] = {}
     for where, number, record in _iter_source(source, report):
         report.records += 1
-        if isinstance(record, _Unparsable):
+        if isinstance(record, Unparsable):
             kind, problem = "unparsable_json", record.message
         else:
             try:

@@ -58,13 +58,15 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from luab_bench.config import format_validation_error
-from luab_bench.data.record_base import FiniteFloat, RecordModel, RecordReport, UnitFloat
+from luab_bench.data.record_base import (
+    FiniteFloat,
+    RecordModel,
+    RecordReport,
+    UnitFloat,
+    Unparsable,
+    loads_json,
+)
 from luab_bench.errors import DataError, LuabError
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
 
 # Index + 1 = COCO category_id (the official loader's list: 91 names, 80 used by instances_*.json).
 _COCO_NAMES = (
@@ -418,25 +420,6 @@ def _extract(record: Any, mode: ZMode) -> tuple[int, CocoImage, str | None, int]
 # --------------------------------------------------------------------------- reading
 
 
-class _Unparsable:
-    __slots__ = ("message",)
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-
-
-def _loads(data: Any) -> Any:
-    """orjson (fast); on failure the stdlib json, which also reads NaN/Infinity (then flagged)."""
-    import json
-
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(bytes(data))
-
-
 def _first_key(buf: Any, start: int) -> bytes | None:
     """The first key of the first record (``"worker_id"``), the anchor used to split records."""
     i = buf.find(b"{", start, start + 4096)
@@ -464,7 +447,7 @@ def iter_json_list(path: Path, batch_bytes: int = BATCH_BYTES) -> Iterator[Any]:
     top-level key such as ``"worker_id"`` never occurs inside the nested objects); each cut is
     decoded by one ``orjson.loads`` call, so peak memory is one batch of Python objects, not the whole
     file. A batch that does not decode is decoded record by record; a bad record yields
-    :class:`_Unparsable` with its byte offset. A file that is not a complete JSON list raises.
+    :class:`Unparsable` with its byte offset. A file that is not a complete JSON list raises.
     """
     try:
         fh = path.open("rb")
@@ -538,7 +521,7 @@ def _decode_span(buf: Any, lo: int, hi: int, key: bytes | None) -> Iterator[Any]
     if lo >= hi:
         return
     try:
-        yield from _loads(b"[" + buf[lo:hi] + b"]")
+        yield from loads_json(b"[" + buf[lo:hi] + b"]")
         return
     except ValueError:
         pass
@@ -557,9 +540,9 @@ def _decode_span(buf: Any, lo: int, hi: int, key: bytes | None) -> Iterator[Any]
         if a2 >= b2:
             continue
         try:
-            yield from _loads(b"[" + buf[a2:b2] + b"]")
+            yield from loads_json(b"[" + buf[a2:b2] + b"]")
         except ValueError as err:
-            yield _Unparsable(f"bytes {a2}-{b2} are not a valid JSON record ({err})")
+            yield Unparsable(f"bytes {a2}-{b2} are not a valid JSON record ({err})")
 
 
 def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, int, Any]]:
@@ -601,7 +584,7 @@ def parse_coco_ab(
     first_seen: dict[int, tuple[str, int]] = {}
     for where, number, record in _iter_source(source, report):
         report.records += 1
-        if isinstance(record, _Unparsable):
+        if isinstance(record, Unparsable):
             kind, problem = "unparsable_json", record.message
         else:
             try:

@@ -8,9 +8,15 @@ provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds an
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+try:  # orjson is ~5x faster on the large byproduct files; json is the fallback (and reads NaN/Infinity).
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson = None
 
 MAX_EXAMPLES = 3
 
@@ -95,3 +101,23 @@ class RecordReport:
             "malformed": dict(self.malformed),
             "examples": {k: list(v) for k, v in self.examples.items()},
         }
+
+
+class Unparsable:
+    """Stands in for a line / byte range of a record file that is not valid JSON (counted, not fatal)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def loads_json(data: Any) -> Any:
+    """orjson (fast); on failure the stdlib json, which also reads NaN/Infinity and big ints (then
+    flagged by the record checks) and gives the same error position. ``data``: bytes-like or str."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(data if isinstance(data, bytes | str) else bytes(data))
