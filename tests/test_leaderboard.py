@@ -104,9 +104,10 @@ def test_build_site_rows_invalid_marks_and_escaping(results_dir: Path, tmp_path:
     assert by_model["vit_tiny"]["signature"]["status"] == "unsigned"
     assert by_model[EVIL]["metrics"]["top1_val"]["value"] == 71.0
     assert [m["name"] for m in data["metrics"]] == ["bg_gap", "top1_val"]
-    assert (
-        json.loads((out / "result.schema.json").read_text())["properties"]["schema_version"]["const"] == "1.0"
-    )
+    assert json.loads((out / "result.schema.json").read_text())["properties"]["schema_version"]["enum"] == [
+        "1.0",
+        "1.1",
+    ]
 
 
 def test_build_is_deterministic(results_dir: Path, tmp_path: Path) -> None:

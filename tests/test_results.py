@@ -135,7 +135,36 @@ def test_unknown_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LuabError, match=r"schema_version '2\.0' is not supported.*upgrade"):
         load_result(p)
     with pytest.raises(ValueError):
-        Result.model_validate(make_doc(schema_version="1.1"))
+        Result.model_validate(make_doc(schema_version="1.2"))
+
+
+ALIGNMENT = {
+    "measure": "clicks",
+    "data": "synthetic/val (8 images)",
+    "curves": [
+        {"method": "gradcam", "sigmas": [0.0, 5.0], "mean_r": [0.1, None], "best_sigma": 0.0, "best_r": 0.1}
+    ],
+}
+
+
+def test_schema_1_0_gains_no_alignment_key_and_1_1_carries_alignment() -> None:
+    old = make_doc(schema_version="1.0")
+    r = Result.model_validate(old)
+    assert "alignment" not in r.to_json_dict()  # an absent block is never written back as null
+    assert Result.model_validate(r.to_json_dict()) == r
+    new = Result.model_validate(make_doc(schema_version="1.1", alignment=ALIGNMENT))
+    assert new.alignment is not None and new.alignment.curves[0].mean_r == [0.1, None]
+    assert new.to_json_dict()["alignment"]["curves"][0]["method"] == "gradcam"
+
+
+def test_alignment_block_is_checked() -> None:
+    with pytest.raises(ValueError, match="needs schema_version"):
+        Result.model_validate(make_doc(schema_version="1.0", alignment=ALIGNMENT))
+    bad = {**ALIGNMENT, "curves": [{**ALIGNMENT["curves"][0], "sigmas": [0.0]}]}
+    with pytest.raises(ValueError, match="equal length"):
+        Result.model_validate(make_doc(schema_version="1.1", alignment=bad))
+    with pytest.raises(ValueError):
+        Result.model_validate(make_doc(schema_version="1.1", alignment={**ALIGNMENT, "extra": 1}))
 
 
 def test_bad_json_missing_file_duplicate_keys(tmp_path: Path) -> None:
@@ -155,7 +184,7 @@ def test_bad_json_missing_file_duplicate_keys(tmp_path: Path) -> None:
 
 def test_json_schema_is_strict_and_versioned() -> None:
     s = result_json_schema()
-    assert s["properties"]["schema_version"]["const"] == "1.0"
+    assert s["properties"]["schema_version"]["enum"] == ["1.0", "1.1"]
     assert s["additionalProperties"] is False
     assert s["$defs"]["Metric"]["additionalProperties"] is False
     assert set(s["required"]) >= {"schema_version", "metrics", "provenance", "seed"}

@@ -281,7 +281,7 @@ def evaluate_checkpoint(
     """
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
-    from luab_bench.results.schema import Result
+    from luab_bench.results.schema import SCHEMA_VERSION, Result
     from luab_bench.results.signing import sign_result_file
     from luab_bench.results.store import result_filename, write_result
     from luab_bench.suites.base import SUITES
@@ -339,7 +339,7 @@ def evaluate_checkpoint(
     }
     result_id = _result_id(meta, suite_name, fingerprint)
     doc = {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "result_id": result_id,
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "model": {

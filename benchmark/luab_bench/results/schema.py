@@ -20,8 +20,10 @@ from pydantic import Field, StrictBool, StrictStr, ValidationError, field_valida
 from luab_bench.config import StrictModel, format_validation_error
 from luab_bench.errors import LuabError
 
-SCHEMA_VERSION = "1.0"
-SUPPORTED_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
+SCHEMA_VERSION = "1.1"
+# 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
+# bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
+SUPPORTED_SCHEMA_VERSIONS = ("1.0", SCHEMA_VERSION)
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
@@ -146,6 +148,35 @@ class Signature(StrictModel):
         return v
 
 
+class AlignmentCurve(StrictModel):
+    """One saliency method's mean Pearson r over the Gaussian-sigma grid (the r-vs-sigma plot)."""
+
+    method: Identifier
+    sigmas: list[FiniteFloat] = Field(description="sigma grid, px at the 100x100 comparison scale")
+    mean_r: list[FiniteFloat | None] = Field(
+        description="mean Pearson r over images at each sigma; null where undefined (constant maps)"
+    )
+    best_sigma: FiniteFloat
+    best_r: FiniteFloat
+
+    @model_validator(mode="after")
+    def _same_length(self) -> AlignmentCurve:
+        if len(self.sigmas) != len(self.mean_r) or not self.sigmas:
+            raise ValueError(
+                f"sigmas ({len(self.sigmas)}) and mean_r ({len(self.mean_r)}) must be non-empty and "
+                "of equal length"
+            )
+        return self
+
+
+class Alignment(StrictModel):
+    """Human-alignment curves behind the ``align_*`` metrics (what the site plots)."""
+
+    measure: StrictStr = Field(description='human map measure, e.g. "clicks" or "human_pc"')
+    data: StrictStr = Field(description="which images and human maps were compared")
+    curves: list[AlignmentCurve]
+
+
 def _b64_of_length(text: str, length: int, what: str) -> bytes:
     import base64
     import binascii
@@ -172,7 +203,7 @@ def new_result_id() -> str:
 class Result(StrictModel):
     """One run's outcome: what was trained/evaluated, the metrics, and how to reproduce it."""
 
-    schema_version: Literal["1.0"]
+    schema_version: Literal["1.0", "1.1"]
     result_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
     created_at: StrictStr = Field(description="ISO-8601 timestamp in UTC, e.g. 2026-01-31T12:00:00Z")
     model: ModelInfo
@@ -183,6 +214,9 @@ class Result(StrictModel):
     config: dict[str, Any] = Field(description="resolved protocol + recipe + data config")
     provenance: Provenance
     training: dict[str, Any] | None = Field(None, description="per-epoch curves (lists of numbers)")
+    alignment: Alignment | None = Field(
+        None, description="r-vs-sigma curves of the human-alignment test (schema 1.1; absent if not run)"
+    )
     signature: Signature | None = None
 
     @field_validator("created_at")
@@ -201,9 +235,22 @@ class Result(StrictModel):
     def _finite(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
         return _check_finite_tree(v)
 
+    @model_validator(mode="after")
+    def _alignment_needs_1_1(self) -> Result:
+        if self.alignment is not None and self.schema_version == "1.0":
+            raise ValueError('an "alignment" block needs schema_version "1.1" (1.0 has no such field)')
+        return self
+
     def to_json_dict(self) -> dict[str, Any]:
-        """Plain JSON-compatible dict (what is written to disk and what is signed)."""
-        return self.model_dump(mode="json")
+        """Plain JSON-compatible dict (what is written to disk and what is signed).
+
+        An absent ``alignment`` block is left out rather than written as ``null``, so a 1.0 result
+        written back by this version is still a valid 1.0 document.
+        """
+        doc = self.model_dump(mode="json")
+        if doc.get("alignment") is None:
+            doc.pop("alignment", None)
+        return doc
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
