@@ -40,6 +40,71 @@ class LuabGroup(click.Group):
             raise click.ClickException("interrupted; files written so far are complete (atomic)") from None
 
 
+def _source_options(f: Any) -> Any:
+    """--source / --data-root / --train-data / --byproducts / --workers / --source-option (train, run)."""
+    for deco in reversed(
+        [
+            click.option(
+                "--source",
+                default=None,
+                help="Training source (synthetic, synthetic-coco, imagenet-ab, coco-ab). Default: suite's.",
+            ),
+            click.option(
+                "--data-root",
+                type=click.Path(path_type=Path, file_okay=False),
+                default=None,
+                envvar="LUAB_BENCH_DATA_ROOT",
+                help="Folder of released datasets (imagenet/train or imagenet-1k/, train2014/ + "
+                "annotations/; for run also the evaluation sets); env LUAB_BENCH_DATA_ROOT.",
+            ),
+            click.option(
+                "--train-data",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Training images: an ImageFolder tree, imagenet-1k parquet shard(s), or a COCO root.",
+            ),
+            click.option(
+                "--byproducts",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="ImageNet-AB / COCO-AB records (tarball, JSON, XML). Default: the ingested table.",
+            ),
+            click.option(
+                "--workers",
+                type=click.IntRange(min=0),
+                default=0,
+                show_default=True,
+                help="DataLoader workers decoding image files (real sources; 0 = in the training process).",
+            ),
+            click.option(
+                "--source-option",
+                "source_option",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Source option, repeatable (e.g. click=first, mode=last_add, cache_row_groups=4).",
+            ),
+        ]
+    ):
+        f = deco(f)
+    return f
+
+
+def _parse_source_options(items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--source-option")
+        text = value.strip()
+        parsed: Any = text
+        if text.lower() in ("true", "false"):
+            parsed = text.lower() == "true"
+        elif text.lstrip("-").isdigit():
+            parsed = int(text)
+        out[key.strip()] = parsed
+    return out
+
+
 # ---------------------------------------------------------------- commands
 @click.group(cls=LuabGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="luab-bench")
@@ -54,7 +119,8 @@ def cli() -> None:
     "--protocol",
     default="all",
     show_default=True,
-    help="Protocol name or YAML path; 'all' = baseline,rand,luab; or a comma-separated list.",
+    help="Protocol name or YAML path; 'all' = the suite's three (baseline,rand,luab; coco_* for "
+    "multi-label suites); or a comma-separated list.",
 )
 @opt_suite
 @opt_seed
@@ -88,6 +154,7 @@ def cli() -> None:
     default=None,
     help="Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.",
 )
+@_source_options
 @opt_device
 @opt_progress
 def run(
@@ -103,6 +170,12 @@ def run(
     results_dir: Path,
     site_dir: Path,
     key: Path | None,
+    source: str | None,
+    data_root: Path | None,
+    train_data: Path | None,
+    byproducts: Path | None,
+    workers: int,
+    source_option: tuple[str, ...],
     device: str,
     progress: bool,
 ) -> None:
@@ -111,7 +184,7 @@ def run(
 
     outcome = pipeline.run(
         model=model,
-        protocols=pipeline.expand_protocols(protocol),
+        protocols=pipeline.expand_protocols(protocol, suite),
         suite=suite,
         variant=variant,
         seed=seed,
@@ -125,6 +198,12 @@ def run(
         device=device,
         progress=progress,
         echo=click.echo,
+        source=source,
+        data_root=data_root,
+        train_data=train_data,
+        byproducts=byproducts,
+        workers=workers,
+        source_options=_parse_source_options(source_option),
     )
     pipeline.print_results_table(outcome.results)
     click.echo(f"Leaderboard: {outcome.site_index}")
@@ -132,7 +211,12 @@ def run(
 
 @cli.command()
 @click.option("--model", required=True, help="timm model name.")
-@click.option("--protocol", required=True, help="Protocol name (baseline, rand, luab) or YAML path.")
+@click.option(
+    "--protocol",
+    required=True,
+    help="Protocol name (baseline, rand, luab; coco_baseline, coco_rand, coco_luab for multi-label) "
+    "or YAML path.",
+)
 @opt_suite
 @opt_seed
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
@@ -156,6 +240,7 @@ def run(
     show_default=True,
     help="Also save the training state every N steps (0: only at epoch ends).",
 )
+@_source_options
 @opt_device
 @opt_progress
 def train(
@@ -170,6 +255,12 @@ def train(
     out: Path,
     resume: bool,
     checkpoint_every_steps: int,
+    source: str | None,
+    data_root: Path | None,
+    train_data: Path | None,
+    byproducts: Path | None,
+    workers: int,
+    source_option: tuple[str, ...],
     device: str,
     progress: bool,
 ) -> None:
@@ -194,6 +285,12 @@ def train(
         echo=click.echo,
         resume=resume,
         checkpoint_every_steps=checkpoint_every_steps,
+        source=source,
+        data_root=data_root,
+        train_data=train_data,
+        byproducts=byproducts,
+        workers=workers,
+        source_options=_parse_source_options(source_option),
     )
     click.echo(f"Checkpoint: {ckpt}")
 

@@ -4,9 +4,11 @@ Each stage is also callable on its own (``train_one``, ``evaluate_checkpoint``);
 thin wrappers. The measuring code is the recording code: a result is assembled here from the exact
 configs that trained and evaluated the model, plus provenance and the data fingerprint.
 
-Data sources: today the only training source is the embedded synthetic benchmark, whose generated
-dataset serves both training (its ``train`` split + ImageNet-AB-schema records) and the ``synthetic``
-evaluation suite. Real ImageNet/COCO sources (issue 3) plug in at :func:`prepare_training_data`.
+Data sources: every suite that can train names a default training source (``TRAINING_DEFAULTS``;
+sources live in ``train/sources/``, registry ``TRAIN_SOURCES``): ``synthetic`` and ``synthetic-coco``
+generate the embedded data whose held-out splits their suites evaluate; ``imagenet`` trains on
+``imagenet-ab`` and ``coco`` on ``coco-ab`` (real images on disk + byproduct records). Real data uses the
+same code paths as the embedded data: only the source differs.
 """
 
 from __future__ import annotations
@@ -23,9 +25,31 @@ from luab_bench.errors import LuabError
 
 Echo = Callable[[str], None]
 BUILTIN_PROTOCOLS = ("baseline", "rand", "luab")
-# Suite -> (dataset source, default variant, default recipe). One entry per suite that can train.
-SUITE_DEFAULTS: dict[str, tuple[str, str, str]] = {
-    "synthetic": ("synthetic", "synthetic", "synthetic"),
+MULTILABEL_PROTOCOLS = ("coco_baseline", "coco_rand", "coco_luab")
+# Training sources that generate the embedded data: a suite whose default source is one of these
+# evaluates held-out splits of that generated dataset itself, and evaluate_checkpoint regenerates it
+# and checks its fingerprint against the checkpoint's.
+GENERATED_SOURCES = ("synthetic", "synthetic-coco")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteTraining:
+    """How a suite trains by default: training source, variant (None = the source's), recipe, and
+    the protocols ``--protocol all`` means (multi-label suites: the coco_* family)."""
+
+    source: str
+    variant: str | None
+    recipe: str
+    protocols: tuple[str, ...]
+
+
+# Suite -> its default training. One entry per suite that can train.
+TRAINING_DEFAULTS: dict[str, SuiteTraining] = {
+    "synthetic": SuiteTraining("synthetic", "synthetic", "synthetic", BUILTIN_PROTOCOLS),
+    # the synthetic recipe (64 px, 5 epochs) is calibrated for the single-label split; used as is here
+    "synthetic-coco": SuiteTraining("synthetic-coco", "synthetic-coco", "synthetic", MULTILABEL_PROTOCOLS),
+    "imagenet": SuiteTraining("imagenet-ab", None, "resnet_in1k_100ep", BUILTIN_PROTOCOLS),
+    "coco": SuiteTraining("coco-ab", None, "resnet_coco_multilabel", MULTILABEL_PROTOCOLS),
 }
 
 
@@ -52,10 +76,13 @@ class RunOutcome:
 
 
 # ---------------------------------------------------------------- names
-def expand_protocols(spec: str) -> list[str]:
-    """``all`` -> the three built-in protocols; ``a,b`` -> [a, b]; each name validated later."""
+def expand_protocols(spec: str, suite: str | None = None) -> list[str]:
+    """``all`` -> the suite's three protocols (baseline/rand/luab, or coco_* for a multi-label
+    suite); ``a,b`` -> [a, b]; each name validated later."""
     spec = spec.strip()
     if spec == "all":
+        if suite is not None and suite in TRAINING_DEFAULTS:
+            return list(TRAINING_DEFAULTS[suite].protocols)
         return list(BUILTIN_PROTOCOLS)
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
@@ -84,17 +111,17 @@ def list_names(what: str) -> list[str]:
     raise LuabError(f"cannot list {what!r}")
 
 
-def _suite_defaults(suite: str) -> tuple[str, str, str]:
+def _suite_defaults(suite: str) -> SuiteTraining:
     from luab_bench.registry import unknown_name_message
     from luab_bench.suites.base import SUITES
 
     SUITES.get(suite)  # unknown suite -> did-you-mean error
-    if suite not in SUITE_DEFAULTS:
+    if suite not in TRAINING_DEFAULTS:
         raise LuabError(
-            unknown_name_message("training suite", suite, SUITE_DEFAULTS)
+            unknown_name_message("training suite", suite, TRAINING_DEFAULTS)
             + " (other suites are evaluation-only: train on one of these, then `luab-bench evaluate`)"
         )
-    return SUITE_DEFAULTS[suite]
+    return TRAINING_DEFAULTS[suite]
 
 
 def resolve_device(device: str) -> str:
@@ -133,6 +160,32 @@ def prepare_synthetic(variant: str, data_dir: Path, *, progress: bool = True) ->
     )
 
 
+def generated_dataset(
+    source: str, variant: str, data_dir: Path, *, progress: bool = True
+) -> SyntheticDataset:
+    """Generate (or reuse) the embedded dataset of a generated training ``source`` (GENERATED_SOURCES)."""
+    if source == "synthetic":
+        return prepare_synthetic(variant, data_dir, progress=progress)
+    if source == "synthetic-coco":
+        import json
+
+        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco
+        from luab_bench.registry import unknown_name_message
+
+        if variant not in SYNTHETIC_COCO_VARIANTS:
+            raise LuabError(unknown_name_message("synthetic-coco variant", variant, SYNTHETIC_COCO_VARIANTS))
+        cfg = SYNTHETIC_COCO_VARIANTS[variant]
+        directory = generate_coco(cfg, Path(data_dir))
+        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
+        return SyntheticDataset(
+            variant=variant,
+            directory=Path(directory),
+            fingerprint=manifest["fingerprint"],
+            config=cfg.model_dump(mode="json"),
+        )
+    raise LuabError(f"training source {source!r} does not generate its data (generated: {GENERATED_SOURCES})")
+
+
 def prepare_training_data(dataset: SyntheticDataset, echo: Echo = _noop) -> tuple[Any, dict[str, Any]]:
     """TrainData for the train split with byproduct Z attached, and the parser's report."""
     from luab_bench.data.byproducts import parse_imagenet_ab
@@ -155,6 +208,52 @@ def prepare_training_data(dataset: SyntheticDataset, echo: Echo = _noop) -> tupl
 
 
 # ---------------------------------------------------------------- train
+def prepare_source_for(
+    suite: str,
+    *,
+    source: str | None = None,
+    variant: str | None = None,
+    data_dir: Path,
+    data_root: Path | None = None,
+    train_data: Path | None = None,
+    byproducts: Path | None = None,
+    workers: int = 0,
+    options: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    echo: Echo = _noop,
+) -> Any:
+    """The suite's (or ``source``'s) training data as a ``train.sources.PreparedSource``."""
+    from luab_bench.train.sources import SourceRequest, prepare_source
+
+    defaults = _suite_defaults(suite)
+    name = source or defaults.source
+    request = SourceRequest(
+        data_dir=Path(data_dir),
+        variant=variant or (defaults.variant if name == defaults.source else None),
+        data_root=data_root,
+        train_data=train_data,
+        byproducts=byproducts,
+        num_workers=workers,
+        seed=seed,
+        options=dict(options or {}),
+        echo=echo,
+        progress=progress,
+    )
+    return prepare_source(name, request)
+
+
+def _check_protocol_fits(proto: Any, prepared: Any) -> None:
+    multi_family = str(proto.config.family).startswith("multilabel")
+    if multi_family != prepared.multilabel:
+        kind = "multi-label (multi-hot)" if prepared.multilabel else "single-label"
+        raise LuabError(
+            f"protocol {proto.config.name!r} (family {proto.config.family}) does not fit training source "
+            f"{prepared.source!r}, whose labels are {kind}; use one of "
+            f"{', '.join(prepared.default_protocols)}"
+        )
+
+
 def train_one(
     *,
     model: str,
@@ -171,35 +270,54 @@ def train_one(
     echo: Echo = _noop,
     resume: bool = False,
     checkpoint_every_steps: int = 0,
+    source: str | None = None,
+    data_root: Path | None = None,
+    train_data: Path | None = None,
+    byproducts: Path | None = None,
+    workers: int = 0,
+    source_options: dict[str, Any] | None = None,
 ) -> Path:
     """Train ``model`` under ``protocol`` on the suite's training data; write a checkpoint dir.
 
-    Under ``torchrun`` each process trains its slice of every global batch (DDP; gloo on CPU, NCCL on
-    GPU) and only rank 0 writes. The training state is saved atomically in ``out`` every epoch (and
-    every ``checkpoint_every_steps`` steps); ``resume=True`` continues from it so that the final
-    weights equal an uninterrupted run's (same seed, CPU).
+    The data comes from the suite's default training source (``TRAINING_DEFAULTS``) or ``source``;
+    ``data_root`` / ``train_data`` / ``byproducts`` / ``workers`` / ``source_options`` go to it (see
+    ``train/sources/``). Under ``torchrun`` each process trains its slice of every global batch (DDP;
+    gloo on CPU, NCCL on GPU) and only rank 0 writes. The training state is saved atomically in
+    ``out`` every epoch (and every ``checkpoint_every_steps`` steps); ``resume=True`` continues from
+    it so that the final weights equal an uninterrupted run's (same seed, CPU).
     """
-    from luab_bench.data.synthetic import load_split
     from luab_bench.models import create_model
     from luab_bench.progress import progress_bar
     from luab_bench.protocols.base import load_protocol, load_recipe
     from luab_bench.train.checkpoint import save_checkpoint
     from luab_bench.train.distributed import init_distributed, shutdown_distributed
-    from luab_bench.train.heldout import HeldOutSet
     from luab_bench.train.loop import train
 
-    _source, default_variant, default_recipe = _suite_defaults(suite)
+    defaults = _suite_defaults(suite)
     proto = load_protocol(protocol)
-    rec = load_recipe(recipe or default_recipe)
+    rec = load_recipe(recipe or defaults.recipe)
     if epochs is not None:
         rec = rec.model_copy(update={"epochs": epochs})
     ctx, dev = init_distributed(resolve_device(device))
     try:
         if not ctx.is_main:  # only rank 0 prints and draws progress bars
             progress, echo = False, _noop
-        dataset = prepare_synthetic(variant or default_variant, data_dir, progress=progress)
-        data, byproduct_report = prepare_training_data(dataset, echo)
-        num_classes = int(dataset.config["num_classes"])
+        prepared = prepare_source_for(
+            suite,
+            source=source,
+            variant=variant,
+            data_dir=data_dir,
+            data_root=data_root,
+            train_data=train_data,
+            byproducts=byproducts,
+            workers=workers,
+            options=source_options,
+            seed=seed,
+            progress=progress,
+            echo=echo,
+        )
+        _check_protocol_fits(proto, prepared)
+        num_classes = prepared.num_classes
         # init_seed=seed: under one seed, baseline / Rand / LUAB start from the same weights and see
         # the same batches, so protocol differences are not initialisation noise. train() applies the
         # protocol's targets (none / byproduct Z / uniform random) itself.
@@ -207,18 +325,16 @@ def train_one(
         net = create_model(
             model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed, **extra
         )
-        # Per-epoch held-out val top-1 and point-in-box accuracy for the training curves (the paper's
-        # Fig. 8/9): a fixed, seeded subset of the val split; draws no training randomness.
-        val = load_split(dataset.directory, "val")
-        held = HeldOutSet.subset(val.images, val.labels, val.boxes, max_samples=512, seed=seed)
+        # Per-epoch held-out curves (the paper's Fig. 8/9) when the source has a held-out set (the
+        # synthetic one: a fixed, seeded val subset); it draws no training randomness.
         where = f"device {dev}" + (f", {ctx.world_size} processes" if ctx.world_size > 1 else "")
-        echo(f"Training {model} / {proto.config.name} on {dataset.variant} (seed {seed}, {where})")
+        echo(f"Training {model} / {proto.config.name} on {prepared.variant} (seed {seed}, {where})")
         with progress_bar(progress) as prog:
             report = train(
                 net,
                 proto,
                 rec,
-                data,
+                prepared.data,
                 seed=seed,
                 device=dev,
                 progress=prog,
@@ -226,7 +342,7 @@ def train_one(
                 resume=resume,
                 checkpoint_every_steps=checkpoint_every_steps,
                 dist=ctx,
-                held_out=held,
+                held_out=prepared.held_out,
             )
         meta = {
             "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},
@@ -234,13 +350,7 @@ def train_one(
             "recipe": rec.model_dump(mode="json"),
             "seed": seed,
             "suite": suite,
-            "data": {
-                "source": "synthetic",
-                "variant": dataset.variant,
-                "fingerprint": dataset.fingerprint,
-                "config": dataset.config,
-                "byproducts": byproduct_report,
-            },
+            "data": prepared.meta,
             "training": _report_dict(report),
             "device": dev,
         }
@@ -292,14 +402,16 @@ def evaluate_checkpoint(
     suite_name = suite or meta["suite"]
     suite_obj = SUITES.get(suite_name)()
     data_meta = meta["data"]
-    if suite_name in SUITE_DEFAULTS:
+    own = TRAINING_DEFAULTS.get(suite_name)
+    if own is not None and own.source in GENERATED_SOURCES:
         # A suite evaluated on held-out splits of the generated training dataset itself.
-        if data_meta["source"] != "synthetic":
+        if data_meta["source"] != own.source:
             raise LuabError(
-                f"{checkpoint}: suite {suite_name!r} evaluates the synthetic training data, but this "
-                f"model was trained on {data_meta['source']!r}; pass a real suite with --data-root"
+                f"{checkpoint}: suite {suite_name!r} evaluates the generated {own.source!r} data, but "
+                f"this model was trained on {data_meta['source']!r}; evaluate it on the suite of its "
+                "own training data, or on a real suite with --data-root"
             )
-        dataset = prepare_synthetic(data_meta["variant"], data_dir, progress=progress)
+        dataset = generated_dataset(own.source, data_meta["variant"], data_dir, progress=progress)
         if dataset.fingerprint != data_meta["fingerprint"]:
             raise LuabError(
                 f"{checkpoint}: trained on data {data_meta['fingerprint'][:12]} but the generated "
@@ -320,7 +432,7 @@ def evaluate_checkpoint(
         fingerprint = listing_fingerprint(eval_dir)
     echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}")
     with progress_bar(progress) as prog:
-        metrics = suite_obj.evaluate(
+        outcome = suite_obj.evaluate(
             net,
             dataset_dir=eval_dir,
             device=dev,
@@ -329,8 +441,8 @@ def evaluate_checkpoint(
             # the same input normalisation the model was trained with (timm's data config)
             normalize=(net.input_mean, net.input_std),
         )
-    for task, where, how in suite_obj.last_missing:
-        echo(f"missing dataset for {task}: looked at {where}; {how}")
+    for m in outcome.missing:
+        echo(f"missing dataset for {m.task}: looked at {m.path}; {m.how_to_get}")
     config = {
         "protocol": meta["protocol"],
         "recipe": meta["recipe"],
@@ -355,10 +467,10 @@ def evaluate_checkpoint(
         },
         "suite": {"name": suite_name, "variant": variant, "data_fingerprint": fingerprint},
         "seed": int(meta["seed"]),
-        "metrics": metrics,
+        "metrics": outcome.metrics,
         "config": config,
         "provenance": collect_provenance(
-            fingerprint, extra_data={"byproducts": data_meta.get("byproducts"), **suite_obj.last_data}
+            fingerprint, extra_data={"byproducts": data_meta.get("byproducts"), **outcome.data}
         ),
         "training": meta.get("training"),
         "signature": None,
@@ -415,8 +527,18 @@ def run(
     device: str = "auto",
     progress: bool = True,
     echo: Echo = _noop,
+    source: str | None = None,
+    data_root: Path | None = None,
+    train_data: Path | None = None,
+    byproducts: Path | None = None,
+    workers: int = 0,
+    source_options: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Train and evaluate ``model`` under each protocol, sign every result, build the site."""
+    """Train and evaluate ``model`` under each protocol, sign every result, build the site.
+
+    ``source`` … ``source_options`` go to :func:`train_one`; ``data_root`` also to the evaluation of a
+    real suite (the folder of released datasets).
+    """
     from luab_bench.leaderboard.build import build_site
     from luab_bench.models import check_model_name
     from luab_bench.protocols.base import load_protocol
@@ -449,6 +571,12 @@ def run(
             device=device,
             progress=progress,
             echo=echo,
+            source=source,
+            data_root=data_root,
+            train_data=train_data,
+            byproducts=byproducts,
+            workers=workers,
+            source_options=source_options,
         )
         path = evaluate_checkpoint(
             checkpoint=ckpt_dir,
@@ -459,6 +587,7 @@ def run(
             device=device,
             progress=progress,
             echo=echo,
+            data_root=data_root,
         )
         echo(f"Wrote signed result {path}")
         results.append((path, load_result(path)))

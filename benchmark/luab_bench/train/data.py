@@ -6,14 +6,23 @@ multi-label data), point targets float32
 :func:`iter_batches` yields normalised, point-aware-augmented float batches in an order fixed by
 (seed, epoch) alone: a ``torch.Generator`` permutation per epoch and a separate generator for the
 augmentation, so two runs with one seed see the same batches, and so do two protocols.
+
+:class:`FileTrainData` is the same training set backed by image *files* of varying size (real
+ImageNet-AB / COCO-AB): the same label / point arrays plus an :class:`ImageFiles` reader that knows each
+image's (H, W) and decodes sample i. :func:`iter_batches` dispatches on the type and yields the same
+:class:`Batch` tuples: the crop + flip of each image is drawn, as for arrays, from the epoch's
+augmentation generator for the whole global batch (in batch order, each in its own (H, W)), so seeds,
+resume (``start_batch``) and DDP sharding behave the same; decoding and cropping run in a torch
+``DataLoader`` with ``num_workers`` worker processes (0 = in this process).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,33 +47,10 @@ class TrainData:
     has_point: np.ndarray
 
     def __post_init__(self) -> None:
-        im, lb, pt, hp = self.images, self.labels, self.points, self.has_point
+        im = self.images
         if im.ndim != 4 or im.shape[-1] != 3 or im.dtype != np.uint8:
             raise DataError(f"training images must be uint8 (N, H, W, 3), got {im.dtype} {im.shape}")
-        n = im.shape[0]
-        if (
-            lb.ndim == 2
-            and lb.shape[0] == n
-            and (lb.dtype == np.bool_ or np.issubdtype(lb.dtype, np.integer))
-        ):
-            if lb.size and (lb.min() < 0 or lb.max() > 1):
-                raise DataError("multi-label training labels (N, K) must be multi-hot 0/1")
-            if n == 0:
-                raise DataError("the training set is empty")
-            return
-        if lb.shape != (n,) or not np.issubdtype(lb.dtype, np.integer):
-            raise DataError(
-                f"training labels must be integers of shape ({n},) or multi-hot 0/1 of shape ({n}, K), "
-                f"got {lb.dtype} {lb.shape}"
-            )
-        if pt.ndim != 3 or pt.shape[0] != n or pt.shape[2] != 2:
-            raise DataError(f"training points must have shape ({n}, P, 2), got {pt.shape}")
-        if hp.shape != pt.shape[:2] or hp.dtype != np.bool_:
-            raise DataError(f"has_point must be bool of shape {pt.shape[:2]}, got {hp.dtype} {hp.shape}")
-        if n == 0:
-            raise DataError("the training set is empty")
-        if lb.min() < 0:
-            raise DataError(f"training labels must be >= 0, found {int(lb.min())}")
+        _check_targets(im.shape[0], self.labels, self.points, self.has_point)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -78,6 +64,107 @@ class TrainData:
     def num_point_slots(self) -> int:
         """P: points per sample (0 = no point targets)."""
         return int(self.points.shape[1])
+
+    @property
+    def shape_key(self) -> list[object]:
+        """What identifies the image data in a resumable run key (the array shape)."""
+        return list(self.images.shape)
+
+    def with_targets(self, points: np.ndarray, has_point: np.ndarray) -> TrainData:
+        """The same images and labels with other point targets (a protocol's)."""
+        return TrainData(self.images, self.labels, points, has_point)
+
+
+def _check_targets(n: int, lb: np.ndarray, pt: np.ndarray, hp: np.ndarray) -> None:
+    """Labels (N,) int or (N, K) multi-hot 0/1, points (N, P, 2), has_point bool (N, P)."""
+    if n == 0:
+        raise DataError("the training set is empty")
+    integer = lb.dtype == np.bool_ or np.issubdtype(lb.dtype, np.integer)
+    multi = lb.ndim == 2 and lb.shape[0] == n and integer
+    if multi:
+        if lb.size and (lb.min() < 0 or lb.max() > 1):
+            raise DataError("multi-label training labels (N, K) must be multi-hot 0/1")
+    elif lb.shape != (n,) or not np.issubdtype(lb.dtype, np.integer):
+        raise DataError(
+            f"training labels must be integers of shape ({n},) or multi-hot 0/1 of shape ({n}, K), "
+            f"got {lb.dtype} {lb.shape}"
+        )
+    if pt.ndim != 3 or pt.shape[0] != n or pt.shape[2] != 2:
+        raise DataError(f"training points must have shape ({n}, P, 2), got {pt.shape}")
+    if hp.shape != pt.shape[:2] or hp.dtype != np.bool_:
+        raise DataError(f"has_point must be bool of shape {pt.shape[:2]}, got {hp.dtype} {hp.shape}")
+    if not multi and lb.min() < 0:
+        raise DataError(f"training labels must be >= 0, found {int(lb.min())}")
+
+
+@runtime_checkable
+class ImageFiles(Protocol):
+    """Images stored as files: N of them, each (H, W) known up front, decodable one at a time.
+
+    Implementations must be picklable (they travel to ``DataLoader`` worker processes) and raise
+    :class:`DataError` naming the file when one cannot be read.
+    """
+
+    sizes: np.ndarray  # int64 (N, 2): (height, width) of every image
+
+    def __len__(self) -> int: ...
+
+    def read(self, index: int) -> np.ndarray:
+        """Image ``index`` as uint8 (H, W, 3) RGB, H and W equal to ``sizes[index]``."""
+        ...
+
+    def describe(self, index: int) -> str:
+        """Where image ``index`` lives (a path, or shard + row), for error messages."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class FileTrainData:
+    """A training set whose images are files of varying size (see :class:`ImageFiles`).
+
+    Same ``labels`` / ``points`` / ``has_point`` arrays as :class:`TrainData`. ``num_workers``: the
+    ``DataLoader`` worker processes that decode and crop (0 = decode in the training process).
+    ``identity``: a string identifying the exact images (e.g. a listing fingerprint) for run keys.
+    """
+
+    images: ImageFiles
+    labels: np.ndarray
+    points: np.ndarray
+    has_point: np.ndarray
+    num_workers: int = 0
+    identity: str = ""
+
+    def __post_init__(self) -> None:
+        sizes = np.asarray(self.images.sizes)
+        n = len(self.images)
+        if sizes.shape != (n, 2) or (n and int(sizes.min()) < 1):
+            raise DataError(f"image sizes must be positive (N, 2) = ({n}, 2), got {sizes.shape}")
+        if self.num_workers < 0:
+            raise DataError(f"num_workers must be >= 0, got {self.num_workers}")
+        _check_targets(n, self.labels, self.points, self.has_point)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def multilabel(self) -> bool:
+        """True for multi-hot (N, K) labels (COCO-style), False for class indices (N,)."""
+        return self.labels.ndim == 2
+
+    @property
+    def num_point_slots(self) -> int:
+        """P: points per sample (0 = no point targets)."""
+        return int(self.points.shape[1])
+
+    @property
+    def shape_key(self) -> list[object]:
+        """What identifies the images in a resumable run key: count + identity + sizes digest."""
+        digest = hashlib.sha256(np.ascontiguousarray(self.images.sizes, dtype=np.int64).tobytes())
+        return [len(self), "files", self.identity, digest.hexdigest()[:16]]
+
+    def with_targets(self, points: np.ndarray, has_point: np.ndarray) -> FileTrainData:
+        """The same images and labels with other point targets (a protocol's)."""
+        return dataclasses.replace(self, points=points, has_point=has_point)
 
 
 class Batch(NamedTuple):
@@ -124,7 +211,7 @@ def num_batches(n: int, batch_size: int, world_size: int = 1) -> int:
 
 
 def iter_batches(
-    data: TrainData,
+    data: TrainData | FileTrainData,
     *,
     batch_size: int,
     seed: int,
@@ -174,6 +261,24 @@ def iter_batches(
         warp_points,
     )
 
+    if isinstance(data, FileTrainData):
+        yield from _iter_file_batches(
+            data,
+            batch_size=batch_size,
+            seed=seed,
+            epoch=epoch,
+            out_size=out_size,
+            augmentation=augmentation,
+            mean=mean,
+            std=std,
+            device=device,
+            start_batch=start_batch,
+            shard=shard,
+            rand_augment=rand_augment,
+            random_erasing=random_erasing,
+            repeated_aug=repeated_aug,
+        )
+        return
     device = torch.device(device)
     rank, world = shard
     ctx = DistContext(rank=rank, world_size=world)
@@ -234,4 +339,183 @@ def iter_batches(
         x = (x - m) / s
         if er is not None:
             x = apply_erasing(x, er, random_erasing)
+        yield Batch(x, labels.to(device), points, has_point, before)
+
+
+# ---------------------------------------------------------------- file-backed batches
+class _CropJob(NamedTuple):
+    """What a worker needs to produce one training image: which file, its crop, its RandAugment warp."""
+
+    index: int
+    crop: tuple[int, int, int, int, bool] | None  # top, left, height, width, flip (None = resize)
+    geometric: np.ndarray | None  # (L, 3, 3) float64 RandAugment layers after the crop, or None
+
+
+class _CropDataset:
+    """Map-style dataset whose "indices" are :class:`_CropJob` s: decode, crop/flip, resize to float.
+
+    Returns ``(image float32 (3, S, S) in [0, 1], None)`` or ``(None, message)`` when the file cannot be
+    read, so that the error reaches the training process as one :class:`DataError` line (a raise
+    inside a worker would come back wrapped in a traceback).
+    """
+
+    def __init__(self, images: ImageFiles, out_size: int, fill: Sequence[float]) -> None:
+        self.images, self.out_size, self.fill = images, out_size, list(fill)
+
+    def __getitem__(self, job: _CropJob) -> tuple[torch.Tensor | None, str | None]:
+        import torch
+        import torch.nn.functional as F
+
+        from luab_bench.train.transforms import CropParams, crop_images
+
+        try:
+            pixels = self.images.read(job.index)
+        except DataError as err:
+            return None, str(err)
+        x = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)[None].float().div_(255.0)
+        if job.crop is None:
+            out = F.interpolate(x, size=(self.out_size, self.out_size), mode="bilinear", align_corners=False)
+            return out[0], None
+        top, left, h, w, flip = job.crop
+        params = CropParams(*(torch.tensor([v]) for v in (top, left, h, w)), torch.tensor([flip]))
+        geometric = None if job.geometric is None else torch.from_numpy(job.geometric)[None]
+        out = crop_images(x, params, self.out_size, geometric=geometric, fill=self.fill)
+        return out[0], None
+
+
+def _collate(items: list[tuple[torch.Tensor | None, str | None]]) -> tuple[torch.Tensor | None, str | None]:
+    import torch
+
+    for _, error in items:
+        if error is not None:
+            return None, error
+    return torch.stack([img for img, _ in items]), None  # type: ignore[misc]
+
+
+def _iter_file_batches(
+    data: FileTrainData,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    out_size: int,
+    augmentation: AugmentationConfig | None,
+    mean: Sequence[float],
+    std: Sequence[float],
+    device: str | torch.device,
+    start_batch: int,
+    shard: tuple[int, int],
+    rand_augment: RandAugmentConfig | None,
+    random_erasing: RandomErasingConfig | None,
+    repeated_aug: int,
+) -> Iterator[Batch]:
+    """:func:`iter_batches` for :class:`FileTrainData` (same draws per global batch, same Batch).
+
+    Draw order per global batch: one crop (+ flip) per image in batch order, each from
+    ``sample_crop_params(1, H_i, W_i, ...)`` in that image's own size; then RandAugment and erasing
+    for the whole batch, as for arrays. (The crop draws differ from the array path's batched draw,
+    so file-backed and array-backed runs of the same images are not bit-identical.)
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    from luab_bench.train.distributed import DistContext, shard_slice
+    from luab_bench.train.erasing import ErasingParams, apply_erasing, sample_erasing_params
+    from luab_bench.train.randaug import (
+        RandAugParams,
+        apply_photometric,
+        geometric_matrices,
+        sample_randaug_params,
+    )
+    from luab_bench.train.transforms import CropParams, crop_points, sample_crop_params, warp_points
+
+    device = torch.device(device)
+    rank, world = shard
+    ctx = DistContext(rank=rank, world_size=world)
+    order = epoch_order(len(data), seed, epoch, repeated_aug)
+    sizes = np.asarray(data.images.sizes, dtype=np.int64)
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    plans: list[tuple[np.ndarray, CropParams | None, RandAugParams | None, ErasingParams | None]] = []
+
+    def plan() -> Iterator[list[_CropJob]]:
+        """Draw every batch's parameters in order (skipped ones too); yield this rank's jobs."""
+        aug_gen = epoch_generator(seed, epoch, _AUG_STREAM)
+        for b in range(num_batches(len(data), batch_size, world)):
+            idx = order[b * batch_size : (b + 1) * batch_size]
+            params = ra = er = None
+            if augmentation is not None:
+                crops = [
+                    sample_crop_params(
+                        1,
+                        int(sizes[i, 0]),
+                        int(sizes[i, 1]),
+                        scale=augmentation.rrc_scale,
+                        ratio=augmentation.rrc_ratio,
+                        hflip_prob=augmentation.hflip,
+                        generator=aug_gen,
+                    )
+                    for i in idx
+                ]
+                params = CropParams(*(torch.cat(parts) for parts in zip(*crops, strict=True)))
+            elif rand_augment is not None:  # RandAugment without a random crop: the whole image
+                hw = torch.from_numpy(sizes[idx])
+                zero = torch.zeros(len(idx), dtype=torch.int64)
+                params = CropParams(zero, zero, hw[:, 0], hw[:, 1], zero.to(torch.bool))
+            if rand_augment is not None:
+                ra = sample_randaug_params(len(idx), rand_augment, generator=aug_gen)
+            if random_erasing is not None:
+                er = sample_erasing_params(len(idx), out_size, out_size, random_erasing, generator=aug_gen)
+            if b < start_batch:
+                continue
+            sel = shard_slice(len(idx), ctx)
+            idx = idx[sel]
+            if params is not None:
+                params = CropParams(*(p[sel] for p in params))
+            if ra is not None:
+                ra = RandAugParams(*(p[sel] for p in ra))
+            if er is not None:
+                er = ErasingParams(*(p[sel] for p in er))
+            geometric = geometric_matrices(ra, rand_augment, out_size) if ra is not None else None
+            jobs = []
+            for j, i in enumerate(idx):
+                crop = None
+                if params is not None:
+                    crop = (*(int(p[j]) for p in params[:4]), bool(params.flip[j]))
+                geo = None if geometric is None else geometric[j].to(torch.float64).numpy()
+                jobs.append(_CropJob(int(i), crop, geo))  # type: ignore[arg-type]
+            plans.append((idx, params, ra, er))
+            yield jobs
+
+    class _Plan:  # DataLoader wants an iterable batch sampler; the plan is drawn lazily, in order
+        def __iter__(self) -> Iterator[list[_CropJob]]:
+            return plan()
+
+    loader = DataLoader(
+        _CropDataset(data.images, out_size, mean),  # type: ignore[arg-type]
+        batch_sampler=_Plan(),  # type: ignore[arg-type]
+        num_workers=data.num_workers,
+        collate_fn=_collate,
+        persistent_workers=False,
+    )
+    for images, error in loader:
+        idx, params, ra, er = plans.pop(0)
+        if error is not None:
+            raise DataError(error)
+        labels = torch.from_numpy(np.asarray(data.labels[idx], dtype=np.int64))
+        points = torch.from_numpy(np.asarray(data.points[idx], dtype=np.float32)).to(device)
+        has_point = torch.from_numpy(np.asarray(data.has_point[idx], dtype=bool)).to(device)
+        before = has_point
+        x = images.to(device)
+        if params is not None:
+            hw = torch.from_numpy(sizes[idx]).to(device, torch.float32)
+            # each image's own (H, W): (B, 1) broadcasts over the P points of crop_points' maths
+            points, has_point = crop_points(points, has_point, params, hw[:, :1], hw[:, 1:])  # type: ignore[arg-type]
+            if ra is not None:
+                geometric = geometric_matrices(ra, rand_augment, out_size)  # type: ignore[arg-type]
+                points, has_point = warp_points(points, has_point, geometric, out_size)
+                x = apply_photometric(x, ra, rand_augment)  # type: ignore[arg-type]
+        x = (x - m) / s
+        if er is not None:
+            x = apply_erasing(x, er, random_erasing)  # type: ignore[arg-type]
         yield Batch(x, labels.to(device), points, has_point, before)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from luab_bench.models import LuabNet
     from luab_bench.protocols.base import Protocol, RecipeConfig
-    from luab_bench.train.data import TrainData
+    from luab_bench.train.data import FileTrainData, TrainData
     from luab_bench.train.distributed import DistContext
     from luab_bench.train.heldout import HeldOutSet
 
@@ -93,11 +93,14 @@ def make_optimizer(model: torch.nn.Module, recipe: RecipeConfig) -> torch.optim.
     return create_optimizer_v2(model, opt="adamw", lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
-def run_key(model: LuabNet, protocol: Protocol, recipe: RecipeConfig, data: TrainData, seed: int) -> str:
+def run_key(
+    model: LuabNet, protocol: Protocol, recipe: RecipeConfig, data: TrainData | FileTrainData, seed: int
+) -> str:
     """What a training state must match to be resumed: model, protocol, recipe, seed and data shape.
 
-    The data is identified by its size and label checksum (not its pixels, which would cost a pass over
-    the whole set); pipeline callers also store the dataset fingerprint in the checkpoint meta.
+    The data is identified by its shape (file-backed: count, identity and image sizes) and label
+    checksum (not its pixels, which would cost a pass over the whole set); pipeline callers also
+    store the dataset fingerprint in the checkpoint meta.
     """
     import numpy as np
 
@@ -109,7 +112,7 @@ def run_key(model: LuabNet, protocol: Protocol, recipe: RecipeConfig, data: Trai
             protocol.config.model_dump(mode="json"),
             recipe.model_dump(mode="json"),
             int(seed),
-            list(data.images.shape),
+            data.shape_key,
             hashlib.sha256(np.ascontiguousarray(data.labels).tobytes()).hexdigest(),
         ],
         sort_keys=True,
@@ -142,7 +145,7 @@ def train(
     model: LuabNet,
     protocol: Protocol,
     recipe: RecipeConfig,
-    data: TrainData,
+    data: TrainData | FileTrainData,
     *,
     seed: int,
     device: str = "cpu",
@@ -171,7 +174,7 @@ def train(
     import torch
 
     from luab_bench.train.checkpoint import has_train_state, load_train_state, save_train_state
-    from luab_bench.train.data import TrainData, iter_batches, num_batches
+    from luab_bench.train.data import iter_batches, num_batches
     from luab_bench.train.distributed import DistContext, all_reduce_sum
     from luab_bench.train.heldout import evaluate_held_out
     from luab_bench.train.mixing import mix_batch, mixed_loss
@@ -205,7 +208,7 @@ def train(
     _check_drop_path(model, recipe)
     points, has_point = protocol.make_targets(data.points, data.has_point, seed)
     key = run_key(model, protocol, recipe, data, seed)
-    data = TrainData(data.images, data.labels, points, has_point)
+    data = data.with_targets(points, has_point)
     uses_points = data.num_point_slots > 0
 
     dev = torch.device(device)

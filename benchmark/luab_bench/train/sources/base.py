@@ -1,0 +1,92 @@
+"""Training-data sources: where a training set comes from, behind one registry.
+
+A source turns a :class:`SourceRequest` (variant, data root, byproducts path, options, data dir) into
+one :class:`PreparedSource`: the training data (:class:`~luab_bench.train.data.TrainData` in memory or
+:class:`~luab_bench.train.data.FileTrainData` on files), the number of classes, whether labels are
+multi-hot, an optional held-out set for the per-epoch curves, the protocols it expects, and the
+``meta["data"]`` dict the checkpoint records (source, variant, data fingerprint, config, byproduct
+parser report, join counts). ``train_one`` then trains every source through the same loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from luab_bench.errors import ConfigError
+from luab_bench.registry import Registry
+
+if TYPE_CHECKING:
+    from luab_bench.train.data import FileTrainData, TrainData
+    from luab_bench.train.heldout import HeldOutSet
+
+Echo = Callable[[str], None]
+SINGLE_LABEL_PROTOCOLS = ("baseline", "rand", "luab")
+MULTI_LABEL_PROTOCOLS = ("coco_baseline", "coco_rand", "coco_luab")
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceRequest:
+    """Everything a source may use. ``options``: source-specific keys (unknown keys are errors)."""
+
+    data_dir: Path
+    variant: str | None = None
+    data_root: Path | None = None
+    train_data: Path | None = None
+    byproducts: Path | None = None
+    num_workers: int = 0
+    seed: int = 0
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    echo: Echo = _noop
+    progress: bool = True
+
+    def check_options(self, source: str, allowed: tuple[str, ...]) -> None:
+        """Unknown option keys are a :class:`ConfigError` naming the allowed ones."""
+        unknown = sorted(set(self.options) - set(allowed))
+        if unknown:
+            known = ", ".join(allowed) or "none"
+            raise ConfigError(
+                f"training source {source!r}: unknown option(s) {', '.join(unknown)}; known: {known}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedSource:
+    """A training set ready for ``train()`` plus what the checkpoint records about it."""
+
+    source: str
+    variant: str
+    data: TrainData | FileTrainData
+    num_classes: int
+    multilabel: bool
+    meta: dict[str, Any]
+    held_out: HeldOutSet | None = None
+    default_protocols: tuple[str, ...] = SINGLE_LABEL_PROTOCOLS
+    evaluation_dir: Path | None = None  # generated data whose held-out splits a suite evaluates
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.meta["fingerprint"])
+
+
+SourceFn = Callable[[SourceRequest], PreparedSource]
+TRAIN_SOURCES: Registry[SourceFn] = Registry(
+    "training source",
+    plugin_modules=(
+        "luab_bench.train.sources.synthetic",
+        "luab_bench.train.sources.synthetic_coco",
+        "luab_bench.train.sources.imagenet_ab",
+        "luab_bench.train.sources.coco_ab",
+    ),
+)
+
+
+def prepare_source(name: str, request: SourceRequest) -> PreparedSource:
+    """Run the registered source ``name`` (unknown names: a did-you-mean error)."""
+    return TRAIN_SOURCES.get(name)(request)
