@@ -120,7 +120,7 @@ def test_coco_suite_map_on_fixture(tmp_path, monkeypatch):
         lambda m: {"input_size": (3, 16, 16), "mean": (0, 0, 0), "std": (1, 1, 1)},
     )
     res = CocoSuite().evaluate(_RedModel(), dataset_dir=tmp_path, n_boot=30)
-    m = res["coco_map"]
+    m = res.metrics["coco_map"]
     assert m["value"] == pytest.approx(100.0) and m["n"] == 4 and "1 classes without a positive" in m["task"]
 
 
@@ -139,7 +139,7 @@ def test_synthetic_coco_suite_on_generated_split(tmp_path):
     d = generate_coco(cfg, tmp_path)
     torch.manual_seed(0)
     model = create_model("resnet10t", cfg.num_classes, num_point_heads=cfg.num_classes)
-    res = SyntheticCocoSuite().evaluate(model, dataset_dir=d, n_boot=20)
+    res = SyntheticCocoSuite().evaluate(model, dataset_dir=d, n_boot=20).metrics
     assert 0 <= res["synthetic_coco_map"]["value"] <= 100 and res["synthetic_coco_map"]["n"] == cfg.n_val
     split = load_coco_split(d, "val")
     labels = np.asarray(split["labels"])

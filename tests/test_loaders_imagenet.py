@@ -223,3 +223,52 @@ def test_bg_challenge_needs_fg_masks(tmp_path):
         "imagenet", {"bg_challenge": tmp_path / "bg"}, _Fixed(), tasks=["bg_challenge"], data_config=cfg
     )
     assert [m.task for m in res.missing] == ["bg_challenge"]
+
+
+class _RunnerUp(torch.nn.Module):
+    """Top logit at the image value (mod 1000), runner-up at ImageNet index 18 (magpie)."""
+
+    def forward(self, x):
+        v = (x[:, 0].mean(dim=(1, 2)) * 255).round().long()
+        return (
+            2.0 * torch.nn.functional.one_hot(v % 1000, 1000).float()
+            + torch.nn.functional.one_hot(torch.full_like(v, 18), 1000).float()
+        )
+
+
+def test_si_score_is_scored_1000_way_not_restricted_to_its_classes(tmp_path, monkeypatch):
+    # google-research/si-score's analysis colab ranks all 1000 logits: the magpie image predicted 20
+    # (not an SI-Score class) is a miss even though magpie beats ostrich among the subset's classes
+    monkeypatch.delenv("LUAB_BENCH_SI_SCORE_LOC_ROOT", raising=False)
+    _si(tmp_path / "si-score" / "object_location", [(9, "ostrich"), (18, "magpie")])
+    (tmp_path / "si-score" / "object_location" / "magpie" / "0.jpg").unlink()
+    _img(tmp_path / "si-score" / "object_location" / "magpie" / "1.jpg", 20)
+    cfg = {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0), "std": (1, 1, 1),
+           "crop_pct": 1.0, "crop_mode": "center"}  # fmt: skip
+    res = evaluate_suite_group(
+        "imagenet", None, _RunnerUp(), base_dir=tmp_path, tasks=["si_loc"], data_config=cfg, n_boot=20
+    )
+    m = res.metrics["si_loc_top1"]
+    assert m["value"] == pytest.approx(50.0) and m["n"] == 2  # a 2-way restricted argmax would give 100
+    assert "unrestricted" in m["task"]
+
+
+def test_imagenet_suite_returns_missing_datasets_in_its_outcome(tmp_path, monkeypatch):
+    from luab_bench.suites.base import EvalOutcome, MissingDataset
+    from luab_bench.suites.imagenet import IMAGENET_TASKS, ImagenetSuite
+
+    for t in IMAGENET_TASKS.values():
+        monkeypatch.delenv(t.env_var, raising=False)
+    for k, v in ((0, 0), (5, 5), (7, 9)):
+        _img(tmp_path / "imagenetv2-matched-frequency" / str(k) / "a.jpeg", v)
+    monkeypatch.setattr(
+        "luab_bench.suites.imagenet.default_data_config",
+        lambda m: {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0),
+                   "std": (1, 1, 1), "crop_pct": 1.0, "crop_mode": "center"},
+    )  # fmt: skip
+    out = ImagenetSuite().evaluate(_Fixed(), dataset_dir=tmp_path, n_boot=20)
+    assert isinstance(out, EvalOutcome) and set(out.metrics) == {"v2_top1"}
+    assert all(isinstance(m, MissingDataset) for m in out.missing)
+    assert {m.task for m in out.missing} == set(IMAGENET_TASKS) - {"v2"}
+    with pytest.raises(DataError, match="no dataset found"):
+        ImagenetSuite().evaluate(_Fixed(), dataset_dir=tmp_path / "nowhere", n_boot=20)

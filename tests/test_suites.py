@@ -23,7 +23,7 @@ from torch import nn
 
 from luab_bench.errors import DataError, LuabError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
-from luab_bench.suites.base import SUITES, Suite, get_suite, make_metric
+from luab_bench.suites.base import SUITES, EvalOutcome, Suite, get_suite, make_metric
 from luab_bench.suites.synthetic import EVAL_SPLITS, SyntheticSuite, evaluate_splits
 
 K = 4
@@ -300,13 +300,14 @@ def test_suite_evaluate_loads_dataset_dir(tmp_path, monkeypatch):
     splits = bg_predictor_splits()
     ds = write_fixture_dataset(tmp_path / "synthetic-s0-abcdef12", splits)
     monkeypatch.setitem(sys.modules, "luab_bench.data.synthetic", fake_loader_module())
-    suite = get_suite("synthetic")
+    suite = SyntheticSuite(analogues=False)
+    model = CodeModel().train()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. torch's "non-writable array" warning on memmaps
-        from_disk = suite.evaluate(
-            CodeModel(), dataset_dir=ds, device="cpu", seed=2, batch_size=8, analogues=False
-        )
-    assert from_disk == evaluate_splits(CodeModel(), splits, seed=2)
+        from_disk = suite.evaluate(model, dataset_dir=ds, device="cpu", seed=2, batch_size=8)
+    assert isinstance(from_disk, EvalOutcome) and from_disk.missing == () and from_disk.data == {}
+    assert from_disk.metrics == evaluate_splits(CodeModel(), splits, seed=2)
+    assert model.training  # the template restores the caller's train/eval mode
     with pytest.raises(DataError, match="not found"):
         suite.evaluate(CodeModel(), dataset_dir=tmp_path / "missing")
 
@@ -364,3 +365,93 @@ def test_table1_layout_has_every_column_and_dashes_for_missing():
     assert f"{metrics['val_top1']['value']:.1f}" in text and "-" in text
     # every metric the suite reports has a column, except the extra no_fg / mixed_same splits
     assert set(metrics) - set(TABLE1_SYNTHETIC) <= {"no_fg_top1", "mixed_same_top1"}
+
+
+# --------------------------------------------------------------------------- the batched predict helper
+
+
+class _LinearNet(nn.Module):
+    """logits = W (channel means), features = the channel means, two point heads (sigmoid of them)."""
+
+    def __init__(self, k: int = 5) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.w = nn.Parameter(torch.randn(k, 3, generator=g))
+
+    def forward(self, x: torch.Tensor) -> FakeOutput:
+        f = x.mean(dim=(2, 3))
+        pts = torch.stack([torch.sigmoid(f[:, :2]), torch.sigmoid(f[:, 1:])], dim=1)
+        return FakeOutput(f @ self.w.T, pts, f)
+
+
+def _reference(model: nn.Module, images: np.ndarray, mean, std):
+    """Independent computation: the whole array at once, float64 normalisation, one forward."""
+    x = torch.from_numpy(images.astype(np.float64) / 255.0).permute(0, 3, 1, 2)
+    x = ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).float()
+    with torch.no_grad():
+        return model(x)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 7, 100])
+def test_predict_matches_a_single_forward_pass(batch_size):
+    from luab_bench.suites.base import predict
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(13, 6, 5, 3), dtype=np.uint8)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    model = _LinearNet().eval()
+    ref = _reference(model, images, mean, std)
+    rows: list[tuple[int, int]] = []
+
+    def hook(x, sl):
+        rows.append((sl.start, sl.stop))
+        return x.mean(dim=(1, 2, 3))  # one value per image, of the *normalised* input
+
+    out = predict(
+        model, images, normalize=(mean, std), batch_size=batch_size,
+        outputs=("pred", "logits", "points", "features"), hooks={"xmean": hook},
+    )  # fmt: skip
+    assert out.n == 13
+    np.testing.assert_allclose(out.logits, ref.logits.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out.pred, out.logits.argmax(1))
+    np.testing.assert_allclose(out.points, ref.points.numpy(), rtol=1e-5, atol=1e-6)
+    assert out.points.shape == (13, 2, 2)  # every head, not only head 0
+    np.testing.assert_allclose(out.features, ref.features.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.extra["xmean"], ref.features.numpy().mean(1), rtol=1e-5, atol=1e-6)
+    starts = list(range(0, 13, batch_size))
+    assert rows == [(s, min(s + batch_size, 13)) for s in starts]
+
+
+def test_predict_accepts_uint8_and_float_batch_iterables_with_identical_results():
+    from luab_bench.suites.base import predict
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(9, 4, 4, 3), dtype=np.uint8)
+    model = _LinearNet().eval()
+    norm = ((0.5,) * 3, (0.25,) * 3)
+    from_array = predict(model, images, normalize=norm, batch_size=4, outputs=("logits",))
+    uint8_batches = [torch.from_numpy(images[i : i + 4]) for i in range(0, 9, 4)]
+    from_uint8 = predict(model, uint8_batches, normalize=norm, outputs=("logits",))
+    float_batches = [b.permute(0, 3, 1, 2).float() / 255.0 for b in uint8_batches]
+    from_float = predict(model, float_batches, normalize=norm, outputs=("logits",))
+    np.testing.assert_array_equal(from_array.logits, from_uint8.logits)
+    np.testing.assert_array_equal(from_array.logits, from_float.logits)
+    # reduce replaces the argmax for pred (e.g. a class-subset argmax)
+    sub = predict(model, images, normalize=norm, reduce=lambda z: z[:, [1, 3]].argmax(1))
+    np.testing.assert_array_equal(sub.pred, from_array.logits[:, [1, 3]].argmax(1))
+
+
+def test_predict_errors_name_the_problem():
+    from luab_bench.suites.base import predict
+
+    images = np.zeros((3, 4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="unknown outputs"):
+        predict(_LinearNet(), images, outputs=("cams",))
+    with pytest.raises(DataError, match="uint8"):
+        predict(_LinearNet(), images.astype(np.float32))
+    with pytest.raises(LuabError, match="num_classes=9"):
+        predict(_LinearNet(k=5), images, num_labels=9)
+    with pytest.raises(LuabError, match="no features"):
+        predict(CodeModel(plain=True), images, outputs=("features",))
+    empty = predict(_LinearNet(), np.zeros((0, 4, 4, 3), np.uint8), outputs=("pred", "logits"))
+    assert empty.n == 0 and empty.pred.shape == (0,) and empty.logits is None

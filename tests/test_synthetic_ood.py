@@ -405,12 +405,19 @@ class TinyNet(nn.Module):
 
 def test_suite_evaluates_analogues_from_a_generated_dataset(tiny_dataset: Path, tiny_analogues) -> None:
     from luab_bench.suites.base import get_suite
+    from luab_bench.suites.synthetic import SyntheticSuite
 
     suite = get_suite("synthetic")
-    m = suite.evaluate(TinyNet(TINY.num_classes), dataset_dir=tiny_dataset, n_boot=50)
+    out = suite.evaluate(TinyNet(TINY.num_classes), dataset_dir=tiny_dataset, n_boot=50)
+    m = out.metrics
+    assert set(out.data) == {"analogues_fingerprint"} and out.missing == ()
     assert {"val_top1", "bg_gap", "si_size_top1", "si_loc_top1", "si_rot_top1", "c_top1", "c_mce", "o_aupr",
             "bgc_acc"} <= set(m)  # fmt: skip
-    plain = suite.evaluate(TinyNet(TINY.num_classes), dataset_dir=tiny_dataset, n_boot=50, analogues=False)
+    plain = (
+        SyntheticSuite(analogues=False)
+        .evaluate(TinyNet(TINY.num_classes), dataset_dir=tiny_dataset, n_boot=50)
+        .metrics
+    )
     assert set(plain) == {
         "val_top1",
         "only_fg_top1",

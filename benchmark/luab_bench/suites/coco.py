@@ -16,17 +16,14 @@ from __future__ import annotations
 import os
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_index_ci
 from luab_bench.metrics.multilabel import mean_average_precision
-from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
-
-if TYPE_CHECKING:
-    import torch
+from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 
 ENV_VAR = "LUAB_BENCH_COCO_ROOT"
 HOW_TO_GET = (
@@ -64,7 +61,6 @@ def score_images(
     description: str = "coco",
 ) -> np.ndarray:
     """Class logits (N, C) of image files, resized (no crop) to the model's input size."""
-    import torch
     from torch.utils.data import DataLoader
     from torchvision import transforms as T
 
@@ -78,16 +74,12 @@ def score_images(
             T.Normalize(data_config["mean"], data_config["std"]),
         ]
     )
-    chunks = []
-    bar = progress.add_task(description, total=len(paths)) if progress is not None else None
-    with torch.inference_mode():
-        for x in DataLoader(_Files(paths, tf), batch_size=batch_size):
-            out = model(x.to(device))
-            logits = out if isinstance(out, torch.Tensor) else out.logits
-            chunks.append(logits.float().cpu().numpy())
-            if bar is not None:
-                progress.advance(bar, x.shape[0])
-    return np.concatenate(chunks)
+    loader = DataLoader(_Files(paths, tf), batch_size=batch_size)
+    out = predict(
+        model, loader, device=device, batch_size=batch_size, outputs=("logits",), progress=progress,
+        description=description, total=len(paths),
+    )  # fmt: skip
+    return out.logits if out.logits is not None else np.zeros((0, 0), dtype=np.float32)
 
 
 @SUITES.register("coco")
@@ -97,21 +89,10 @@ class CocoSuite(Suite):
     name = "coco"
     description = "COCO-2014 val multi-label classification: mAP over the 80 classes"
 
-    def evaluate(
-        self,
-        model: torch.nn.Module,
-        *,
-        dataset_dir: str | Path | None = None,
-        device: str | torch.device = "cpu",
-        progress: Any = None,
-        seed: int = 0,
-        batch_size: int = 64,
-        normalize: Normalize = None,
-        n_boot: int = 1000,
-    ) -> dict[str, dict[str, Any]]:
-        """Score every val image on disk; raises DataError naming where to get missing data."""
-        import torch
+    default_batch_size = 64
 
+    def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
+        """Score every val image on disk; raises DataError naming where to get missing data."""
         from luab_bench.suites.coco_data import load_coco
         from luab_bench.suites.imagenet import default_data_config
 
@@ -120,29 +101,26 @@ class CocoSuite(Suite):
             raise DataError(f"coco suite: no data at {root or '$' + ENV_VAR}; get {HOW_TO_GET}")
         cset = load_coco(root)
         cfg = default_data_config(model)
-        if isinstance(normalize, tuple):
-            cfg = {**cfg, "mean": tuple(normalize[0]), "std": tuple(normalize[1])}
-        dev = torch.device(device)
-        was_training = model.training
-        model.to(dev).eval()
-        try:
-            scores = score_images(
-                model, cset.paths, data_config=cfg, device=dev, batch_size=batch_size, progress=progress
-            )
-        finally:
-            model.train(was_training)
+        if isinstance(settings.normalize, tuple):
+            cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        scores = score_images(
+            model, cset.paths, data_config=cfg, device=settings.device, batch_size=settings.batch_size,
+            progress=settings.progress,
+        )  # fmt: skip
         if scores.shape[1] != cset.targets.shape[1]:
             raise DataError(
                 f"coco suite: the model has {scores.shape[1]} outputs but COCO has "
                 f"{cset.targets.shape[1]} classes; create it with num_classes={cset.targets.shape[1]}"
             )
-        return {
-            "coco_map": map_metric(
-                scores,
-                cset.targets,
-                seed=seed,
-                n_boot=n_boot,
-                key="coco_map",
-                task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
-            )
-        }
+        return EvalOutcome(
+            {
+                "coco_map": map_metric(
+                    scores,
+                    cset.targets,
+                    seed=settings.seed,
+                    n_boot=settings.n_boot,
+                    key="coco_map",
+                    task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
+                )
+            }
+        )

@@ -33,7 +33,15 @@ from luab_bench.metrics.ood import (
 from luab_bench.metrics.spurious import foreground_survives, load_in_to_in9, map_to_in9
 from luab_bench.metrics.subset import grouped_max_scores, real_correct
 from luab_bench.suites import imagenet_data as data
-from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+from luab_bench.suites.base import (
+    SUITES,
+    EvalOutcome,
+    EvalSettings,
+    MissingDataset,
+    Suite,
+    make_metric,
+    predict,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +125,8 @@ def run_model(
     kind: str = "standard",
     description: str = "evaluate",
 ) -> np.ndarray:
-    """Batched inference over image files; ``reduce(logits)`` picks what is kept per image."""
+    """Batched inference over image files (:func:`~luab_bench.suites.base.predict`); ``reduce(logits)``
+    picks what is kept per image."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -127,16 +136,12 @@ def run_model(
         num_workers=ctx.num_workers,
         pin_memory=torch.device(ctx.device).type == "cuda",
     )
-    chunks: list[np.ndarray] = []
-    bar = ctx.progress.add_task(description, total=len(paths)) if ctx.progress is not None else None
-    with torch.inference_mode():
-        for x in loader:
-            out = ctx.model(x.to(ctx.device, non_blocking=True))
-            logits = out if isinstance(out, torch.Tensor) else out.logits
-            chunks.append(reduce(logits.float()).cpu().numpy())
-            if bar is not None:
-                ctx.progress.advance(bar, x.shape[0])
-    return np.concatenate(chunks) if chunks else np.zeros(0)
+    out = predict(
+        ctx.model, loader, device=ctx.device, batch_size=ctx.batch_size,
+        reduce=lambda z: reduce(z.float()), progress=ctx.progress, description=description,
+        total=len(paths),
+    )  # fmt: skip
+    return out.pred if out.n else np.zeros(0)
 
 
 def _argmax(logits: torch.Tensor) -> torch.Tensor:
@@ -333,6 +338,15 @@ def _run_backgrounds(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
 
 
 def _run_si(subset: str):
+    """SI-Score top-1 as the reference scores it: 1000-way argmax == the class's ImageNet index.
+
+    No restriction to the subset's classes (61 in the released data): google-research/si-score's
+    ``analysis_demo.ipynb`` (``get_pred_top1_top5_acc``) ranks the *full* ImageNet-1k logits of the
+    classifier (``np.argsort(logits, axis=1)``) and compares the top prediction with the label that
+    ``fix_labels`` looks up from ``foreground_classes.csv`` (``int`` = ImageNet index). Djolonga et
+    al. 2020, "On Robustness and Transferability of CNNs", arXiv 2007.08558, App. D, describe the data.
+    """
+
     def run(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
         s = data.load_si_score(root, subset)
         pred = run_model(ctx, s.paths, _argmax, description=f"si_{subset}")
@@ -342,7 +356,8 @@ def _run_si(subset: str):
                 pred == s.labels,
                 ctx,
                 key,
-                f"SI-Score {subset}: 1000-way top-1 against the class's ImageNet index",
+                f"SI-Score {subset}: 1000-way top-1 against the class's ImageNet index "
+                "(unrestricted, as google-research/si-score's analysis colab)",
             )
         }
 
@@ -356,8 +371,7 @@ def _run_bg_challenge(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]
 
     ch = data.load_bg_challenge(root)
     mapping = load_in_to_in9(root / "in_to_in9.json")
-    mean = torch.tensor(ctx.data_config["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(ctx.data_config["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    norm = (ctx.data_config["mean"], ctx.data_config["std"])
 
     def read(p: Path) -> np.ndarray:
         with Image.open(p) as im:
@@ -369,13 +383,10 @@ def _run_bg_challenge(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]
         for i in range(0, bgs.shape[0], ctx.batch_size):
             yield bgs[i : i + ctx.batch_size].astype(np.float32) / 255.0
 
-    def classify(x: np.ndarray) -> np.ndarray:
+    def classify(x: np.ndarray) -> np.ndarray:  # float NHWC composites in [0, 1], one batch
         t = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2)
-        t = ((t - mean) / std).to(ctx.device)
-        with torch.inference_mode():
-            out = ctx.model(t)
-        logits = out if isinstance(out, torch.Tensor) else out.logits
-        return map_to_in9(logits.argmax(1).cpu().numpy(), mapping)
+        out = predict(ctx.model, [t], device=ctx.device, normalize=norm, batch_size=max(len(t), 1))
+        return map_to_in9(out.pred, mapping)
 
     survived = np.empty(len(ch.fg_paths), dtype=bool)
     bar = ctx.progress.add_task("bg_challenge", total=len(ch.fg_paths)) if ctx.progress else None
@@ -507,21 +518,9 @@ IMAGENET_TASKS: dict[str, Task] = {
 }
 
 
-@dataclass(frozen=True)
-class MissingDataset:
-    """A task that did not run: the path looked at and how to get the data."""
-
-    task: str
-    path: Path
-    how_to_get: str
-
-
-@dataclass
-class GroupOutcome:
-    """Metrics of every task that ran, plus the tasks whose data was missing."""
-
-    metrics: dict[str, dict[str, Any]]
-    missing: list[MissingDataset]
+#: What :func:`evaluate_suite_group` returns: the suite API's outcome (metrics of every task that
+#: ran, ``missing`` = the tasks whose data was absent). Kept as a name for existing callers.
+GroupOutcome = EvalOutcome
 
 
 def resolve_roots(
@@ -571,7 +570,7 @@ def evaluate_suite_group(
     seed: int = 0,
     n_boot: int = 1000,
     progress: Any = None,
-) -> GroupOutcome:
+) -> EvalOutcome:
     """Run every task of ``group`` ("imagenet") whose data exists; list the rest as missing."""
     import torch
 
@@ -590,7 +589,8 @@ def evaluate_suite_group(
         progress,
     )
     ctx.cache["roots"] = resolved
-    out = GroupOutcome({}, [])
+    metrics: dict[str, dict[str, Any]] = {}
+    missing: list[MissingDataset] = []
     was_training = model.training
     model.to(ctx.device).eval()
     try:
@@ -601,16 +601,16 @@ def evaluate_suite_group(
             if absent:
                 for n in absent:
                     p = resolved.get(n, Path(f"${IMAGENET_TASKS[n].env_var}"))
-                    out.missing.append(
+                    missing.append(
                         MissingDataset(
                             name, p, IMAGENET_TASKS[n].how_to_get + f" (or set {IMAGENET_TASKS[n].env_var})"
                         )
                     )
                 continue
-            out.metrics.update(t.run(resolved[name], ctx))
+            metrics.update(t.run(resolved[name], ctx))
     finally:
         model.train(was_training)
-    return out
+    return EvalOutcome(metrics, missing=tuple(missing))
 
 
 @SUITES.register("imagenet")
@@ -622,36 +622,24 @@ class ImagenetSuite(Suite):
         "ImageNet val, ReaL, V2, A, R, Sketch, C, O, ObjectNet, SI-Score and the Backgrounds Challenge"
     )
 
-    def evaluate(
-        self,
-        model: torch.nn.Module,
-        *,
-        dataset_dir: str | Path,
-        device: str | torch.device = "cpu",
-        progress: Any = None,
-        seed: int = 0,
-        batch_size: int = 256,
-        normalize: Normalize = None,
-        n_boot: int = 1000,
-    ) -> dict[str, dict[str, Any]]:
+    def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """All available tasks; raises DataError naming every missing dataset if none is present."""
         cfg = default_data_config(model)
-        if isinstance(normalize, tuple):
-            cfg = {**cfg, "mean": tuple(normalize[0]), "std": tuple(normalize[1])}
+        if isinstance(settings.normalize, tuple):
+            cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
         res = evaluate_suite_group(
             "imagenet",
             None,
             model,
             base_dir=dataset_dir,
-            device=str(device),
-            batch_size=batch_size,
+            device=str(settings.device),
+            batch_size=settings.batch_size,
             data_config=cfg,
-            seed=seed,
-            n_boot=n_boot,
-            progress=progress,
+            seed=settings.seed,
+            n_boot=settings.n_boot,
+            progress=settings.progress,
         )
-        self.last_missing = tuple((m.task, str(m.path), m.how_to_get) for m in res.missing)
         if not res.metrics:
             lines = "; ".join(f"{m.task}: {m.path} ({m.how_to_get})" for m in res.missing)
             raise DataError(f"imagenet suite: no dataset found. {lines}")
-        return res.metrics
+        return res

@@ -13,7 +13,7 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
   inclusive). Only reported when the model outputs points, together with ``point_loc_centre_acc``,
   the same accuracy for a constant centre prediction (the free floor: objects are large and often
   central, so a head trained on uniform random Z scores near it).
-- Analogues of the paper's Table 1 (``SyntheticSuite.evaluate(analogues=True)``, the default):
+- Analogues of the paper's Table 1 (``SyntheticSuite(analogues=True)``, the default):
   ``si_size_top1``, ``si_loc_top1``, ``si_rot_top1``, ``c_top1``, ``c_mce`` (unnormalised), ``o_aupr``,
   ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
   :mod:`luab_bench.suites.synthetic_analogues`; laid out by ``luab_bench.suites.tables.layout('synthetic')``.
@@ -25,16 +25,24 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from luab_bench.errors import DataError, LuabError
+from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
 from luab_bench.metrics.classification import accuracy, bg_gap, point_in_box
-from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+from luab_bench.suites.base import (
+    SUITES,
+    EvalOutcome,
+    EvalSettings,
+    Normalize,
+    Suite,
+    make_metric,
+    predict,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -58,110 +66,6 @@ class SplitLike(Protocol):
     images: np.ndarray  # uint8 (N, H, W, 3)
     labels: np.ndarray  # int64 (N,)
     boxes: np.ndarray  # float32 (N, 4) xyxy relative
-
-
-class SplitPredictions(NamedTuple):
-    """Model outputs for one split: predicted class (N,), head-0 point (N, 2) or None, logits or None."""
-
-    pred: np.ndarray
-    points: np.ndarray | None
-    logits: np.ndarray | None = None
-
-
-def _normalizer(normalize: Normalize, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Turn the ``normalize`` argument into an in-place-friendly callable on (B, 3, H, W) in [0, 1]."""
-    import torch
-
-    if normalize is None:
-        return lambda x: x
-    if callable(normalize):
-        return normalize
-    mean, std = normalize
-    if len(mean) != 3 or len(std) != 3:
-        raise ValueError(f"normalize=(mean, std) needs 3 values each, got {mean!r}, {std!r}")
-    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    return lambda x: x.sub_(m).div_(s)
-
-
-def predict_split(
-    model: torch.nn.Module,
-    images: np.ndarray,
-    *,
-    device: str | torch.device = "cpu",
-    normalize: Normalize = None,
-    batch_size: int = 256,
-    progress: Any = None,
-    description: str = "evaluate",
-    num_labels: int | None = None,
-    keep_logits: bool = False,
-) -> SplitPredictions:
-    """Batched no-grad inference over uint8 NHWC ``images`` (numpy or memmap).
-
-    The model should already be in eval mode on ``device``. Each batch is copied once into a reused
-    uint8 buffer, moved to the device, converted to float NCHW in [0, 1] and normalised; predictions
-    land in preallocated arrays. ``num_labels`` (1 + the largest label) is checked against the
-    model's number of classes on the first batch. ``keep_logits`` also returns the float32 logits
-    (N, K) (for the OOD score); otherwise only the argmax leaves the device.
-    """
-    import torch
-
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        raise DataError(
-            f"{description}: images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}"
-        )
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = torch.device(device)
-    norm = _normalizer(normalize, device)
-    n = images.shape[0]
-    pred = np.empty(n, dtype=np.int64)
-    points: np.ndarray | None = None
-    all_logits: np.ndarray | None = None
-    has_points: bool | None = None
-    bs = min(batch_size, max(n, 1))
-    buf = torch.empty((bs, *images.shape[1:]), dtype=torch.uint8, pin_memory=device.type == "cuda")
-    buf_np = buf.numpy()
-    task = progress.add_task(description, total=n) if progress is not None else None
-    with torch.inference_mode():
-        for start in range(0, n, bs):
-            stop = min(start + bs, n)
-            b = stop - start
-            np.copyto(buf_np[:b], images[start:stop])
-            x = buf[:b].to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255.0)
-            out = model(norm(x))
-            if isinstance(out, torch.Tensor):
-                logits, pts = out, None
-            else:  # ModelOutput(logits, points, features) or anything with those attributes
-                logits, pts = getattr(out, "logits", None), getattr(out, "points", None)
-                if logits is None:
-                    logits = out[0]
-            if logits.ndim != 2 or logits.shape[0] != b:
-                raise LuabError(
-                    f"{description}: model returned logits of shape {tuple(logits.shape)} for a batch "
-                    f"of {b}; expected ({b}, num_classes)"
-                )
-            if start == 0 and num_labels is not None and num_labels > logits.shape[1]:
-                raise LuabError(
-                    f"{description}: the model predicts {logits.shape[1]} classes but the data has "
-                    f"labels up to {num_labels - 1}; create the model with num_classes={num_labels}"
-                )
-            pred[start:stop] = logits.argmax(dim=1).cpu().numpy()
-            if keep_logits:
-                if all_logits is None:
-                    all_logits = np.empty((n, logits.shape[1]), dtype=np.float32)
-                all_logits[start:stop] = logits.float().cpu().numpy()
-            if has_points is None:
-                has_points = pts is not None and pts.ndim == 3 and pts.shape[1] > 0
-                if has_points:
-                    points = np.empty((n, 2), dtype=np.float32)
-            if has_points:
-                if pts is None or pts.shape[0] != b or pts.shape[-1] != 2:
-                    raise LuabError(f"{description}: model returned points inconsistently across batches")
-                points[start:stop] = pts[:, 0, :].float().cpu().numpy()
-            if task is not None:
-                progress.advance(task, b)
-    return SplitPredictions(pred, points, all_logits)
 
 
 def _metric_seed(seed: int, metric: str) -> list[int]:
@@ -219,7 +123,7 @@ def evaluate_splits(
     model.eval()
     try:
         preds = {
-            name: predict_split(
+            name: predict(
                 model,
                 splits[name].images,
                 device=device,
@@ -228,7 +132,9 @@ def evaluate_splits(
                 progress=progress,
                 description=f"synthetic/{name}",
                 num_labels=num_labels,
-                keep_logits=analogues is not None and name == "val",
+                outputs=("pred", "points", "logits")
+                if analogues is not None and name == "val"
+                else ("pred", "points"),
             )
             for name in EVAL_SPLITS
         }
@@ -291,6 +197,7 @@ def evaluate_splits(
 
     val_points = preds["val"].points
     if val_points is not None:
+        val_points = val_points[:, 0]  # head 0
         inside = point_in_box(val_points, np.asarray(splits["val"].boxes))
         ci = bootstrap_ci(100.0 * inside, n_boot=n_boot, seed=_metric_seed(seed, "point_loc_acc"))
         metrics["point_loc_acc"] = make_metric(
@@ -328,52 +235,41 @@ class SyntheticSuite(Suite):
         "Backgrounds-Challenge accuracy) on the seeded synthetic dataset"
     )
 
-    def evaluate(
-        self,
-        model: torch.nn.Module,
-        *,
-        dataset_dir: str | Path,
-        device: str | torch.device = "cpu",
-        progress: Any = None,
-        seed: int = 0,
-        batch_size: int = 256,
-        normalize: Normalize = None,
-        n_boot: int = 1000,
-        analogues: bool = True,
-    ) -> dict[str, dict[str, Any]]:
-        """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`.
+    def __init__(self, analogues: bool = True) -> None:
+        #: also build (first time only; hash-verified reuse afterwards) and evaluate the analogue
+        #: splits (``luab_bench.data.synthetic_ood.generate_analogues``)
+        self.analogues = analogues
 
-        ``analogues=True`` also builds (first time only; hash-verified reuse afterwards) and evaluates
-        the analogue splits (``luab_bench.data.synthetic_ood.generate_analogues``).
-        """
+    def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
+        """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`."""
         from luab_bench.data.synthetic import load_split
 
-        dataset_dir = Path(dataset_dir)
-        if not dataset_dir.is_dir():
+        if dataset_dir is None or not dataset_dir.is_dir():
             raise DataError(
                 f"{dataset_dir}: synthetic dataset directory not found; generate it first "
                 "(luab_bench.data.synthetic.generate or the `data` command)"
             )
         splits = {name: load_split(dataset_dir, name) for name in EVAL_SPLITS}
-        analogue_splits = None
-        if analogues:
+        analogue_splits, data = None, {}
+        if self.analogues:
             from luab_bench.data.synthetic_ood import (
                 generate_analogues,
                 load_analogue_manifest,
                 load_analogues,
             )
 
-            analogue_dir = generate_analogues(dataset_dir, progress=progress)
+            analogue_dir = generate_analogues(dataset_dir, progress=settings.progress)
             analogue_splits = load_analogues(analogue_dir)
-            self.last_data = {"analogues_fingerprint": load_analogue_manifest(analogue_dir)["fingerprint"]}
-        return evaluate_splits(
+            data = {"analogues_fingerprint": load_analogue_manifest(analogue_dir)["fingerprint"]}
+        metrics = evaluate_splits(
             model,
             splits,
-            device=device,
-            normalize=normalize,
-            progress=progress,
-            seed=seed,
-            batch_size=batch_size,
-            n_boot=n_boot,
+            device=settings.device,
+            normalize=settings.normalize,
+            progress=settings.progress,
+            seed=settings.seed,
+            batch_size=settings.batch_size,
+            n_boot=settings.n_boot,
             analogues=analogue_splits,
         )
+        return EvalOutcome(metrics, data=data)

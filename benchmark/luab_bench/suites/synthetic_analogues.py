@@ -34,6 +34,7 @@ from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_index_ci
 from luab_bench.metrics.classification import accuracy
 from luab_bench.metrics.ood import imagenet_o_anomaly_score, ood_aupr
 from luab_bench.suites.base import Normalize, make_metric
+from luab_bench.suites.base import predict as batched_predict
 
 if TYPE_CHECKING:
     import torch
@@ -146,15 +147,14 @@ def evaluate_analogues(
 
     ``val_logits`` are the model's logits on the val split (the OOD negatives).
     """
-    from luab_bench.suites.synthetic import predict_split
-
     for name, sp in analogues.items():
         _check(name, sp)
 
     def predict(name: str, images: np.ndarray, keep_logits: bool = False, prog: Any = progress) -> Any:
-        return predict_split(
+        return batched_predict(
             model, images, device=device, normalize=normalize, batch_size=batch_size,
-            progress=prog, description=f"synthetic/{name}", keep_logits=keep_logits,
+            progress=prog, description=f"synthetic/{name}",
+            outputs=("pred", "logits") if keep_logits else ("pred",),
         )  # fmt: skip
 
     metrics: dict[str, dict[str, Any]] = {}

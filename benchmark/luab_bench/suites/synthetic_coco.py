@@ -14,42 +14,15 @@ Images are fed at their stored size, scaled to [0, 1] and normalised with ``norm
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from luab_bench.errors import DataError, LuabError
 from luab_bench.metrics.bootstrap import bootstrap_ci
 from luab_bench.metrics.classification import accuracy
-from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 from luab_bench.suites.coco import map_metric
-
-if TYPE_CHECKING:
-    import torch
-
-
-def predict_multilabel(
-    model: Any, images: np.ndarray, *, device: Any, normalize: Normalize, batch_size: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Logits (N, K) and per-class points (N, P, 2) or None for uint8 NHWC ``images``."""
-    import torch
-
-    from luab_bench.suites.synthetic import _normalizer
-
-    norm = _normalizer(normalize, torch.device(device))
-    logits, points = [], []
-    with torch.inference_mode():
-        for s in range(0, images.shape[0], batch_size):
-            x = torch.from_numpy(np.array(images[s : s + batch_size]))  # copy: memmaps are read-only
-            x = x.to(device).permute(0, 3, 1, 2).float().div_(255.0)
-            out = model(norm(x))
-            z = out if isinstance(out, torch.Tensor) else out.logits
-            p = None if isinstance(out, torch.Tensor) else getattr(out, "points", None)
-            logits.append(z.float().cpu().numpy())
-            if p is not None and p.ndim == 3 and p.shape[1] > 0:
-                points.append(p.float().cpu().numpy())
-    pts = np.concatenate(points) if points and len(points) == len(logits) else None
-    return np.concatenate(logits), pts
 
 
 def points_in_class_boxes(points: np.ndarray, labels: np.ndarray, objects: np.ndarray) -> np.ndarray:
@@ -71,42 +44,30 @@ class SyntheticCocoSuite(Suite):
     name = "synthetic-coco"
     description = "Embedded multi-label COCO-like split: mAP and per-class point-in-box localisation"
 
-    def evaluate(
-        self,
-        model: torch.nn.Module,
-        *,
-        dataset_dir: str | Path,
-        device: str | torch.device = "cpu",
-        progress: Any = None,
-        seed: int = 0,
-        batch_size: int = 256,
-        normalize: Normalize = None,
-        n_boot: int = 1000,
-    ) -> dict[str, dict[str, Any]]:
+    def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Evaluate on ``<dataset_dir>/val``; model outputs must have one logit per class."""
         from luab_bench.data.synthetic_coco import load_coco_split
 
-        if not Path(dataset_dir).is_dir():
+        if dataset_dir is None or not dataset_dir.is_dir():
             raise DataError(
                 f"{dataset_dir}: synthetic-coco dataset not found; generate it with "
                 "luab_bench.data.synthetic_coco.generate_coco"
             )
         split = load_coco_split(dataset_dir, "val")
         labels = np.asarray(split["labels"], dtype=bool)
-        was_training = model.training
-        model.to(device).eval()
-        try:
-            logits, points = predict_multilabel(
-                model, split["images"], device=device, normalize=normalize, batch_size=batch_size
-            )
-        finally:
-            model.train(was_training)
+        seed, n_boot = settings.seed, settings.n_boot
+        out = predict(
+            model, np.asarray(split["images"]), device=settings.device, normalize=settings.normalize,
+            batch_size=settings.batch_size, outputs=("logits", "points"), progress=settings.progress,
+            description="synthetic-coco/val",
+        )  # fmt: skip
+        logits, points = out.logits, out.points
         if logits.shape[1] != labels.shape[1]:
             raise LuabError(
                 f"synthetic-coco: the model has {logits.shape[1]} outputs but the data has "
                 f"{labels.shape[1]} classes; create it with num_classes={labels.shape[1]}"
             )
-        out = {
+        metrics = {
             "synthetic_coco_map": map_metric(
                 logits,
                 labels,
@@ -119,7 +80,7 @@ class SyntheticCocoSuite(Suite):
         if points is not None and points.shape[1] == labels.shape[1]:
             inside = points_in_class_boxes(points, labels, np.asarray(split["objects"]))
             ci = bootstrap_ci(100.0 * inside, n_boot=n_boot, seed=[seed, 7])
-            out["synthetic_coco_point_loc_acc"] = make_metric(
+            metrics["synthetic_coco_point_loc_acc"] = make_metric(
                 accuracy(inside),
                 n=inside.size,
                 ci=(ci.low, ci.high),
@@ -127,4 +88,4 @@ class SyntheticCocoSuite(Suite):
                 higher_is_better=True,
                 task="synthetic-coco/val: class-k point inside a visible box of class k, per present class",
             )
-        return out
+        return EvalOutcome(metrics)

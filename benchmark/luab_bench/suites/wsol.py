@@ -39,7 +39,7 @@ from luab_bench.metrics.wsol import (
     normalize_cam,
     pxap,
 )
-from luab_bench.suites.base import SUITES, Normalize, Suite, make_metric
+from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 
 if TYPE_CHECKING:
     import torch
@@ -121,6 +121,7 @@ def evaluate_wsol(
     seed: int = 0,
     n_boot: int = 1000,
     cam_curve_interval: float = 0.001,
+    progress: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """All WSOL metrics for a wsolevaluation checkout at ``root`` (see module docstring)."""
     import torch
@@ -130,38 +131,37 @@ def evaluate_wsol(
     root = Path(root)
     meta = load_wsol_metadata(root / "metadata" / dataset / "test")
     img_root = root / "dataset" / dataset
-    mean = torch.tensor(data_config["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(data_config["std"], dtype=torch.float32).view(1, 3, 1, 1)
-    cams: list[np.ndarray] = []
     sizes: list[tuple[int, int]] = []
-    pts: list[np.ndarray] = []
-    was_training = model.training
-    model.to(device).eval()
-    try:
+
+    def batches() -> Any:  # uint8 NHWC batches at RESIZE x RESIZE; records each original size
         for s in range(0, len(meta.paths), batch_size):
-            batch = meta.paths[s : s + batch_size]
             arrs = []
-            for p in batch:
+            for p in meta.paths[s : s + batch_size]:
                 try:
                     with Image.open(img_root / p) as im:
                         sizes.append(im.size)
                         arrs.append(np.asarray(im.convert("RGB").resize((RESIZE, RESIZE), Image.BILINEAR)))
                 except OSError as e:
                     raise DataError(f"wsol: cannot read image {img_root / p} ({e})") from None
-            x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)
-            x = ((x - mean) / std).to(device)
-            with torch.inference_mode():
-                cam = class_activation_maps(
-                    model, x, torch.as_tensor(meta.labels[s : s + batch_size]).to(device)
-                )
-                cam = F.interpolate(cam[:, None], size=(RESIZE, RESIZE), mode="bicubic", align_corners=False)
-                cams += [normalize_cam(c) for c in cam[:, 0].float().cpu().numpy()]
-                out = model(x)
-                p = None if isinstance(out, torch.Tensor) else getattr(out, "points", None)
-                if p is not None and p.ndim == 3 and p.shape[1] > 0:
-                    pts.append(p[:, 0].float().cpu().numpy())
+            yield torch.from_numpy(np.stack(arrs))
+
+    def cam_hook(x: torch.Tensor, rows: slice) -> np.ndarray:  # true-class CAM, bicubic, min-max
+        cam = class_activation_maps(model, x, torch.as_tensor(meta.labels[rows]).to(x.device))
+        cam = F.interpolate(cam[:, None], size=(RESIZE, RESIZE), mode="bicubic", align_corners=False)
+        return np.stack([normalize_cam(c) for c in cam[:, 0].float().cpu().numpy()])
+
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        pred = predict(
+            model, batches(), device=device, normalize=(data_config["mean"], data_config["std"]),
+            batch_size=batch_size, outputs=("points",), hooks={"cam": cam_hook},
+            progress=progress, description=f"wsol/{dataset}", total=len(meta.paths),
+        )  # fmt: skip
     finally:
         model.train(was_training)
+    cams = list(pred.extra["cam"])
+    pts = [pred.points[:, 0]] if pred.points is not None else []
 
     def seed_for(key: str) -> list[int]:
         return [int(seed), zlib.crc32(key.encode())]
@@ -241,25 +241,21 @@ class WsolSuite(Suite):
     name = "wsol"
     description = "MaxBoxAccV2 / PxAP of true-class CAMs and point-head localisation (wsolevaluation)"
 
-    def evaluate(
-        self,
-        model: torch.nn.Module,
-        *,
-        dataset_dir: str | Path,
-        device: str | torch.device = "cpu",
-        progress: Any = None,
-        seed: int = 0,
-        batch_size: int = 32,
-        normalize: Normalize = None,
-        n_boot: int = 1000,
-    ) -> dict[str, dict[str, Any]]:
+    default_batch_size = 32
+
+    def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Run :func:`evaluate_wsol` on ``ILSVRC`` with the model's timm normalisation."""
         from luab_bench.suites.imagenet import default_data_config
 
+        if dataset_dir is None:
+            raise DataError("wsol suite: pass dataset_dir = a clovaai/wsolevaluation checkout")
         cfg = default_data_config(model)
-        if isinstance(normalize, tuple):
-            cfg = {**cfg, "mean": tuple(normalize[0]), "std": tuple(normalize[1])}
-        return evaluate_wsol(
-            model, dataset_dir, "ILSVRC", data_config=cfg, device=device, batch_size=batch_size,
-            seed=seed, n_boot=n_boot,
+        if isinstance(settings.normalize, tuple):
+            cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        return EvalOutcome(
+            evaluate_wsol(
+                model, dataset_dir, "ILSVRC", data_config=cfg, device=settings.device,
+                batch_size=settings.batch_size, seed=settings.seed, n_boot=settings.n_boot,
+                progress=settings.progress,
+            )
         )  # fmt: skip
