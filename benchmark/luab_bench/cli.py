@@ -15,14 +15,16 @@ import click
 
 from luab_bench import __version__
 from luab_bench.cli_options import (
-    DEFAULT_RESULTS_DIR,
-    DEFAULT_RUNS_DIR,
-    DEFAULT_SITE_DIR,
     opt_data_dir,
     opt_device,
     opt_epochs,
+    opt_key,
+    opt_out,
     opt_progress,
+    opt_results_dir,
+    opt_runs_dir,
     opt_seed,
+    opt_site_dir,
     opt_suite,
 )
 from luab_bench.errors import LuabError
@@ -127,33 +129,10 @@ def cli() -> None:
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
 @opt_epochs
 @opt_data_dir
-@click.option(
-    "--runs-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RUNS_DIR,
-    show_default=True,
-    help="Where checkpoints are written.",
-)
-@click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RESULTS_DIR,
-    show_default=True,
-    help="Where signed result JSON files are written.",
-)
-@click.option(
-    "--site-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_SITE_DIR,
-    show_default=True,
-    help="Where the static leaderboard is built.",
-)
-@click.option(
-    "--key",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.",
-)
+@opt_runs_dir
+@opt_results_dir()
+@opt_site_dir
+@opt_key("Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.")
 @_source_options
 @opt_device
 @opt_progress
@@ -222,12 +201,7 @@ def run(
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
 @opt_epochs
 @opt_data_dir
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Checkpoint directory to write (model.safetensors + checkpoint.json).",
-)
+@opt_out("Checkpoint directory to write (model.safetensors + checkpoint.json).", kind="dir", required=True)
 @click.option(
     "--resume/--no-resume",
     default=False,
@@ -311,25 +285,9 @@ def train(
     envvar="LUAB_BENCH_DATA_ROOT",
     help="Folder of released datasets for a real suite (imagenet, coco, wsol); env LUAB_BENCH_DATA_ROOT.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Result JSON path (default: <results-dir>/<stable name>.json).",
-)
-@click.option(
-    "--results-dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_RESULTS_DIR,
-    show_default=True,
-    help="Directory for the result when --out is not given.",
-)
-@click.option(
-    "--key",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Sign the result with this Ed25519 private key.",
-)
+@opt_out("Result JSON path (default: <results-dir>/<stable name>.json).")
+@opt_results_dir("Directory for the result when --out is not given.")
+@opt_key("Sign the result with this Ed25519 private key.")
 @opt_device
 @opt_progress
 def evaluate(
@@ -365,13 +323,7 @@ def evaluate(
 
 
 @cli.command()
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."),
-    show_default=True,
-    help="Directory for the key pair.",
-)
+@opt_out("Directory for the key pair.", kind="dir", default=Path("."))
 @click.option("--name", default="luab_ed25519", show_default=True, help="Base file name of the key pair.")
 def keygen(out: Path, name: str) -> None:
     """Make an Ed25519 key pair for signing results (private key mode 0600, never overwritten)."""
@@ -384,12 +336,7 @@ def keygen(out: Path, name: str) -> None:
 
 @cli.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--key",
-    type=click.Path(path_type=Path, dir_okay=False),
-    required=True,
-    help="Ed25519 private key (from `luab-bench keygen`).",
-)
+@opt_key("Ed25519 private key (from `luab-bench keygen`).", required=True)
 def sign(results: tuple[Path, ...], key: Path) -> None:
     """Sign result JSON files in place (atomically)."""
     from luab_bench.results.signing import sign_result_file

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +55,62 @@ def opt_epochs(f: Any) -> Any:
     return click.option(
         "--epochs", type=click.IntRange(min=1), default=None, help="Override the recipe's epoch count."
     )(f)
+
+
+def opt_key(help: str, *, required: bool = False) -> Callable[[Any], Any]:
+    """``--key FILE``: an Ed25519 private key (one declaration; each command says what it signs)."""
+    return click.option(
+        "--key",
+        type=click.Path(path_type=Path, dir_okay=False),
+        required=required,
+        default=None,
+        help=help,
+    )
+
+
+def opt_results_dir(help: str = "Where signed result JSON files are written.") -> Callable[[Any], Any]:
+    """``--results-dir DIR`` (default ``leaderboard/results``)."""
+    return click.option(
+        "--results-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_RESULTS_DIR,
+        show_default=True,
+        help=help,
+    )
+
+
+def opt_runs_dir(f: Any) -> Any:
+    return click.option(
+        "--runs-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_RUNS_DIR,
+        show_default=True,
+        help="Where checkpoints are written.",
+    )(f)
+
+
+def opt_site_dir(f: Any) -> Any:
+    return click.option(
+        "--site-dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_SITE_DIR,
+        show_default=True,
+        help="Where the static leaderboard is built.",
+    )(f)
+
+
+def opt_out(
+    help: str, *, kind: str = "file", default: Path | None = None, required: bool = False
+) -> Callable[[Any], Any]:
+    """``--out PATH``: a file (``kind="file"``) or a directory (``kind="dir"``) the command writes."""
+    if kind not in ("file", "dir"):
+        raise ValueError(f"opt_out kind must be 'file' or 'dir', not {kind!r}")
+    is_file = kind == "file"
+    return click.option(
+        "--out",
+        type=click.Path(path_type=Path, dir_okay=not is_file, file_okay=is_file),
+        default=default,
+        required=required,
+        show_default=default is not None,
+        help=help,
+    )

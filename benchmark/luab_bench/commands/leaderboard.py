@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import DEFAULT_RESULTS_DIR, DEFAULT_SITE_DIR
+from luab_bench.cli_options import DEFAULT_RESULTS_DIR, DEFAULT_SITE_DIR, opt_out
 
 DEFAULT_REFERENCE_DIR = Path("leaderboard/reference")
 DEFAULT_SCHEMA_PATH = Path("leaderboard/schema/result.schema.json")
@@ -30,13 +30,7 @@ def leaderboard() -> None:
     show_default=True,
     help="Directory of result JSON files.",
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_SITE_DIR,
-    show_default=True,
-    help="Output directory of the static site.",
-)
+@opt_out("Output directory of the static site.", kind="dir", default=DEFAULT_SITE_DIR)
 @click.option(
     "--reference",
     "reference_dir",
@@ -69,13 +63,7 @@ def leaderboard_build(
 
 
 @leaderboard.command("schema")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_SCHEMA_PATH,
-    show_default=True,
-    help="Where to write the JSON Schema of result files.",
-)
+@opt_out("Where to write the JSON Schema of result files.", default=DEFAULT_SCHEMA_PATH)
 def leaderboard_schema(out: Path) -> None:
     """Write the result JSON Schema generated from the typed result model."""
     from luab_bench.leaderboard.build import write_result_schema
