@@ -52,3 +52,47 @@ def write_results(directory: Path, docs: list[dict[str, Any]], key: Path | None)
             result = sign_result(result, private)
         paths.append(write_result_to_dir(directory, result))
     return paths
+
+
+SIGMAS = [0.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def alignment_block(methods: tuple[str, ...] = ("gradcam", EVIL), measure: str = "clicks") -> dict[str, Any]:
+    """A schema-1.1 ``alignment`` block: one r-vs-sigma curve per method, with one undefined (null) r.
+
+    Method ``i``'s curve peaks at sigma ``SIGMAS[2]`` with r = 0.4 - 0.1 i; its r at sigma 2 is null.
+    """
+    curves = []
+    for i, method in enumerate(methods):
+        top = 0.4 - 0.1 * i
+        mean_r = [top - 0.2, None, top, top - 0.05, top - 0.15]
+        curves.append(
+            {"method": method, "sigmas": SIGMAS, "mean_r": mean_r, "best_sigma": SIGMAS[2], "best_r": top}
+        )
+    return {"measure": measure, "data": f"synthetic human maps <b>{measure}</b>", "curves": curves}
+
+
+def aligned_doc(model: str, protocol: str, seed: int, base: float, **extra: Any) -> dict[str, Any]:
+    """:func:`synthetic_doc` in schema 1.1 with an alignment block and its ``align_*`` metrics."""
+    doc = synthetic_doc(model, protocol, seed, base, **extra)
+    block = alignment_block()
+    doc["schema_version"] = "1.1"
+    doc["alignment"] = block
+    for c in block["curves"]:
+        doc["metrics"][f"align_{c['method']}_r" if c["method"] != EVIL else "align_evil_r"] = {
+            "value": c["best_r"],
+            "n": 40,
+            "ci_low": c["best_r"] - 0.05,
+            "ci_high": c["best_r"] + 0.07,
+            "unit": "",
+            "higher_is_better": True,
+            "task": f"{c['method']}: mean Pearson r at the best sigma",
+        }
+    doc["metrics"]["align_gradcam_sigma"] = {
+        "value": SIGMAS[2],
+        "n": 40,
+        "unit": "",
+        "higher_is_better": False,
+        "task": "best sigma",
+    }
+    return doc

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luab_bench.errors import LuabError
 from luab_bench.leaderboard.build import build_site, format_metric
@@ -385,3 +389,244 @@ def test_leaderboard_commands(results_dir: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "1 results (1 verified, 1 failing, 1 unsigned, 2 unverified left out)" in res.output
     assert "Table 1: <em>not transcribed</em>" in (tmp_path / "site" / "index.html").read_text()
+
+
+# ------------------------------------------------------------------ alignment plots (schema 1.1)
+def _curve(method: str, sigmas: list[float], mean_r: list[float | None], best: int) -> Any:
+    from luab_bench.results.schema import AlignmentCurve
+
+    return AlignmentCurve(
+        method=method, sigmas=sigmas, mean_r=mean_r, best_sigma=sigmas[best], best_r=mean_r[best]
+    )
+
+
+def test_nice_ticks_hand_built_cases() -> None:
+    from luab_bench.leaderboard.plots import nice_ticks
+
+    assert nice_ticks(0.0, 30.0, 7) == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+    assert nice_ticks(-0.07, 0.53, 5) == [0.0, 0.2, 0.4]
+    assert nice_ticks(-0.25, 0.25, 5) == [-0.2, 0.0, 0.2]  # step 0.2: the smallest nice step >= span/4
+    assert nice_ticks(-0.25, 0.25, 6) == [-0.2, -0.1, 0.0, 0.1, 0.2]
+    assert nice_ticks(0.3, 0.3) == [0.3]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lo=st.floats(-1e3, 1e3, allow_nan=False),
+    span=st.floats(1e-6, 1e3, allow_nan=False),
+    target=st.integers(2, 9),
+)
+def test_nice_ticks_are_inside_evenly_spaced_and_round(lo: float, span: float, target: int) -> None:
+    from luab_bench.leaderboard.plots import nice_ticks
+
+    hi = lo + span
+    ticks = nice_ticks(lo, hi, target)
+    tol = span * 1e-6
+    assert len(ticks) >= 2 and all(lo - tol <= t <= hi + tol for t in ticks)
+    if len(ticks) >= 2:
+        step = ticks[1] - ticks[0]
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert min(abs(mantissa - m) for m in (1, 2, 5, 10)) < 1e-6
+        assert all(abs((b - a) - step) <= 1e-6 * step + 1e-9 for a, b in itertools.pairwise(ticks))
+    # the first step >= span / (target - 1) gives <= target ticks; a smaller one is taken only when
+    # that leaves fewer than 2 inside (span < 2 steps), and is >= step / 2.5: at most 6 ticks
+    assert len(ticks) <= max(target, 6)
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(-1, 1, allow_nan=False)), max_size=30))
+def test_segments_split_at_nulls(ys: list[float | None]) -> None:
+    from luab_bench.leaderboard.plots import segments
+
+    xs = [float(i) for i in range(len(ys))]
+    runs = segments(xs, ys)
+    # the defined points, in order, and nothing else
+    assert [p for run in runs for p in run] == [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+    # each run is consecutive indices, and two runs are separated by at least one null
+    for run in runs:
+        idx = [int(x) for x, _ in run]
+        assert idx == list(range(idx[0], idx[0] + len(idx)))
+    for a, b in itertools.pairwise(runs):
+        gap = range(int(a[-1][0]) + 1, int(b[0][0]))
+        assert len(gap) >= 1 and all(ys[i] is None for i in gap)
+
+
+def test_alignment_chart_lines_breaks_best_points_and_escaping() -> None:
+    from luab_bench.leaderboard.plots import alignment_chart
+
+    sig = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    curves = [
+        _curve("gradcam", sig, [0.1, 0.2, None, 0.3, 0.5, 0.4], best=4),  # runs: 2 points, 3 points
+        _curve(EVIL, sig, [None, -0.1, None, 0.0, 0.05, 0.02], best=4),  # runs: 1 point (dot), 3 points
+    ]
+    svg = alignment_chart(curves, measure="clicks & <i>", data='a "quoted" <b>set</b>')
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "<script" not in svg and "<i>" not in svg and "<b>" not in svg
+    assert html.escape(EVIL) in svg and "clicks &amp; &lt;i&gt;" in svg and "&quot;quoted&quot;" in svg
+    assert svg.count("<polyline") == 3  # a null breaks each line
+    series = re.findall(r'<g class="series".*?</g>', svg)
+    assert len(series) == 2
+    assert series[1].count('r="2"') == 1  # the isolated defined point is a dot
+    assert svg.count('class="best"') == 2
+    assert "Gaussian σ" in svg and "mean Pearson r" in svg  # axis labels
+    legend = re.findall(r'<g class="legend">.*?</g>', svg)
+    assert "gradcam: best r 0.5 at σ 4" in legend[0] and "best r 0.05 at σ 4" in legend[1]
+
+    # geometry, independently: x spans [0, 5] over the plot width; the y range is the data range
+    # (-0.1 .. 0.5) padded by 6% each side, over 170 px from y = 30 to y = 200
+    left, right_edge, top, bottom = 52, 480 - 16, 30, 200
+    y_lo, y_hi = -0.1 - 0.036, 0.5 + 0.036
+
+    def xy(s: float, r: float) -> tuple[float, float]:
+        return (
+            left + (right_edge - left) * s / 5.0,
+            bottom - (bottom - top) * (r - y_lo) / (y_hi - y_lo),
+        )
+
+    cx, cy = re.search(r'class="best" cx="([\d.]+)" cy="([\d.]+)"', series[0]).groups()  # type: ignore[union-attr]
+    ex, ey = xy(4.0, 0.5)
+    assert abs(float(cx) - ex) < 0.06 and abs(float(cy) - ey) < 0.06
+    first_line = re.search(r'<polyline points="([^"]+)"', series[0]).group(1)  # type: ignore[union-attr]
+    got = [tuple(map(float, p.split(","))) for p in first_line.split()]
+    want = [xy(0.0, 0.1), xy(1.0, 0.2)]
+    assert all(
+        abs(g - w) < 0.06 for gp, wp in zip(got, want, strict=True) for g, w in zip(gp, wp, strict=True)
+    )
+
+
+def test_alignment_chart_constant_and_long_names() -> None:
+    from luab_bench.leaderboard.plots import alignment_chart
+
+    long_name = "m" * 60
+    svg = alignment_chart([_curve(long_name, [3.0], [0.25], best=0)], measure="clicks", data="d")
+    assert long_name in svg  # full name on hover (<title>)
+    assert "m" * 27 + "…" in svg  # shortened in the legend text
+    assert "nan" not in svg.lower() and "inf" not in svg.lower()  # a single point / zero span is drawn
+
+
+def test_detail_page_alignment_section(tmp_path: Path) -> None:
+    from leaderboard_fixtures import EVIL as FIX_EVIL
+    from leaderboard_fixtures import aligned_doc, synthetic_doc, write_results
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    write_results(
+        tmp_path / "res",
+        [aligned_doc("vit_tiny", "luab", 0, 80.0), synthetic_doc("resnet10t", "luab", 0, 60.0)],
+        priv,
+    )
+    report = build_site(tmp_path / "res", tmp_path / "site")
+    assert report.counts["verified"] == 2
+    pages = {r["model"]["name"]: (tmp_path / "site" / r["detail"]).read_text() for r in report.rows}
+    page = pages["vit_tiny"]
+    section = page.split('<h2 id="alignment">')[1].split("<h2")[0]
+    assert section.count('<svg class="chart alignment-chart"') == 1
+    assert FIX_EVIL not in page and "<script" not in page and html.escape(FIX_EVIL) in section
+    assert "synthetic human maps &lt;b&gt;clicks&lt;/b&gt;" in section  # data string escaped
+    table = section.split('id="alignment-metrics"')[1]
+    rows = re.findall(r"<tr><td>(.*?)</td>", table)
+    assert rows == ["align_evil_r", "align_gradcam_r", "align_gradcam_sigma"]
+    assert "[0.35, 0.47]" in table and "[0.25, 0.37]" in table  # value ± interval as recorded
+    # the curves are in results.json too (for download); a 1.0 row has no such key
+    data = json.loads((tmp_path / "site" / "results.json").read_text())
+    by_model = {r["model"]["name"]: r for r in data["rows"]}
+    assert by_model["vit_tiny"]["alignment"]["curves"][0]["mean_r"][1] is None
+    assert "alignment" not in by_model["resnet10t"]
+    # a schema-1.0 result shows no alignment section at all
+    assert 'id="alignment"' not in pages["resnet10t"] and "alignment-chart" not in pages["resnet10t"]
+
+
+def test_shared_cells_and_cached_renderer_give_the_same_pages(tmp_path: Path) -> None:
+    """The build's shortcuts (cells formatted once per row, one renderer per process) change nothing."""
+    from leaderboard_fixtures import aligned_doc, synthetic_doc, write_results
+    from luab_bench.leaderboard.build import _Renderer, render_detail, render_index, site_data
+
+    docs = [synthetic_doc("resnet10t", "luab", 0, 60.0), aligned_doc("vit_tiny", "rand", 1, 70.0)]
+    write_results(tmp_path / "res", docs, None)
+    report = build_site(tmp_path / "res", tmp_path / "site")
+    fresh = _Renderer()  # a new environment, templates compiled again, nothing shared
+    for row in report.rows:
+        on_disk = (tmp_path / "site" / row["detail"]).read_text(encoding="utf-8")
+        assert on_disk == render_detail(row, report.results[row["file"]], fresh)  # cells made here
+    report.cells.clear()
+    index = render_index(report, references=[], data=site_data(report, []), renderer=fresh)
+    assert (tmp_path / "site" / "index.html").read_text(encoding="utf-8") == index
+
+
+def test_rebuild_writes_only_changed_pages(tmp_path: Path) -> None:
+    import os
+
+    from leaderboard_fixtures import synthetic_doc, write_results
+
+    docs = [synthetic_doc("resnet10t", p, 0, 60.0) for p in ("baseline", "rand", "luab")]
+    paths = write_results(tmp_path / "res", docs, None)
+    out = tmp_path / "site"
+    first = build_site(tmp_path / "res", out)
+    assert first.pages_written == 3
+    snapshot = {p.name: (p.read_bytes(), p.stat().st_ino) for p in out.rglob("*") if p.is_file()}
+
+    again = build_site(tmp_path / "res", out)  # nothing changed: nothing written, same files
+    assert again.pages_written == 0
+    assert {p.name: (p.read_bytes(), p.stat().st_ino) for p in out.rglob("*") if p.is_file()} == snapshot
+
+    # one result changes, one disappears, a stray file and a stale temp file sit in r/
+    changed = Result.model_validate(json.loads(paths[0].read_text()) | {"seed": 5})
+    paths[0].write_text(json.dumps(changed.to_json_dict()))
+    paths[1].unlink()
+    (out / "r" / "stray.html").write_text("old")
+    (out / "r" / f".x.html.tmp-{os.getpid()}").write_text("half")
+    third = build_site(tmp_path / "res", out)
+    assert third.pages_written == 1
+    assert sorted(p.name for p in (out / "r").iterdir()) == sorted(r["detail"][2:] for r in third.rows)
+    fresh = tmp_path / "fresh"
+    build_site(tmp_path / "res", fresh)  # the incremental result equals a build from scratch
+    for p in fresh.rglob("*"):
+        if p.is_file():
+            assert (out / p.relative_to(fresh)).read_bytes() == p.read_bytes(), p.name
+    assert not list(out.glob(".r.*")) and not list((out / "r").glob(".*"))
+
+
+def test_detail_dir_that_is_a_file_is_replaced(tmp_path: Path) -> None:
+    from leaderboard_fixtures import synthetic_doc, write_results
+
+    write_results(tmp_path / "res", [synthetic_doc("resnet10t", "luab", 0, 60.0)], None)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "r").write_text("not a directory")
+    report = build_site(tmp_path / "res", tmp_path / "site")
+    assert (tmp_path / "site" / report.rows[0]["detail"]).is_file()
+
+
+def test_index_suite_filter_control_labels_and_arrows(tmp_path: Path) -> None:
+    results, _ = _site_results(tmp_path, {"baseline": [60.0], "rand": [61.0], "luab": [64.0]})
+    build_site(results, tmp_path / "site")
+    page = (tmp_path / "site" / "index.html").read_text()
+    options = page.split('<select id="f-suite">')[1].split("</select>")[0]
+    assert options == '<option value="">all</option><option value="synthetic">synthetic</option>'
+    # every row of every filterable table carries its suite, so the suite filter applies to all
+    for table in ("leaderboard", "aggregates", "deltas"):
+        body = page.split(f'id="{table}"')[1].split("</tbody>")[0]
+        rows = re.findall(r"<tr [^>]*>", body.split("<tbody>")[1])
+        assert rows and all('data-suite="synthetic"' in r for r in rows)
+    assert "LUAB − Rand" in page and "LUAB − rand" not in page  # the paper's spelling
+    head = page.split('id="leaderboard"')[1].split("</thead>")[0]
+    assert "BG-gap↓ (%)<" in head and "↓ (%) ↓" not in head  # no second arrow after an arrowed label
+    assert "Val (ID) (%) ↑<" in head
+
+
+def test_t_quantile_closed_forms_and_scipy() -> None:
+    from scipy import stats
+
+    from luab_bench.leaderboard.aggregate import t_quantile, t_two_sided_mass
+
+    for q in (0.6, 0.9, 0.975, 0.995):
+        # dof 1 (Cauchy): tan(pi (q - 1/2)); dof 2: (2q - 1) / sqrt(2 q (1 - q))
+        assert t_quantile(1, q) == pytest.approx(math.tan(math.pi * (q - 0.5)), rel=1e-13)
+        assert t_quantile(2, q) == pytest.approx((2 * q - 1) / math.sqrt(2 * q * (1 - q)), rel=1e-13)
+        for dof in [*range(1, 41), 99, 100, 1000]:
+            assert t_quantile(dof, q) == pytest.approx(stats.t.ppf(q, dof), rel=1e-12)
+    for dof in (1, 2, 3, 4, 7, 30, 31):
+        for t in (0.0, 0.3, 2.0, 25.0):
+            want = stats.t.cdf(t, dof) - stats.t.cdf(-t, dof)
+            assert t_two_sided_mass(t, dof) == pytest.approx(want, abs=1e-14)
+    with pytest.raises(ValueError):
+        t_quantile(3, 0.4)
+    with pytest.raises(ValueError):
+        t_two_sided_mass(1.0, 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard_fixtures import EVIL, synthetic_doc, write_results
+from leaderboard_fixtures import EVIL, aligned_doc, synthetic_doc, write_results
 
 CHROMIUM = os.environ.get("LUAB_BENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -63,7 +63,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for proto, base in (("baseline", 60.0), ("rand", 61.0), ("luab", 64.0))
         for seed in (0, 1)
     ]
-    docs += [synthetic_doc("vit_tiny_patch16_224", "luab", 0, 90.0), synthetic_doc(EVIL, "baseline", 3, 70.0)]
+    # the ViT result carries a schema-1.1 alignment block whose second method is named EVIL
+    docs += [aligned_doc("vit_tiny_patch16_224", "luab", 0, 90.0), synthetic_doc(EVIL, "baseline", 3, 70.0)]
+    other_suite = synthetic_doc("resnet10t", "luab", 0, 66.0)
+    other_suite["suite"] = {"name": "other-suite", "variant": "other-suite", "data_fingerprint": None}
+    docs.append(other_suite)
     results = tmp / "results"
     write_results(results, docs, priv)
     write_results(results, [synthetic_doc("convnext_atto", "rand", 0, 50.0)], None)  # unsigned
@@ -96,7 +100,7 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     header = page.locator("#leaderboard thead th[data-metric='val_top1']")
     header.click()
     asc = [float(v.split()[0]) for v in _col_values(page, "leaderboard", 4)]
-    assert asc == sorted(asc) and len(asc) == 9
+    assert asc == sorted(asc) and len(asc) == 10
     assert header.get_attribute("aria-sort") == "ascending"
     header.click()
     desc = [float(v.split()[0]) for v in _col_values(page, "leaderboard", 4)]
@@ -105,18 +109,24 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     # filter a backbone: only its rows remain in every filterable table
     page.select_option("#f-model", "resnet10t")
     assert set(_col_values(page, "leaderboard", 0)) == {"resnet10t"}
-    assert len(_col_values(page, "leaderboard", 0)) == 6
+    assert len(_col_values(page, "leaderboard", 0)) == 7
     assert set(_col_values(page, "aggregates", 0)) == {"resnet10t"}
-    assert page.locator("#f-count").inner_text() == "6 of 9 results shown"
+    assert page.locator("#f-count").inner_text() == "7 of 10 results shown"
     deltas = _col_values(page, "deltas", 2)
-    assert sorted(deltas) == ["LUAB − baseline", "LUAB − rand"]
+    assert sorted(deltas) == ["LUAB − Rand", "LUAB − baseline"]
     assert "d-better" in (
         page.locator("#deltas tbody tr:not([hidden]) td.num").first.get_attribute("class") or ""
     )
+    # and a suite on top: only that suite's rows, in every table
+    page.select_option("#f-suite", "other-suite")
+    assert _col_values(page, "leaderboard", 2) == ["other-suite"]
+    assert _col_values(page, "aggregates", 2) == ["other-suite"] and _col_values(page, "deltas", 0) == []
+    page.select_option("#f-suite", "")
     page.select_option("#f-model", "")
     page.check("#f-verified")
-    assert "unsigned" not in _col_values(page, "leaderboard", 10)
-    assert page.locator("#f-count").inner_text() == "8 of 9 results shown"
+    sig_col = page.locator("#leaderboard thead th").count() - 1  # signature is the last column
+    assert "unsigned" not in _col_values(page, "leaderboard", sig_col)
+    assert page.locator("#f-count").inner_text() == "9 of 10 results shown"
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
 
     # open the malicious row's detail page: title text is escaped, curves are drawn
@@ -128,9 +138,28 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     assert page.locator("svg.chart").count() >= 3  # metrics chart + 2 training curves
     assert '"lr": 0.1' in page.locator("#config").inner_text()
     page.screenshot(path=str(tmp_path / "detail.png"), full_page=True)
+    assert page.locator("#alignment").count() == 0  # a result without an alignment block shows none
+
+    # the ViT result's detail page: alignment plot drawn, method names (one is <script>) are text
+    page.go_back()
+    page.locator("#leaderboard tbody td a", has_text="vit_tiny_patch16_224").click()
+    page.wait_for_load_state()
+    chart = page.locator("#alignment ~ .charts svg.alignment-chart")
+    assert chart.count() == 1 and chart.bounding_box()["width"] > 200  # type: ignore[index]
+    assert chart.locator("g.series").count() == 2 and chart.locator("circle.best").count() == 2
+    # the null r at sigma 2 breaks each line: sigma 0 alone (a dot), then a line over sigma 4..16
+    assert chart.locator("g.series polyline").count() == 2
+    assert chart.locator("g.series circle:not(.best)").count() == 2
+    legend = chart.locator("g.legend text").all_text_contents()
+    assert legend[0].startswith("gradcam: best r 0.4") and legend[1].startswith(EVIL)
+    assert page.locator("script").count() == 0
+    assert page.locator("#alignment-data").inner_text() == "synthetic human maps <b>clicks</b>"
+    align_rows = page.locator("#alignment-metrics tbody tr")
+    assert align_rows.count() == 3 and "[0.35, 0.47]" in align_rows.nth(1).inner_text()
+    page.screenshot(path=str(tmp_path / "alignment.png"), full_page=True)
     shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
     if shot_dir:  # keep the screenshots to look at them
-        for name in ("index.png", "detail.png"):
+        for name in ("index.png", "detail.png", "alignment.png"):
             shutil.copy(tmp_path / name, Path(shot_dir) / name)
     assert dialogs == [] and errors == [], (dialogs, errors)
     page.close()

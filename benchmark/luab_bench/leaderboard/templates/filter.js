@@ -1,15 +1,17 @@
 (function () {
   "use strict";
-  // Filters: backbone, protocol, verified-only; applied to every table.filterable row with data-*.
+  // Filters: backbone, suite, protocol, verified-only; applied to every table.filterable row with data-*.
   var model = document.getElementById("f-model");
+  var suite = document.getElementById("f-suite");
   var protocol = document.getElementById("f-protocol");
   var verified = document.getElementById("f-verified");
   var count = document.getElementById("f-count");
-  if (!model || !protocol || !verified) { return; }
+  if (!model || !suite || !protocol || !verified) { return; }
   function apply() {
     var shown = 0, total = 0;
     document.querySelectorAll("table.filterable tbody tr").forEach(function (tr) {
       var ok = (!model.value || tr.getAttribute("data-model") === model.value) &&
+        (!suite.value || tr.getAttribute("data-suite") === suite.value) &&
         (!protocol.value || tr.getAttribute("data-protocol") === protocol.value) &&
         (!verified.checked || tr.getAttribute("data-status") !== "unsigned" && tr.getAttribute("data-status") !== "failed");
       tr.hidden = !ok;
@@ -17,6 +19,6 @@
     });
     if (count) { count.textContent = shown + " of " + total + " results shown"; }
   }
-  [model, protocol, verified].forEach(function (el) { el.addEventListener("change", apply); });
+  [model, suite, protocol, verified].forEach(function (el) { el.addEventListener("change", apply); });
   apply();
 })();
