@@ -150,8 +150,7 @@ def test_map_folder_loads_and_reports_errors(tmp_path: Path) -> None:
         (tmp_path / m).mkdir()
         for key in ("x__1", "x__2"):
             np.save(tmp_path / m / f"{key}.npy", np.random.default_rng(0).random((20, 30)))
-    (tmp_path / "clicks" / "x__3.npy").write_bytes(b"")  # only in one measure: dropped
-    hm = human_maps.load_map_folder(tmp_path, ["x/1", "x/2", "x/3"])
+    hm = human_maps.load_map_folder(tmp_path, ["x/1", "x/2", "x/3"])  # x/3 has no map at all: left out
     assert hm.ids == ["x/1", "x/2"] and hm.fixation_like == {"clicks": False, "fix": True}
     assert hm.maps["fix"].shape == (2, 100, 100)
     assert hm.measure("human_pc").shape == (2, 100, 100)

@@ -99,6 +99,17 @@ def test_sgbp_batched_equals_one_by_one(tiny_cnn: LuabNet) -> None:
     assert not torch.allclose(batched, other_seed)
 
 
+def test_sgbp_pass_size_does_not_change_the_maps(tiny_cnn: LuabNet) -> None:
+    """The default (whole images, <= 64 rows per pass), all 90 rows at once and one by one agree."""
+    x, _ = _batch(2, n=3, size=16)
+    t = torch.tensor([0, 2, 1])
+    fn = SALIENCY_METHODS.get("sgbp")
+    default = fn(tiny_cnn, x, t, seed=1)  # 30 samples: passes of 60 + 30 rows
+    for rows in (90, 1, 7):
+        other = fn(tiny_cnn, x, t, seed=1, samples_per_pass=rows)
+        assert torch.allclose(default, other, rtol=1e-4, atol=1e-6), rows
+
+
 def test_smoothgrad_noise_is_ten_percent_of_each_images_range() -> None:
     x = torch.zeros(2, 3, 4, 4)
     x[0, 0, 0, 0], x[1, 1, 1, 1] = 2.0, -8.0  # ranges 2 and 8

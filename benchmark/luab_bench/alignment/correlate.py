@@ -172,3 +172,75 @@ def bootstrap_best_r(
     alpha = 1.0 - confidence
     lo, hi = np.percentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(lo), float(hi)
+
+
+def zscore_flat(maps: np.ndarray) -> np.ndarray:
+    """(N, ...) -> (N, P) float64, each map minus its pixel mean over its population std (ddof=0);
+    NaN rows for constant maps (all pixels equal; a float std of ~1e-16 is not trusted) and for maps
+    whose std underflows."""
+    x = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
+    sd = x.std(axis=1, keepdims=True)
+    ok = (np.ptp(x, axis=1) > 0)[:, None] & (sd > 0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore", under="ignore"):
+        z = np.where(ok, (x - x.mean(axis=1, keepdims=True)) / np.where(ok, sd, 1.0), np.nan)
+    z[~np.isfinite(z).all(axis=1)] = np.nan  # std underflow (subnormal inputs): treat as constant
+    return z
+
+
+def cc_per_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Linear correlation coefficient CC of the saliency benchmarks (Bylinskii et al. 2018, "What do
+    different evaluation metrics tell us about saliency models?"): ``mean_p z(a)_p z(b)_p`` of the
+    z-scored maps, (N,) float64. This is the Pearson r of :func:`pearson_per_image`, so the
+    ``align_<m>_r`` metric *is* the CC at the chosen sigma; the function exists to say and test that."""
+    za, zb = zscore_flat(a), zscore_flat(b)
+    return np.clip((za * zb).mean(axis=1), -1.0, 1.0)
+
+
+def nss_per_image(saliency: np.ndarray, fixations: np.ndarray) -> np.ndarray:
+    """Normalised scanpath saliency (Peters et al. 2005; Bylinskii et al. 2018), (N,) float64.
+
+    ``NSS = sum_p z(s)_p w_p / sum_p w_p``: the z-scored saliency map (population std) averaged over
+    fixated pixels with weights ``w`` = the fixation map (counts of events per pixel; for a binary
+    fixation map this is the textbook mean of z(s) at the fixated pixels, a pixel fixated twice
+    counts twice). NaN where the saliency map is constant or there is no fixation (``sum w == 0``).
+    ``saliency`` and ``fixations`` must be on the same grid; ``w`` must be >= 0.
+    """
+    s = zscore_flat(saliency)
+    w = np.asarray(fixations, dtype=np.float64).reshape(len(fixations), -1)
+    if s.shape != w.shape:
+        raise ValueError(f"saliency {s.shape} and fixation maps {w.shape} must have the same grid")
+    if (w < 0).any():
+        raise ValueError("fixation weights must be >= 0")
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(
+            total > 0, (np.nan_to_num(s) * w).sum(axis=1) / np.where(total > 0, total, 1.0), np.nan
+        ) + np.where(np.isnan(s).any(1), np.nan, 0.0)
+
+
+def same_group_partners(groups: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """For each unit, a random (seeded) *other* unit of the same group (e.g. another class of the same
+    COCO image), or -1 when its group has one unit. (N,) int64."""
+    g = np.asarray(groups)
+    rng = np.random.default_rng(seed)
+    out = np.full(len(g), -1, dtype=np.int64)
+    for i in range(len(g)):
+        others = np.flatnonzero(g == g[i])
+        others = others[others != i]
+        if others.size:
+            out[i] = int(others[rng.integers(others.size)])
+    return out
+
+
+def class_gap_per_unit(model_maps: np.ndarray, human_maps: np.ndarray, partners: np.ndarray) -> np.ndarray:
+    """Class specificity of class-conditional maps: ``r(model_c, human_c) - r(model_c, human_c')`` per
+    unit with a partner ``c'`` (same image, other class), on maps already at the comparison scale and
+    blur. Units without a partner or with an undefined r are left out. (M,) float64."""
+    have = np.flatnonzero(np.asarray(partners) >= 0)
+    if have.size == 0:
+        return np.empty(0)
+    model = np.asarray(model_maps)[have]
+    own = pearson_per_image(model, np.asarray(human_maps)[have])
+    other = pearson_per_image(model, np.asarray(human_maps)[np.asarray(partners)[have]])
+    gap = own - other
+    return gap[np.isfinite(gap)]

@@ -18,13 +18,31 @@ split with ``p_interacted = p_selected = 1`` (every image gets a final click) an
 simulated annotator (``seed * 1000 + annotator + 1``), leaving the click model itself (83% on the
 object, near misses, mouse tracks) as generated for train.
 
+**COCO-AB maps** (:func:`coco_density_maps`). COCO-AB logs icon drags, not clicks: each record is
+replayed by :func:`luab_bench.data.coco_ab.parse_coco_ab` (the same replay that gives LUAB's Z_c), and
+every (image, class) pair gets one map: the final position of that record's surviving icon of the
+class (weight ``click_weight``) plus the record's mouse track (total weight ``track_weight``; tracks
+are not class-specific, so they are shared by all classes of the image), binned and blurred with the
+same :class:`DensityKernel`. The unit of comparison is then (image, class): the model map is taken for
+that class (e.g. Grad-CAM of the class logit). :func:`simulate_coco_records` makes simulated
+annotators for the embedded ``synthetic-coco`` evaluation split, as :func:`simulate_records` does for
+ImageNet-AB-style data (``p_reannotated = p_icon_per_object = 1``, the icon-placement model unchanged).
+
+**Fixation maps** (``HumanMaps.fixations``): for NSS, the unblurred histogram of the discrete events
+(clicks / final icon positions, weight 1 each); only byproduct maps have them. Folder measures flagged
+``fixation_like`` use their own map as the fixation weights.
+
 **Folder format** (:func:`load_map_folder`)::
 
-    DIR/measures.json      {"measures": {"<name>": {"fixation_like": false}, ...}}
-    DIR/<name>/<key>.npy   one 2-D float map per image and measure (any size; resized later)
+    DIR/measures.json          {"measures": {"<name>": {"fixation_like": false}, ...}}
+    DIR/<name>/<key>.png       one map per image and measure: 8- or 16-bit grayscale PNG
+    DIR/<name>/<key>.npy       ... or a 2-D float array (not both for one key)
 
-``<key>`` is the image id with ``/`` replaced by ``__`` (``n99000003__n99000003_417``). Images missing
-from a measure are dropped from the comparison (reported), so measures need not cover the same images.
+``<key>`` is the image id with ``/`` replaced by ``__`` (``n99000003__n99000003_417``). An image takes
+part when it has a map in at least one measure; it must then have one in *every* measure (a gap is
+an error naming the missing file). A map must be finite, at least 2 x 2, and have the image's aspect
+ratio (any resolution: maps are resized to 100 x 100); PNG values are used as they are (0..255 or
+0..65535; the correlations do not depend on the scale).
 
 **Human PC** (:func:`human_pc`): Langlois et al. 2021 summarise their 6 measures by the first principal
 component of the z-scored maps. Here each map is z-scored over its own pixels, fixation-like measures
@@ -74,6 +92,16 @@ class HumanMaps:
     maps: dict[str, np.ndarray]
     fixation_like: dict[str, bool] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    fixations: dict[str, np.ndarray] = field(default_factory=dict)  # unblurred event maps (for NSS)
+
+    def fixation_map(self, name: str) -> np.ndarray | None:
+        """Fixation weights for NSS: the event histogram if kept, the map of a fixation-like measure,
+        else None (NSS is not reported for measures that are not fixation-like)."""
+        if name in self.fixations:
+            return self.fixations[name]
+        if self.fixation_like.get(name, False):
+            return self.maps[name]
+        return None
 
     def measure(self, name: str) -> np.ndarray:
         """The maps of one measure (``human_pc`` gives the first principal component of all)."""
@@ -107,6 +135,28 @@ def density_map(points: np.ndarray, weights: np.ndarray, kernel: DensityKernel) 
     return out / total if total > 0 else out
 
 
+def event_map(points: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) float64 count histogram of relative ``points`` (M, 2) x/y, no blur (NSS weights)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    pts = pts[np.isfinite(pts).all(1)]
+    hist = np.zeros((size, size), dtype=np.float64)
+    col = np.clip((pts[:, 0] * size).astype(np.int64), 0, size - 1)
+    row = np.clip((pts[:, 1] * size).astype(np.int64), 0, size - 1)
+    np.add.at(hist, (row, col), 1.0)
+    return hist
+
+
+def _click_points(rec: Mapping[str, Any]) -> list[tuple[float, float]]:
+    out = []
+    for e in rec.get("selectedRecord") or []:
+        if isinstance(e, Mapping) and "x" in e and "y" in e:
+            try:
+                out.append((float(e["x"]), float(e["y"])))
+            except (TypeError, ValueError):
+                continue
+    return out
+
+
 def _record_points(
     rec: Mapping[str, Any], kernel: DensityKernel
 ) -> tuple[list[tuple[float, float]], list[float]]:
@@ -134,6 +184,7 @@ def byproduct_density_maps(
 ) -> HumanMaps:
     """One ``clicks`` density map per image of ``ids`` with at least one click/track (others dropped)."""
     per_id: dict[str, tuple[list, list]] = {}
+    clicks: dict[str, list] = {}
     wanted = set(ids)
     for rec in records:
         image_id = rec.get("imageID") if isinstance(rec, Mapping) else None
@@ -143,12 +194,18 @@ def byproduct_density_maps(
         acc = per_id.setdefault(image_id, ([], []))  # type: ignore[arg-type]
         acc[0].extend(pts)
         acc[1].extend(ws)
+        clicks.setdefault(image_id, []).extend(_click_points(rec))  # type: ignore[arg-type]
     keep = [i for i in ids if i in per_id and sum(per_id[i][1]) > 0]
     if not keep:
         raise DataError("no byproduct record has a click or mouse track for the requested images")
     maps = np.stack([density_map(np.array(per_id[i][0]), np.array(per_id[i][1]), kernel) for i in keep])
+    events = np.stack([event_map(np.array(clicks.get(i, [])), kernel.size) for i in keep])
     return HumanMaps(
-        keep, {"clicks": maps.astype(np.float32)}, {"clicks": False}, {"clicks": len(ids) - len(keep)}
+        keep,
+        {"clicks": maps.astype(np.float32)},
+        {"clicks": False},
+        {"clicks": len(ids) - len(keep)},
+        {"clicks": events.astype(np.float32)},
     )
 
 
@@ -170,19 +227,153 @@ def simulate_records(
     return records
 
 
+def coco_unit_id(image_id: int, class_name: str) -> str:
+    """Id of one (image, class) comparison unit of COCO-AB data: ``"<image_id>/<class name>"``."""
+    return f"{int(image_id)}/{class_name}"
+
+
+def coco_density_maps(
+    records: Iterable[Mapping[str, Any]],
+    pairs: Sequence[tuple[int, str]],
+    kernel: DensityKernel = DensityKernel(),
+) -> HumanMaps:
+    """One ``clicks`` map per (image_id, class name) of ``pairs`` from COCO-AB records (module doc).
+
+    Records of the same image by several annotators are replayed one by one (the parser refuses a
+    repeated image_id within one pass, so the records are split into passes of unique ids) and summed.
+    Pairs whose class no annotator marked are dropped (counted in ``dropped``); malformed records are
+    skipped as :func:`~luab_bench.data.coco_ab.parse_coco_ab` does (non-strict).
+    """
+    from luab_bench.data.coco_ab import CATEGORY_ID, parse_coco_ab
+
+    wanted_images = {int(i) for i, _ in pairs}
+    passes: list[list[Mapping[str, Any]]] = []
+    seen: dict[int, int] = {}
+    pass_tracks: list[dict[int, list[tuple[float, float]]]] = []
+    for rec in records:
+        image_id = rec.get("image_id") if isinstance(rec, Mapping) else None
+        if not isinstance(image_id, int) or image_id not in wanted_images:
+            continue
+        k = seen.get(image_id, 0)
+        seen[image_id] = k + 1
+        if k == len(passes):
+            passes.append([])
+            pass_tracks.append({})
+        passes[k].append(rec)
+        track = [e for e in (rec.get("mouseTracking") or []) if isinstance(e, Mapping)]
+        pts = []
+        for e in track:
+            try:
+                pts.append((float(e["x"]), float(e["y"])))
+            except (KeyError, TypeError, ValueError):
+                continue
+        pass_tracks[k][image_id] = pts
+    finals: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    tracks: dict[int, list[list[tuple[float, float]]]] = {}
+    for batch, batch_tracks in zip(passes, pass_tracks, strict=True):
+        for image_id, img in parse_coco_ab(batch).images.items():  # valid records only
+            tracks.setdefault(image_id, []).append(batch_tracks[image_id])
+            for cat, point in img.points.items():
+                finals.setdefault((image_id, cat), []).append((point.x, point.y))
+    keep, maps, events = [], [], []
+    for image_id, name in pairs:
+        icons = finals.get((int(image_id), CATEGORY_ID[name]), [])
+        if not icons:
+            continue
+        pts: list[tuple[float, float]] = list(icons)
+        ws = [kernel.click_weight] * len(icons)
+        for track in tracks.get(int(image_id), []):
+            if track and kernel.track_weight > 0:
+                pts.extend(track)
+                ws.extend([kernel.track_weight / len(track)] * len(track))
+        keep.append(coco_unit_id(image_id, name))
+        maps.append(density_map(np.array(pts), np.array(ws), kernel))
+        events.append(event_map(np.array(icons), kernel.size))
+    if not keep:
+        raise DataError("no COCO-AB record places an icon of the requested classes on the requested images")
+    return HumanMaps(
+        keep,
+        {"clicks": np.stack(maps).astype(np.float32)},
+        {"clicks": False},
+        {"clicks": len(pairs) - len(keep)},
+        {"clicks": np.stack(events).astype(np.float32)},
+    )
+
+
+def simulate_coco_records(
+    dataset_dir: Path, split: str, *, annotators: int = 5, seed: int = 0
+) -> list[dict[str, Any]]:
+    """COCO-AB-schema records of ``annotators`` simulated annotators for a synthetic-coco split."""
+    from luab_bench.data.synthetic_coco import SyntheticCocoConfig, load_coco_split, simulate_coco_annotator
+
+    if annotators < 1:
+        raise LuabError(f"annotators must be >= 1, got {annotators}")
+    manifest = json.loads((Path(dataset_dir) / "manifest.json").read_text(encoding="utf-8"))
+    cfg = SyntheticCocoConfig(**manifest["config"])
+    arrays = load_coco_split(dataset_dir, split)
+    records: list[dict[str, Any]] = []
+    for a in range(annotators):
+        c = cfg.model_copy(
+            update={"seed": seed * 1000 + a + 1, "p_reannotated": 1.0, "p_icon_per_object": 1.0}
+        )
+        records.extend(simulate_coco_annotator(c, arrays))
+    return records
+
+
 def id_to_key(image_id: str) -> str:
     """File-name key of an image id (``/`` -> ``__``)."""
     return image_id.replace("/", "__")
 
 
-def load_map_folder(directory: Path, ids: Sequence[str]) -> HumanMaps:
-    """Load the maps of ``ids`` from a folder in the documented format (see module doc)."""
+MAP_SUFFIXES = (".png", ".npy")
+
+
+def read_map_file(path: Path) -> np.ndarray:
+    """One map file -> float64 (H, W): ``.npy`` (2-D numeric) or 8/16-bit grayscale ``.png``."""
+    if path.suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise DataError(f"{path}: unreadable .npy ({err}); save maps with numpy.save") from None
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"{path}: dtype {arr.dtype} is not numeric; save a float or integer array")
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                mode = im.mode
+                if mode not in ("L", "I;16", "I;16B", "I;16L", "I"):
+                    raise DataError(
+                        f"{path}: PNG mode {mode} is not 8/16-bit grayscale; save the map as one "
+                        "channel (e.g. Image.fromarray(uint8_or_uint16_array))"
+                    )
+                arr = np.array(im)
+        except (OSError, UnidentifiedImageError) as err:
+            raise DataError(f"{path}: unreadable PNG ({err})") from None
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.ndim != 2 or min(arr.shape) < 2:
+        raise DataError(f"{path}: a map must be a 2-D array of at least 2 x 2, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int((~np.isfinite(arr)).sum())
+        raise DataError(f"{path}: map has {bad} NaN/inf values; maps must be finite")
+    return arr
+
+
+def load_map_folder(
+    directory: Path, ids: Sequence[str], *, image_shape: tuple[int, int] | None = None
+) -> HumanMaps:
+    """Load the maps of ``ids`` from a folder in the documented format (see module doc).
+
+    ``image_shape`` (H, W) of the dataset images, when given, is checked against each map's aspect
+    ratio (1% tolerance).
+    """
     directory = Path(directory)
     spec_path = directory / MEASURES_FILE
     if not spec_path.is_file():
         raise DataError(
             f"{spec_path}: missing; a human-map folder needs measures.json "
-            '({"measures": {"<name>": {"fixation_like": false}}}) and <name>/<image key>.npy files'
+            '({"measures": {"<name>": {"fixation_like": false}}}) and <name>/<image key>.png|.npy files'
         )
     try:
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
@@ -194,25 +385,44 @@ def load_map_folder(directory: Path, ids: Sequence[str]) -> HumanMaps:
         ) from None
     if not flags:
         raise DataError(f"{spec_path}: lists no measures")
-    present = {m: {p.stem for p in (directory / m).glob("*.npy")} for m in flags}
-    keep = [i for i in ids if all(id_to_key(i) in present[m] for m in flags)]
+    files: dict[str, dict[str, Path]] = {}
+    for m in flags:
+        folder = directory / m
+        if not folder.is_dir():
+            raise DataError(f"{folder}: missing folder for measure {m!r} listed in {spec_path}")
+        found: dict[str, Path] = {}
+        for path in sorted(folder.iterdir()):
+            if path.suffix not in MAP_SUFFIXES:
+                continue
+            if path.stem in found:
+                raise DataError(f"{path}: {found[path.stem].name} has the same key; keep one map per image")
+            found[path.stem] = path
+        files[m] = found
+    keep = [i for i in ids if any(id_to_key(i) in files[m] for m in flags)]
     if not keep:
         raise DataError(
-            f"{directory}: no image has a map in every measure ({', '.join(flags)}); "
-            "file keys are image ids with '/' -> '__'"
+            f"{directory}: no map names an image of the split ({', '.join(flags)}); "
+            "file names are image ids with '/' -> '__' plus .png or .npy"
         )
     maps: dict[str, np.ndarray] = {}
     for m in flags:
         arrs = []
         for i in keep:
-            path = directory / m / f"{id_to_key(i)}.npy"
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as err:
-                raise DataError(f"{path}: unreadable .npy ({err})") from None
-            if arr.ndim != 2 or not np.all(np.isfinite(arr)):
-                raise DataError(f"{path}: a map must be a finite 2-D array, got shape {arr.shape}")
-            arrs.append(resize_map(arr.astype(np.float64), 100))
+            path = files[m].get(id_to_key(i))
+            if path is None:
+                raise DataError(
+                    f"{directory / m / id_to_key(i)}.png: missing; image {i!r} has maps in other measures, "
+                    f"so it needs one for {m!r} too (or remove its other maps)"
+                )
+            arr = read_map_file(path)
+            if image_shape is not None:
+                want, got = image_shape[0] / image_shape[1], arr.shape[0] / arr.shape[1]
+                if abs(got / want - 1.0) > 0.01:
+                    raise DataError(
+                        f"{path}: map is {arr.shape[0]}x{arr.shape[1]} (HxW) but the image is "
+                        f"{image_shape[0]}x{image_shape[1]}; give the map the image's aspect ratio"
+                    )
+            arrs.append(resize_map(arr, 100))
         maps[m] = np.stack(arrs).astype(np.float32)
     return HumanMaps(keep, maps, flags, {m: len(ids) - len(keep) for m in flags})
 

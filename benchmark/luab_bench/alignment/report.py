@@ -1,5 +1,10 @@
 """Run the alignment analysis for one model, turn it into result metrics, a table and plots.
 
+Entry points: :func:`align_result` (checkpoint + result file -> metrics and the typed ``alignment``
+block, signed; what ``luab-bench align --checkpoint`` and ``pipeline.run`` call), :func:`align_model`
+(a net and an :class:`~luab_bench.alignment.sets.AlignmentSet`'s arrays -> :class:`AlignmentReport`),
+:func:`write_alignment` (report -> result file).
+
 Metric names written into a result's ``metrics`` (``<m>`` = saliency method):
 
 * ``align_<m>_r`` – best mean Pearson r over the sigma grid; 95% interval from the bootstrap over
@@ -9,6 +14,14 @@ Metric names written into a result's ``metrics`` (``<m>`` = saliency method):
 * ``align_<m>_sigma`` – the chosen sigma in pixels at the 100 x 100 scale (no interval).
 * ``align_<m>_spearman`` – mean Spearman rho at the chosen sigma, bootstrap interval over images.
 * ``align_<m>_r_cv`` – split-half cross-validated mean r (only with ``split_half=True``).
+* ``align_<m>_nss`` – mean normalised scanpath saliency (:func:`correlate.nss_per_image`) of the model
+  map at the chosen sigma against the human *fixation* map; only for fixation-like measures (byproduct
+  clicks / icon positions, folder measures flagged ``fixation_like``). CC, the other fixation metric of
+  the saliency benchmarks, is by definition the Pearson r of ``align_<m>_r`` (not written twice).
+* ``align_<m>_class_gap`` – multi-label (COCO-AB) data only: mean over (image, class) units of
+  ``r(model map of c, human map of c) - r(model map of c, human map of another class c' of the same
+  image)`` at the chosen sigma (:func:`correlate.class_gap_per_unit`); > 0 means the class-conditional
+  maps point at the class, not just at the image's objects.
 * ``align_mask_correct`` / ``align_mask_mismatched`` – mean inverse rank ``N/(r+N)`` of the true class
   on images masked with the correct / a mismatched human map; ``align_mask_gap`` = their paired
   difference (see :mod:`luab_bench.alignment.masking`).
@@ -24,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from luab_bench.alignment import correlate, masking
+from luab_bench.alignment.sets import evenly_spaced  # noqa: F401  (re-exported)
 from luab_bench.errors import LuabError
 
 if TYPE_CHECKING:
@@ -46,6 +60,15 @@ class AlignConfig:
     seed: int = 0
     batch_size: int = 32
     data_label: str = ""  # e.g. "synthetic/val, simulated clicks" (goes into task strings)
+    # a method that does not apply to the model (e.g. guided backprop on a GELU network): skip it and
+    # record why (True) or raise its LuabError (False)
+    skip_inapplicable: bool = False
+
+
+#: What :func:`align_result` runs when the caller names nothing (``pipeline.run``): Grad-CAM and
+#: guided backprop are cheap (one forward/backward per image); SmoothGrad-GBP costs 30 of them.
+DEFAULT_METHODS: tuple[str, ...] = ("gbp", "gradcam")
+DEFAULT_LIMIT = 100
 
 
 @dataclass
@@ -58,6 +81,10 @@ class MethodScore:
     r_ci_kind: str
     spearman_ci: tuple[float, float]
     r_cv: float | None = None
+    nss: np.ndarray | None = None  # per image with a defined NSS (fixation-like measures only)
+    nss_ci: tuple[float, float] | None = None
+    class_gap: np.ndarray | None = None  # per unit with a same-image partner class (multi-label data)
+    class_gap_ci: tuple[float, float] | None = None
 
 
 @dataclass
@@ -68,6 +95,23 @@ class AlignmentReport:
     n_images: int
     scores: list[MethodScore] = field(default_factory=list)
     mask: masking.MaskingOutcome | None = None
+    skipped: dict[str, str] = field(default_factory=dict)  # method -> why it was not run
+
+    def alignment_block(self) -> Any:
+        """The result's typed ``alignment`` block: each method's mean r over the sigma grid."""
+        from luab_bench.results.schema import Alignment, AlignmentCurve
+
+        curves = [
+            AlignmentCurve(
+                method=s.method,
+                sigmas=[float(v) for v in s.search.sigmas],
+                mean_r=[float(v) if np.isfinite(v) else None for v in s.search.mean_r],
+                best_sigma=float(s.search.best_sigma),
+                best_r=float(s.search.best_r),
+            )
+            for s in self.scores
+        ]
+        return Alignment(measure=self.config.measure, data=self.config.data_label, curves=curves)
 
     def metrics(self) -> dict[str, Metric]:
         """Result-schema metrics (names in the module doc)."""
@@ -113,6 +157,30 @@ class AlignmentReport:
                 task=f"{s.method}: mean Spearman rho with {where} at sigma {s.search.best_sigma:g} px; "
                 f"95% CI: {cfg.n_boot} resamples over images",
             )
+            if s.nss is not None and s.nss_ci is not None and len(s.nss):
+                out[f"align_{s.method}_nss"] = Metric(
+                    value=float(s.nss.mean()),
+                    n=len(s.nss),
+                    ci_low=s.nss_ci[0],
+                    ci_high=s.nss_ci[1],
+                    unit="",
+                    higher_is_better=True,
+                    task=f"{s.method}: mean NSS (z-scored model map at sigma {s.search.best_sigma:g} px, "
+                    f"averaged over the human fixation events) with {where}; "
+                    f"95% CI: {cfg.n_boot} resamples over images",
+                )
+            if s.class_gap is not None and s.class_gap_ci is not None and len(s.class_gap):
+                out[f"align_{s.method}_class_gap"] = Metric(
+                    value=float(s.class_gap.mean()),
+                    n=len(s.class_gap),
+                    ci_low=s.class_gap_ci[0],
+                    ci_high=s.class_gap_ci[1],
+                    unit="",
+                    higher_is_better=True,
+                    task=f"{s.method}: mean r(own class's human map) - r(another class of the same "
+                    f"image) at sigma {s.search.best_sigma:g} px ({where}); "
+                    f"95% CI: {cfg.n_boot} resamples over units",
+                )
             if s.r_cv is not None:
                 out[f"align_{s.method}_r_cv"] = Metric(
                     value=s.r_cv,
@@ -156,14 +224,23 @@ class AlignmentReport:
 
     def table_lines(self) -> list[str]:
         """Plain-text table: one row per method, then the masking test."""
-        rows = [f"{'method':<12} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'r_cv':>7} {'n':>5}"]
+        head = (
+            f"{'method':<12} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'nss':>7} {'r_cv':>7} "
+            f"{'cls_gap':>7} {'n':>5}"
+        )
+        rows = [head]
         for s in self.scores:
             cv = f"{s.r_cv:7.3f}" if s.r_cv is not None else f"{'-':>7}"
+            nss = f"{float(s.nss.mean()):7.3f}" if s.nss is not None and len(s.nss) else f"{'-':>7}"
+            has_gap = s.class_gap is not None and len(s.class_gap)
+            gap = f"{float(s.class_gap.mean()):+7.3f}" if has_gap else f"{'-':>7}"  # type: ignore[union-attr]
             ci = f"[{s.r_ci[0]:.3f}, {s.r_ci[1]:.3f}]"
             rows.append(
                 f"{s.method:<12} {s.search.best_r:7.3f} {ci:>17} {s.search.best_sigma:6g} "
-                f"{float(s.search.spearman.mean()):7.3f} {cv} {int(s.search.valid.sum()):5d}"
+                f"{float(s.search.spearman.mean()):7.3f} {nss} {cv} {gap} {int(s.search.valid.sum()):5d}"
             )
+        for method, why in self.skipped.items():
+            rows.append(f"{method:<12} skipped: {why}")
         if self.mask is not None:
             c, w = self.mask.correct.mean(), self.mask.mismatched.mean()
             rows.append(
@@ -173,7 +250,14 @@ class AlignmentReport:
         return rows
 
 
-def _score_method(method: str, model_maps: np.ndarray, human: np.ndarray, cfg: AlignConfig) -> MethodScore:
+def _score_method(
+    method: str,
+    model_maps: np.ndarray,
+    human: np.ndarray,
+    cfg: AlignConfig,
+    fixations: np.ndarray | None = None,
+    partners: np.ndarray | None = None,
+) -> MethodScore:
     from luab_bench.metrics.bootstrap import bootstrap_ci
 
     search = correlate.sigma_search(model_maps, human, cfg.sigmas)
@@ -186,13 +270,20 @@ def _score_method(method: str, model_maps: np.ndarray, human: np.ndarray, cfg: A
         lo, hi, kind = fixed.low, fixed.high, "bootstrap at the chosen sigma"
     rho = bootstrap_ci(search.spearman, n_boot=cfg.n_boot, seed=cfg.seed)
     r_cv = correlate.split_half_score(table, seed=cfg.seed)[0] if cfg.split_half else None
-    return MethodScore(method, search, (lo, hi), kind, (rho.low, rho.high), r_cv)
-
-
-def evenly_spaced(n: int, k: int) -> np.ndarray:
-    """Indices of ``min(n, k)`` images spread evenly over ``0..n-1`` (``floor(i * n / k)``)."""
-    k = min(n, k)
-    return (np.arange(k) * n) // k
+    nss = nss_ci = gap = gap_ci = None
+    blurred = correlate.blur_maps(correlate.resize_maps(model_maps), search.best_sigma)
+    if partners is not None:
+        gap = correlate.class_gap_per_unit(blurred, correlate.resize_maps(human), partners)
+        if len(gap):
+            ci = bootstrap_ci(gap, n_boot=cfg.n_boot, seed=cfg.seed)
+            gap_ci = (ci.low, ci.high)
+    if fixations is not None:
+        per = correlate.nss_per_image(blurred, correlate.resize_maps(fixations))
+        nss = per[np.isfinite(per)]
+        if len(nss):
+            ci = bootstrap_ci(nss, n_boot=cfg.n_boot, seed=cfg.seed)
+            nss_ci = (ci.low, ci.high)
+    return MethodScore(method, search, (lo, hi), kind, (rho.low, rho.high), r_cv, nss, nss_ci, gap, gap_ci)
 
 
 def make_predict(net: LuabNet, device: Any, batch_size: int = 256) -> Callable[[np.ndarray], np.ndarray]:
@@ -246,8 +337,13 @@ def align_model(
     *,
     device: Any = "cpu",
     progress: Callable[[str], None] | None = None,
+    groups: Sequence[int] | None = None,
 ) -> AlignmentReport:
-    """Score every method of ``cfg`` against ``human`` on the images that have human maps."""
+    """Score every method of ``cfg`` against ``human`` on the images that have human maps.
+
+    ``groups`` (aligned with ``ids``): the source image of each unit when units are (image, class)
+    pairs; enables ``align_<m>_class_gap``.
+    """
     pos = {i: k for k, i in enumerate(ids)}
     missing = [i for i in human.ids if i not in pos]
     if missing:
@@ -255,13 +351,27 @@ def align_model(
     idx = np.array([pos[i] for i in human.ids], dtype=np.int64)
     imgs, ys = np.asarray(images)[idx], np.asarray(labels)[idx]
     human_maps = human.measure(cfg.measure)
+    fixations = human.fixation_map(cfg.measure) if cfg.measure != "human_pc" else None
+    partners = (
+        correlate.same_group_partners(np.asarray(groups)[idx], seed=cfg.seed) if groups is not None else None
+    )
     report = AlignmentReport(cfg, len(idx))
     for method in cfg.methods:
         if progress:
             progress(f"saliency {method} on {len(idx)} images")
-        maps = model_saliency(net, imgs, ys, method, device=device, seed=cfg.seed, batch_size=cfg.batch_size)
-        report.scores.append(_score_method(method, maps, human_maps, cfg))
-    if cfg.masking:
+        try:
+            maps = model_saliency(
+                net, imgs, ys, method, device=device, seed=cfg.seed, batch_size=cfg.batch_size
+            )
+        except LuabError as err:
+            if not cfg.skip_inapplicable:
+                raise
+            report.skipped[method] = str(err)
+            if progress:
+                progress(f"skipped {method}: {err}")
+            continue
+        report.scores.append(_score_method(method, maps, human_maps, cfg, fixations, partners))
+    if cfg.masking and report.scores:
         if progress:
             progress("masking test")
         report.mask = masking.masking_test(
@@ -307,20 +417,143 @@ def plot_sigma_curves(report: AlignmentReport, out_stem: Path, title: str = "") 
     return paths
 
 
-def add_metrics_to_result(path: Path, metrics: dict[str, Metric], *, key: Path | None = None) -> bool:
-    """Merge ``metrics`` into the result file at ``path``; re-sign with ``key`` or leave it unsigned.
+def write_alignment(path: Path, report: AlignmentReport, *, key: Path | None = None) -> bool:
+    """Merge ``report``'s ``align_*`` metrics and its ``alignment`` block into the result at ``path``.
 
-    Returns True when the result is signed afterwards. Any previous signature no longer matches the
-    content, so without ``key`` the signature is removed (``luab-bench sign`` can add one later).
+    The result becomes schema 1.1 (the version with the block). Curves of methods not re-run are
+    kept when the measure and data description are unchanged, otherwise the block is replaced. Then
+    re-signed with ``key`` or left unsigned (its old signature no longer matches); returns True
+    when signed.
     """
-    from luab_bench.results.schema import load_result
+    from luab_bench.results.schema import SCHEMA_VERSION, load_result
     from luab_bench.results.signing import sign_result_file
     from luab_bench.results.store import write_result
 
+    if not report.scores:
+        raise LuabError(f"{path}: no saliency method could be run, nothing to write")
     result = load_result(path)
-    merged = {**result.metrics, **metrics}
-    write_result(path, result.model_copy(update={"metrics": merged, "signature": None}))
+    block = report.alignment_block()
+    old = result.alignment
+    if old is not None and (old.measure, old.data) == (block.measure, block.data):
+        new = {c.method for c in block.curves}
+        block = block.model_copy(
+            update={"curves": [c for c in old.curves if c.method not in new] + block.curves}
+        )
+    update = {
+        "schema_version": SCHEMA_VERSION,
+        "metrics": {**result.metrics, **report.metrics()},
+        "alignment": block,
+        "signature": None,
+    }
+    write_result(path, result.model_validate({**result.model_dump(), **update}))
     if key is not None:
         sign_result_file(path, key)
         return True
     return False
+
+
+@dataclass
+class AlignResultOutcome:
+    """What :func:`align_result` did: the report (None when skipped), whether the file is signed, why
+    it was skipped (None when it ran)."""
+
+    report: AlignmentReport | None
+    signed: bool = False
+    skipped: str | None = None
+
+
+def align_result(
+    result_path: Path | None,
+    checkpoint_dir: Path,
+    *,
+    data_dir: Path,
+    device: str = "auto",
+    methods: Sequence[str] = DEFAULT_METHODS,
+    limit: int = DEFAULT_LIMIT,
+    seed: int = 0,
+    key: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    split: str = "val",
+    maps: str | Path = "byproducts",
+    measure: str | None = None,
+    annotators: int = 5,
+    kernel_sigma: float = 3.0,
+    n_boot: int = correlate.N_BOOT,
+    split_half: bool = False,
+    run_masking: bool = True,
+    skip_inapplicable: bool = True,
+    variant: str | None = None,
+) -> AlignResultOutcome:
+    """Align the checkpoint's model on its own embedded data and write the outcome into its result.
+
+    The checkpoint's ``meta["data"]`` names the variant (and its fingerprint is checked). Methods that
+    do not apply to the model (guided backprop on a non-ReLU net) are skipped with their reason in
+    ``report.skipped`` when ``skip_inapplicable``; when no method applies, or the checkpoint was
+    trained on data without human maps here (real ImageNet/COCO), nothing is written and
+    ``outcome.skipped`` says why. Otherwise ``align_*`` metrics and the ``alignment`` block are merged
+    into ``result_path`` (see :func:`write_alignment`), re-signed with ``key`` or left unsigned;
+    ``result_path=None`` only measures. ``variant`` overrides the checkpoint's data variant.
+    """
+    from luab_bench import pipeline
+    from luab_bench.alignment.saliency import method_names
+    from luab_bench.alignment.sets import ALIGNABLE_SOURCES, load_alignment_set
+    from luab_bench.train.checkpoint import load_checkpoint
+
+    names = tuple(method_names(",".join(methods)))
+    if key is not None and result_path is None:
+        raise LuabError("a key signs a result file; give the result path too (--out RESULT.json)")
+    if result_path is not None and not Path(result_path).is_file():
+        raise LuabError(f"{result_path}: result file not found; create it with `luab-bench evaluate` first")
+    dev = pipeline.resolve_device(device)
+    net, meta = load_checkpoint(Path(checkpoint_dir), dev)
+    data = meta.get("data") or {}
+    source = data.get("source", "synthetic")
+    if source not in ALIGNABLE_SOURCES:
+        return AlignResultOutcome(
+            None,
+            skipped=f"trained on {source!r} data: human maps exist here only for the embedded "
+            f"{' / '.join(ALIGNABLE_SOURCES)} data (pass --maps DIR to `luab-bench align` for your own)",
+        )
+    variant = variant or data.get("variant") or source
+    aset = load_alignment_set(
+        variant,
+        Path(data_dir),
+        split=split,
+        limit=limit,
+        maps=maps,
+        annotators=annotators,
+        kernel_sigma=kernel_sigma,
+        seed=seed,
+    )
+    fingerprint = data.get("fingerprint")
+    if variant == data.get("variant") and fingerprint and fingerprint != aset.fingerprint:
+        raise LuabError(
+            f"{checkpoint_dir}: trained on data {fingerprint[:12]} but the generated {variant} "
+            f"data is {aset.fingerprint[:12]}; regenerate with the same luab-bench version or retrain"
+        )
+    cfg = AlignConfig(
+        methods=names,
+        measure=measure or ("clicks" if maps == "byproducts" else "human_pc"),
+        n_boot=n_boot,
+        split_half=split_half,
+        masking=run_masking,
+        seed=seed,
+        data_label=aset.label,
+        skip_inapplicable=skip_inapplicable,
+    )
+    report = align_model(
+        net,
+        aset.images,
+        aset.targets,
+        aset.ids,
+        aset.human,
+        cfg,
+        device=dev,
+        progress=progress,
+        groups=aset.groups,
+    )
+    if not report.scores:
+        why = "; ".join(f"{m}: {r}" for m, r in report.skipped.items())
+        return AlignResultOutcome(report, skipped=f"no saliency method applies to this model ({why})")
+    signed = write_alignment(Path(result_path), report, key=key) if result_path is not None else False
+    return AlignResultOutcome(report, signed=signed)

@@ -19,7 +19,9 @@ from luab_bench.errors import LuabError
 )
 @click.option("--model", default=None, help="Untrained timm model name (a control) instead of --checkpoint.")
 @click.option(
-    "--variant", default=None, help="Synthetic variant (default: the checkpoint's, else 'synthetic')."
+    "--variant",
+    default=None,
+    help="Embedded variant, synthetic* or synthetic-coco* (default: the checkpoint's, else synthetic).",
 )
 @click.option(
     "--maps",
@@ -108,20 +110,17 @@ def align(
     device: str,
     progress: bool,
 ) -> None:
-    """Passive attention vs human selectivity (Langlois et al. 2021): r, sigma, Spearman, masking test."""
-    import numpy as np
-
+    """Passive attention vs human selectivity (Langlois et al. 2021): r, sigma, rho, NSS, masking test."""
     from luab_bench import pipeline
-    from luab_bench.alignment import human_maps as hm
     from luab_bench.alignment.report import (
         AlignConfig,
-        add_metrics_to_result,
         align_model,
-        evenly_spaced,
+        align_result,
         plot_sigma_curves,
+        write_alignment,
     )
     from luab_bench.alignment.saliency import method_names
-    from luab_bench.data.synthetic import load_split
+    from luab_bench.alignment.sets import load_alignment_set
 
     if (checkpoint is None) == (model is None):
         raise LuabError("give exactly one of --checkpoint DIR or --model NAME")
@@ -130,62 +129,81 @@ def align(
     if out is not None and not out.is_file():
         raise LuabError(f"{out}: result file not found; create it with `luab-bench evaluate` first")
     names = tuple(method_names(methods))
-    dev = pipeline.resolve_device(device)
+    # an explicit method list is a request: a method that does not apply is an error; 'all' skips it
+    skip = methods.strip() == "all"
+    echo = (lambda m: click.echo(f"  {m}")) if progress else None
     if checkpoint is not None:
-        from luab_bench.train.checkpoint import load_checkpoint
-
-        net, meta = load_checkpoint(checkpoint, dev)
-        variant = variant or (meta.get("data") or {}).get("variant") or "synthetic"
-        label = f"{meta['model']['name']} ({checkpoint.name})"
-    dataset = pipeline.prepare_synthetic(variant or "synthetic", data_dir.expanduser(), progress=progress)
-    arrays = load_split(dataset.directory, split)
-    if model is not None:
+        outcome = align_result(
+            out,
+            checkpoint,
+            data_dir=data_dir,
+            device=device,
+            methods=names,
+            limit=limit,
+            seed=seed,
+            key=key,
+            progress=echo,
+            split=split,
+            maps=maps,
+            measure=measure,
+            annotators=annotators,
+            kernel_sigma=kernel_sigma,
+            n_boot=n_boot,
+            split_half=split_half,
+            run_masking=masking,
+            skip_inapplicable=skip,
+            variant=variant,
+        )
+        if outcome.report is None or not outcome.report.scores:
+            raise LuabError(f"{checkpoint}: alignment skipped: {outcome.skipped}")
+        report, signed, label = outcome.report, outcome.signed, checkpoint.name
+    else:
         from luab_bench.models import create_model
 
-        net = (
-            create_model(model, int(np.max(arrays.labels)) + 1, num_point_heads=0, init_seed=seed)
-            .to(dev)
-            .eval()
+        dev = pipeline.resolve_device(device)
+        aset = load_alignment_set(
+            variant or "synthetic",
+            data_dir,
+            split=split,
+            limit=limit,
+            maps=maps,
+            annotators=annotators,
+            kernel_sigma=kernel_sigma,
+            seed=seed,
+            progress=progress,
         )
-        label = f"{model} (untrained)"
-    pick = evenly_spaced(len(arrays), limit)
-    ids = [arrays.ids[i] for i in pick]
-    if maps == "byproducts":
-        records = hm.simulate_records(dataset.directory, split, annotators=annotators, seed=seed)
-        human = hm.byproduct_density_maps(records, ids, hm.DensityKernel(sigma_px=kernel_sigma))
-        source = f"{annotators} simulated annotators' clicks+tracks"
-    else:
-        human = hm.load_map_folder(Path(maps), ids)
-        source = f"maps from {maps}"
-    measure = measure or ("clicks" if maps == "byproducts" else "human_pc")
-    cfg = AlignConfig(
-        methods=names,
-        measure=measure,
-        n_boot=n_boot,
-        split_half=split_half,
-        masking=masking,
-        seed=seed,
-        data_label=f"{dataset.variant}/{split} ({len(ids)} evenly spaced images), {source}",
-    )
-    click.echo(f"Aligning {label} on {len(human.ids)} images ({cfg.data_label}); measure {measure!r}")
-    report = align_model(
-        net,
-        np.asarray(arrays.images[pick]),
-        np.asarray(arrays.labels[pick]),
-        ids,
-        human,
-        cfg,
-        device=dev,
-        progress=(lambda m: click.echo(f"  {m}")) if progress else None,
-    )
+        net = create_model(model, aset.num_classes, num_point_heads=0, init_seed=seed).to(dev).eval()  # type: ignore[arg-type]
+        cfg = AlignConfig(
+            methods=names,
+            measure=measure or ("clicks" if maps == "byproducts" else "human_pc"),
+            n_boot=n_boot,
+            split_half=split_half,
+            masking=masking,
+            seed=seed,
+            data_label=aset.label,
+            skip_inapplicable=skip,
+        )
+        click.echo(f"Aligning {model} (untrained) on {aset.label}; measure {cfg.measure!r}")
+        report = align_model(
+            net,
+            aset.images,
+            aset.targets,
+            aset.ids,
+            aset.human,
+            cfg,
+            device=dev,
+            progress=echo,
+            groups=aset.groups,
+        )
+        signed = write_alignment(out, report, key=key) if out is not None else False
+        label = str(model)
+    click.echo(f"{label}: {report.config.data_label}; measure {report.config.measure!r}")
     for line in report.table_lines():
         click.echo(line)
     if plots is not None:
-        stem = plots / f"align_{(checkpoint.name if checkpoint else model).replace('/', '_')}"  # type: ignore[union-attr]
-        for p in plot_sigma_curves(report, stem, title=label):
+        for p in plot_sigma_curves(report, plots / f"align_{label.replace('/', '_')}", title=label):
             click.echo(f"Plot: {p}")
     if out is not None:
-        signed = add_metrics_to_result(out, report.metrics(), key=key)
         click.echo(
             f"Result: {out} "
             + ("(re-signed)" if signed else "(UNSIGNED: its old signature was removed; sign it with --key)")

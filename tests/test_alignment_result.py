@@ -1,0 +1,159 @@
+"""Alignment in every result: `align_result` on a checkpoint, the typed block, signing, skips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from luab_bench.alignment.report import AlignConfig, align_model, align_result, write_alignment
+from luab_bench.alignment.sets import load_alignment_set
+from luab_bench.commands.align import align
+from luab_bench.errors import LuabError
+from luab_bench.models import create_model
+from luab_bench.results.schema import Result, load_result
+from luab_bench.results.signing import generate_keypair, verify_result_file
+from luab_bench.results.store import write_result
+from luab_bench.train.checkpoint import save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def _checkpoint(
+    path: Path, data_dir: Path, source: str = "synthetic", variant: str = "synthetic-tiny"
+) -> Path:
+    from luab_bench import pipeline
+
+    fingerprint = None
+    if source == "synthetic":
+        fingerprint = pipeline.prepare_synthetic(variant, data_dir, progress=False).fingerprint
+    net = create_model("resnet10t", 10, num_point_heads=1, init_seed=0)
+    meta = {
+        "model": {"name": "resnet10t", "num_classes": 10, "num_point_heads": 1},
+        "protocol": {"name": "luab", "version": "1", "family": "point_regression"},
+        "seed": 0,
+        "suite": "synthetic",
+        "data": {"source": source, "variant": variant, "fingerprint": fingerprint},
+    }
+    return save_checkpoint(path, net, meta)
+
+
+def _result(path: Path, version: str = "1.0") -> Path:
+    doc = {
+        "schema_version": version,
+        "result_id": "r1",
+        "created_at": "2026-01-31T12:00:00Z",
+        "model": {"name": "resnet10t"},
+        "protocol": {"name": "luab", "version": "1", "family": "point_regression"},
+        "suite": {"name": "synthetic", "variant": "synthetic-tiny"},
+        "seed": 0,
+        "metrics": {"top1_val": {"value": 50.0, "n": 10, "unit": "%", "higher_is_better": True}},
+        "config": {},
+        "provenance": {"luab_bench_version": "0.1.0"},
+    }
+    return write_result(path, Result.model_validate(doc))
+
+
+def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path, data_dir: Path) -> None:
+    ckpt = _checkpoint(tmp_path / "ckpt", data_dir)
+    out = _result(tmp_path / "r.json")
+    key, _ = generate_keypair(tmp_path / "keys")
+    done = align_result(
+        out, ckpt, data_dir=data_dir, device="cpu", methods=("gbp", "gradcam"), limit=12, n_boot=20, key=key
+    )
+    assert done.skipped is None and done.signed and done.report is not None
+    result = load_result(out)
+    assert result.schema_version == "1.1" and verify_result_file(out).ok
+    assert not any(k.endswith("_class_gap") for k in result.metrics)  # single-label: no partner class
+    assert {"align_gbp_r", "align_gradcam_r", "align_gbp_nss", "align_mask_gap", "top1_val"} <= set(
+        result.metrics
+    )
+    block = result.alignment
+    assert block is not None and block.measure == "clicks" and "synthetic-tiny/val (12 evenly" in block.data
+    by = {c.method: c for c in block.curves}
+    assert set(by) == {"gbp", "gradcam"} and by["gbp"].sigmas == [float(s) for s in range(31)]
+    # the block's curve is the search behind the metric: best_r is its max, at best_sigma
+    gbp = by["gbp"]
+    assert gbp.best_r == pytest.approx(result.metrics["align_gbp_r"].value)
+    assert gbp.best_r == pytest.approx(max(v for v in gbp.mean_r if v is not None))
+    assert gbp.mean_r[gbp.sigmas.index(gbp.best_sigma)] == pytest.approx(gbp.best_r)
+    assert gbp.best_sigma == result.metrics["align_gbp_sigma"].value
+
+    # a second run with one method keeps the other method's curve (same data) and, unsigned, says so
+    again = align_result(
+        out, ckpt, data_dir=data_dir, device="cpu", methods=("gradient",), limit=12, n_boot=20
+    )
+    assert not again.signed
+    result = load_result(out)
+    assert result.signature is None and {c.method for c in result.alignment.curves} == {
+        "gbp",
+        "gradcam",
+        "gradient",
+    }
+
+
+def test_align_result_skips_data_without_human_maps_and_leaves_the_file(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    ckpt = _checkpoint(tmp_path / "ckpt", data_dir, source="imagenet-ab", variant="imagenet-ab")
+    out = _result(tmp_path / "r.json")
+    before = out.read_bytes()
+    done = align_result(out, ckpt, data_dir=data_dir, device="cpu", limit=4)
+    assert done.report is None and "trained on 'imagenet-ab' data" in (done.skipped or "")
+    assert out.read_bytes() == before
+
+
+def test_inapplicable_method_is_skipped_with_its_reason_or_raises(data_dir: Path) -> None:
+    aset = load_alignment_set("synthetic-tiny", data_dir, limit=6, annotators=1)
+    vit = create_model("vit_tiny_patch16_224", 10, num_point_heads=0, img_size=32, depth=2).eval()
+    cfg = AlignConfig(methods=("gbp", "gradcam"), n_boot=10, masking=False, skip_inapplicable=True)
+    report = align_model(vit, aset.images, aset.targets, aset.ids, aset.human, cfg)
+    assert [s.method for s in report.scores] == ["gradcam"]
+    assert "guided backprop needs a ReLU network" in report.skipped["gbp"] and "GELU" in report.skipped["gbp"]
+    assert any(line.startswith("gbp          skipped:") for line in report.table_lines())
+    with pytest.raises(LuabError, match="guided backprop needs a ReLU network"):
+        align_model(vit, aset.images, aset.targets, aset.ids, aset.human, AlignConfig(methods=("gbp",)))
+    # nothing ran: nothing to write
+    empty = align_model(
+        vit,
+        aset.images,
+        aset.targets,
+        aset.ids,
+        aset.human,
+        AlignConfig(methods=("gbp",), skip_inapplicable=True),
+    )
+    assert not empty.scores and empty.mask is None
+    with pytest.raises(LuabError, match="no saliency method could be run"):
+        write_alignment(Path("unused.json"), empty)
+
+
+def test_cli_checkpoint_path_writes_the_block(tmp_path: Path, data_dir: Path) -> None:
+    ckpt = _checkpoint(tmp_path / "ckpt", data_dir)
+    out = _result(tmp_path / "r.json")
+    args = ["--checkpoint", str(ckpt), "--data-dir", str(data_dir), "--method", "gradcam", "--limit", "8",
+            "--annotators", "1", "--n-boot", "10", "--no-progress", "--out", str(out),
+            "--device", "cpu"]  # fmt: skip
+    res = CliRunner().invoke(align, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "UNSIGNED" in res.output and "gradcam" in res.output
+    assert load_result(out).alignment.curves[0].method == "gradcam"
+
+
+def test_cli_untrained_model_on_synthetic_coco(tmp_path: Path, data_dir: Path) -> None:
+    out = _result(tmp_path / "r.json", version="1.1")
+    args = ["--model", "resnet10t", "--variant", "synthetic-coco-tiny", "--data-dir", str(data_dir),
+            "--method", "gradcam,gbp", "--limit", "16", "--annotators", "2", "--n-boot", "10",
+            "--no-progress", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    res = CliRunner().invoke(align, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "(image, class) pairs" in res.output and "final icon positions" in res.output
+    result = load_result(out)
+    assert result.metrics["align_gbp_r"].n >= 10
+    assert "align_gbp_nss" in result.metrics and np.isfinite(result.metrics["align_gbp_nss"].value)
+    gap = result.metrics["align_gbp_class_gap"]  # (image, class) units with a second class
+    assert 0 < gap.n < 16 and gap.ci_low <= gap.value <= gap.ci_high
