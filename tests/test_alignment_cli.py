@@ -52,12 +52,13 @@ def test_align_writes_metrics_signs_and_plots(tmp_path: Path, data_dir: Path) ->
     assert res.exit_code == 0, res.output
     assert "gbp" in res.output and "masking (inverse rank" in res.output and "re-signed" in res.output
     result = load_result(out)
-    for name in ("align_gbp_r", "align_gbp_sigma", "align_gbp_spearman", "align_gbp_r_cv", "align_gradient_r",
+    for name in ("align_gbp_r", "align_gbp_spearman", "align_gbp_r_cv", "align_gradient_r",
                  "align_mask_correct", "align_mask_mismatched", "align_mask_gap", "top1_val"):  # fmt: skip
         assert name in result.metrics, name
     m = result.metrics["align_gbp_r"]
     assert m.n == 12 and m.ci_low is not None and m.ci_low <= m.value <= m.ci_high and "sigma" in m.task
-    assert 0 <= result.metrics["align_gbp_sigma"].value <= 30
+    assert "align_gbp_sigma" not in result.metrics  # no direction: it lives in the alignment block
+    assert 0 <= next(c for c in result.alignment.curves if c.method == "gbp").best_sigma <= 30
     assert verify_result_file(out).ok
     assert (tmp_path / "plots" / "align_resnet10t.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "plots" / "align_resnet10t.svg").read_text().lstrip().startswith("<?xml")

@@ -146,6 +146,13 @@ def test_run_writes_three_signed_results_and_site(tiny_run: dict[str, Path]) -> 
         assert doc["provenance"]["data_fingerprint"] == doc["suite"]["data_fingerprint"]
         assert len(doc["provenance"]["extra_data"]["analogues_fingerprint"]) == 64
         assert {"si_size_top1", "c_top1", "o_aupr", "bgc_acc"} <= set(doc["metrics"])
+        # run aligned every model with the simulated annotators' maps, inside the signed file
+        assert doc["schema_version"] == "1.1"
+        assert {c["method"] for c in doc["alignment"]["curves"]} == {"gbp", "gradcam"}
+        assert {"align_gbp_r", "align_gradcam_r", "align_mask_gap"} <= set(doc["metrics"])
+        from luab_bench.leaderboard.build import detail_name
+
+        assert "Human alignment" in (tiny_run["site"] / "r" / detail_name(f.name)).read_text()
     assert protocols == {"baseline", "rand", "luab"}
     html = (tiny_run["site"] / "index.html").read_text()
     for p in ("baseline", "rand", "luab"):

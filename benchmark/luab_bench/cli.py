@@ -134,6 +134,12 @@ def cli() -> None:
 @opt_site_dir
 @opt_key("Ed25519 private key (from `luab-bench keygen`). Without it a throw-away key is made.")
 @_source_options
+@click.option(
+    "--align/--no-align",
+    default=True,
+    show_default=True,
+    help="Score each model's saliency against human maps (embedded data) and add it to the result.",
+)
 @opt_device
 @opt_progress
 def run(
@@ -155,10 +161,11 @@ def run(
     byproducts: Path | None,
     workers: int,
     source_option: tuple[str, ...],
+    align: bool,
     device: str,
     progress: bool,
 ) -> None:
-    """Do the whole job: data -> train each protocol -> evaluate -> sign -> leaderboard."""
+    """Do the whole job: data -> train each protocol -> evaluate -> align -> sign -> leaderboard."""
     from luab_bench import pipeline
 
     outcome = pipeline.run(
@@ -183,6 +190,7 @@ def run(
         byproducts=byproducts,
         workers=workers,
         source_options=_parse_source_options(source_option),
+        align=align,
     )
     pipeline.print_results_table(outcome.results)
     click.echo(f"Leaderboard: {outcome.site_index}")

@@ -533,11 +533,15 @@ def run(
     byproducts: Path | None = None,
     workers: int = 0,
     source_options: dict[str, Any] | None = None,
+    align: bool = True,
 ) -> RunOutcome:
     """Train and evaluate ``model`` under each protocol, sign every result, build the site.
 
     ``source`` … ``source_options`` go to :func:`train_one`; ``data_root`` also to the evaluation of a
-    real suite (the folder of released datasets).
+    real suite (the folder of released datasets). ``align``: after each evaluation, score the model's
+    passive attention against human maps (``alignment.report.align_result`` with its default methods
+    and image count) and re-sign the result with the same key; skipped, with the reason printed, where
+    there are no human maps (real sources) or no method applies.
     """
     from luab_bench.leaderboard.build import build_site
     from luab_bench.models import check_model_name
@@ -589,11 +593,29 @@ def run(
             echo=echo,
             data_root=data_root,
         )
+        if align:
+            _align_into_result(path, ckpt_dir, data_dir=data_dir, device=device, key=key, echo=echo)
         echo(f"Wrote signed result {path}")
         results.append((path, load_result(path)))
     report = build_site(results_dir, site_dir)
     echo(report.summary())
     return RunOutcome(results=results, site_index=report.index_path)
+
+
+def _align_into_result(
+    path: Path, ckpt_dir: Path, *, data_dir: Path, device: str, key: Path, echo: Echo
+) -> None:
+    """Add the human-alignment metrics and curves to the result at ``path`` and re-sign it."""
+    from luab_bench.alignment.report import align_result
+
+    echo(f"Aligning {ckpt_dir.name} with human maps (saliency vs simulated annotators' clicks)")
+    outcome = align_result(path, ckpt_dir, data_dir=data_dir, device=device, key=key, seed=0)
+    if outcome.skipped:
+        echo(f"alignment skipped: {outcome.skipped}")
+        return
+    if outcome.report is not None:
+        for method, why in outcome.report.skipped.items():
+            echo(f"alignment: {method} skipped: {why}")
 
 
 def _throwaway_key(runs_dir: Path, echo: Echo) -> Path:

@@ -11,7 +11,9 @@ Metric names written into a result's ``metrics`` (``<m>`` = saliency method):
   images that re-picks sigma on every resample (:func:`correlate.bootstrap_best_r`). If that interval
   does not contain the point estimate (possible, since the max over sigma is biased), the interval of
   the mean r at the chosen sigma is recorded instead and the task string says so.
-* ``align_<m>_sigma`` – the chosen sigma in pixels at the 100 x 100 scale (no interval).
+The chosen sigma (px at the 100 x 100 scale) is not a metric: it has no better direction, so it is
+recorded in the result's typed ``alignment`` block (``best_sigma`` of each curve) and in each metric's
+task string, and printed in the table.
 * ``align_<m>_spearman`` – mean Spearman rho at the chosen sigma, bootstrap interval over images.
 * ``align_<m>_r_cv`` – split-half cross-validated mean r (only with ``split_half=True``).
 * ``align_<m>_nss`` – mean normalised scanpath saliency (:func:`correlate.nss_per_image`) of the model
@@ -138,13 +140,6 @@ class AlignmentReport:
                 task=f"{s.method}: mean Pearson r with {where}; "
                 f"best sigma {s.search.best_sigma:g} px of {grid}; "
                 f"95% CI: {s.r_ci_kind}, {cfg.n_boot} resamples over images",
-            )
-            out[f"align_{s.method}_sigma"] = Metric(
-                value=s.search.best_sigma,
-                n=n,
-                unit="",
-                higher_is_better=False,
-                task=f"{s.method}: Gaussian sigma (px at 100x100) maximising mean Pearson r; not ranked",
             )
             rho = float(s.search.spearman.mean())
             out[f"align_{s.method}_spearman"] = Metric(
