@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import opt_data_dir, opt_device, opt_progress
+from luab_bench.cli_options import opt_data_dir, opt_device, opt_key, opt_out, opt_progress
 from luab_bench.errors import LuabError
 
 
@@ -67,18 +67,8 @@ from luab_bench.errors import LuabError
     "--n-boot", type=click.IntRange(min=10), default=100, show_default=True, help="Bootstrap resamples."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed (noise, bootstrap, mismatches).")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Existing result JSON to add the align_* metrics to.",
-)
-@click.option(
-    "--key",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Re-sign --out with this key.",
-)
+@opt_out("Existing result JSON to add the align_* metrics and the alignment block to.")
+@opt_key("Re-sign --out with this key.")
 @click.option(
     "--plots",
     type=click.Path(path_type=Path, file_okay=False),
