@@ -523,7 +523,7 @@ def test_detail_page_alignment_section(tmp_path: Path) -> None:
     assert "synthetic human maps &lt;b&gt;clicks&lt;/b&gt;" in section  # data string escaped
     table = section.split('id="alignment-metrics"')[1]
     rows = re.findall(r"<tr><td>(.*?)</td>", table)
-    assert rows == ["align_evil_r", "align_gradcam_r", "align_gradcam_sigma"]
+    assert rows == ["Align r (Grad-CAM)", "align_evil_r", "align_gradcam_sigma"]  # labelled columns first
     assert "[0.35, 0.47]" in table and "[0.25, 0.37]" in table  # value ± interval as recorded
     # the curves are in results.json too (for download); a 1.0 row has no such key
     data = json.loads((tmp_path / "site" / "results.json").read_text())
