@@ -409,3 +409,104 @@ def test_held_out_curves_match_brute_force() -> None:
         assert torch.equal(p, q)
     with pytest.raises(DataError, match="boxes"):
         HeldOutSet(val.images, val.labels, boxes[:3])
+
+
+def test_points_in_class_boxes_hand_built() -> None:
+    from luab_bench.suites.synthetic_coco import points_in_class_boxes as suite_version
+    from luab_bench.train.heldout import points_in_class_boxes
+
+    labels = np.array([[1, 1, 0], [0, 0, 1]], dtype=bool)
+    points = np.array([[[0.2, 0.2], [0.9, 0.9], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.0], [0.5, 0.5]]])
+    objects = np.array(
+        [
+            [0, 0, 0.1, 0.1, 0.2, 0.2],  # border inclusive: (0.2, 0.2) is inside
+            [0, 1, 0.0, 0.0, 0.5, 0.5],  # class 1's point (0.9, 0.9) is outside this box …
+            [0, 1, 0.8, 0.8, 1.0, 1.0],  # … but inside its second box
+            [1, 0, 0.0, 0.0, 1.0, 1.0],  # image 1 class 2 has no box: a miss
+        ]
+    )
+    got = points_in_class_boxes(points, labels, objects)
+    assert got.tolist() == [True, True, False]
+    assert got.tolist() == suite_version(points, labels, objects).tolist()  # the suite's definition
+
+
+def test_held_out_subset_renumbers_objects_and_checks_shapes() -> None:
+    from luab_bench.train.heldout import HeldOutSet
+
+    images = np.arange(5)[:, None, None, None].repeat(4, 1).repeat(4, 2).repeat(3, 3).astype(np.uint8)
+    labels = np.eye(5, 3, dtype=bool)
+    objects = np.array([[i, i % 3, 0, 0, 1, 1] for i in range(5)], dtype=np.float32)
+    held = HeldOutSet.subset(images, labels, objects=objects, max_samples=3, seed=1)
+    kept = held.images[:, 0, 0, 0].tolist()  # image i is filled with value i
+    assert held.multilabel and kept == sorted(kept) and len(kept) == 3
+    assert held.objects[:, 0].tolist() == [0, 1, 2]
+    assert held.objects[:, 1].tolist() == [k % 3 for k in kept]
+    with pytest.raises(DataError, match="no positive label"):
+        HeldOutSet(images, np.zeros((5, 3), dtype=bool))
+    with pytest.raises(DataError, match="objects"):
+        HeldOutSet(images, labels, np.zeros((5, 4), np.float32))
+
+
+def test_multilabel_held_out_curves_match_independent_computation() -> None:
+    from sklearn.metrics import average_precision_score
+
+    from luab_bench.train.heldout import HeldOutSet, evaluate_held_out, points_in_class_boxes
+
+    rng = np.random.default_rng(0)
+    n, k = 24, 3
+    images = (rng.random((n, 24, 24, 3)) * 255).astype(np.uint8)
+    labels = rng.random((n, k)) < 0.5
+    labels[0] = True
+    objects = np.array(
+        [[i, c, 0.0, 0.0, 0.6, 0.6] for i, c in zip(*np.nonzero(labels), strict=True)], np.float32
+    )
+    held = HeldOutSet(images, labels, objects=objects)
+    net = create_model("resnet10t", k, num_point_heads=k, init_seed=0)
+    train_data = TrainData(images, labels, rng.random((n, k, 2)).astype(np.float32), labels.copy())
+    rep = train(
+        net, load_protocol("coco_luab"), tiny_recipe(image_size=24), train_data, seed=0, held_out=held
+    )
+    assert set(rep.curves) >= {"val_map", "val_point_in_box"} and "val_top1" not in rep.curves
+    net.eval()
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (net.input_mean, net.input_std))
+    with torch.no_grad():
+        out = net((torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std)
+    present = labels.any(0)
+    expected_map = 100 * average_precision_score(
+        labels[:, present], out.logits.numpy()[:, present], average="macro"
+    )
+    assert rep.curves["val_map"][-1] == pytest.approx(expected_map, abs=1e-6)
+    inside = points_in_class_boxes(out.points.numpy(), labels, objects)
+    assert rep.curves["val_point_in_box"][-1] == pytest.approx(100 * inside.mean())
+    again = evaluate_held_out(net, held, image_size=24, mean=net.input_mean, std=net.input_std, batch_size=5)
+    assert again["val_map"] == pytest.approx(rep.curves["val_map"][-1], abs=1e-9)
+
+
+def test_eval_resize_centre_crop_and_square() -> None:
+    from luab_bench.train.heldout import HeldOutFiles, eval_resize
+
+    img = np.zeros((100, 200, 3), dtype=np.uint8)
+    img[:, 75:125] = 255  # the centre 100x50 band
+    crop = eval_resize(img, 50, 0.5)  # shorter side 100 = size / crop_pct: no resize, centre crop
+    assert crop.shape == (50, 50, 3) and (crop == 255).all()
+    square = eval_resize(img, 20, None)  # the whole image squashed: the band is the middle quarter
+    assert square.shape == (20, 20, 3) and square[:, 9:11].min() == 255 and square[:, :5].max() == 0
+
+    class Reader:
+        sizes = np.array([[100, 200]] * 3)
+
+        def __len__(self) -> int:
+            return 3
+
+        def read(self, i: int) -> np.ndarray:
+            return img // 2 + np.uint8(10 * i)  # the centre crop holds 127 + 10 i
+
+        def describe(self, i: int) -> str:
+            return f"img{i}"
+
+    files = HeldOutFiles(Reader(), np.array([2, 0, 1]), max_samples=2, seed=0, crop_pct=0.5)
+    said: list[str] = []
+    held = files.load(50, said.append)
+    assert held.images.shape == (2, 50, 50, 3) and len(said) == 1 and "2 images" in said[0]
+    drawn = [(int(v) - 127) // 10 for v in held.images[:, 0, 0, 0]]
+    assert drawn == sorted(drawn) and held.labels.tolist() == [[2, 0, 1][i] for i in drawn]

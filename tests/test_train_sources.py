@@ -50,9 +50,19 @@ def _ab_record(image_id: str, x: float, y: float) -> dict:
     return {"imageID": image_id, "selected": True, "selectedRecord": [{"x": x, "y": y, "time": 1.0}]}
 
 
-@pytest.fixture()
-def imagefolder(tmp_path: Path) -> tuple[Path, Path, list[str]]:
-    """2 classes x 3 JPEGs; records for 5 of the 6 images plus one for an image that is not here."""
+VAL_SIZES = [(40, 60), (56, 44), (50, 70), (64, 64)]
+
+
+def _make_imagefolder(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """``imagenet/train``: 2 classes x 3 JPEGs; records for 5 of the 6 images plus one for an image
+    that is not here. ``imagenet/val``: 2 JPEGs per training class + 1 of a class not trained on."""
+    val = tmp_path / "imagenet" / "val"
+    for i, (h, w) in enumerate(VAL_SIZES):
+        wnid = WNIDS[i // 2]
+        (val / wnid).mkdir(parents=True, exist_ok=True)
+        (val / wnid / f"ILSVRC2012_val_{i + 1:08d}.JPEG").write_bytes(_jpeg(_image(h, w, *_centres(i))))
+    (val / "n09999999").mkdir()
+    (val / "n09999999" / "ILSVRC2012_val_00000099.JPEG").write_bytes(_jpeg(_image(30, 30, 0.5, 0.5)))
     root = tmp_path / "imagenet" / "train"
     ids, records = [], []
     for i, (h, w) in enumerate(SIZES):
@@ -68,6 +78,11 @@ def imagefolder(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     ab = tmp_path / "imagenet_ab.json"
     ab.write_text(json.dumps(records))
     return root, ab, ids
+
+
+@pytest.fixture()
+def imagefolder(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    return _make_imagefolder(tmp_path)
 
 
 def _request(tmp_path: Path, **kw) -> SourceRequest:
@@ -175,9 +190,27 @@ def test_workers_give_the_same_batches(tmp_path, imagefolder):
     two = dataclasses.replace(data, num_workers=2)
     for a, b in zip(_batches(data, batch_size=3), _batches(two, batch_size=3), strict=True):
         assert all((u == v).all() for u, v in zip(a, b, strict=True))
+    # the worker pool persists across epochs; each epoch still gets its own crops, and a resumed
+    # epoch (start_batch) and an abandoned one leave the next epoch's batches unchanged
+    ((loader, _),) = two._loaders.values()
+    assert loader.persistent_workers and loader.prefetch_factor == 4
+    first = next(iter_batches(two, batch_size=3, seed=0, epoch=1, out_size=32, augmentation=AUG,
+                              mean=(0.0,) * 3, std=(1.0,) * 3))  # fmt: skip
+    for epoch in (1, 2):
+        for start in (0, 1):
+            ref = _batches(data, batch_size=3, epoch=epoch, start_batch=start)
+            got = _batches(two, batch_size=3, epoch=epoch, start_batch=start)
+            assert len(got) == len(ref) == 2 - start
+            for a, b in zip(ref, got, strict=True):
+                assert all((u == v).all() for u, v in zip(a, b, strict=True))
+    assert (first.images == _batches(data, batch_size=3, epoch=1)[0].images).all()
+    assert not (_batches(two, batch_size=3, epoch=1)[0].images == _batches(two, batch_size=3)[0].images).all()
+    assert [v[0] for v in two._loaders.values()] == [loader]  # one pool, reused
+    two.close_workers()
+    assert not two._loaders and len(_batches(two, batch_size=3)) == 2  # a new pool on demand
 
 
-@pytest.mark.parametrize("workers", [0, 1])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_corrupt_jpeg_is_a_data_error_naming_the_file(tmp_path, imagefolder, workers):
     import dataclasses
 
@@ -190,6 +223,8 @@ def test_corrupt_jpeg_is_a_data_error_naming_the_file(tmp_path, imagefolder, wor
     with pytest.raises(DataError, match=str(bad).replace("\\", "\\\\")) as err:
         _batches(data)
     assert "\n" not in str(err.value)
+    with pytest.raises(DataError, match=bad.name):  # and again in the next epoch (same worker pool)
+        _batches(data, epoch=1)
     bad.write_bytes(b"not an image")  # header unreadable: the size scan names it
     with pytest.raises(DataError, match=f"{bad.name}.*cannot read image header"):
         prepare_source("imagenet-ab", _request(tmp_path / "c2", train_data=root, byproducts=ab))
@@ -457,3 +492,88 @@ def test_cli_run_synthetic_coco_end_to_end(tmp_path):
     assert luab["alignment"]["curves"] and "align_gradcam_r" in luab["metrics"]  # run aligned it
     res = CliRunner().invoke(cli, [*args, "--no-progress", "--suite", "synthetic", "--out", str(out)])
     assert res.exit_code != 0 and "evaluates the generated 'synthetic' data" in res.output
+
+
+# ---------------------------------------------------------------- held-out curves per source
+def test_imagenet_val_held_out_maps_classes_and_skips_when_absent(tmp_path, imagefolder):
+    from luab_bench.train.heldout import HeldOutFiles, HeldOutSet
+
+    root, ab, _ = imagefolder
+    said: list[str] = []
+    prep = prepare_source("imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, echo=said.append))
+    held = prep.held_out
+    assert isinstance(held, HeldOutFiles) and held.crop_pct == 0.875
+    assert held.labels.tolist() == [0, 0, 1, 1]  # val wnids -> training class indices
+    assert any("1 images of" in m and "classes not trained on" in m for m in said)
+    assert held.reader.sizes.tolist() == [list(s) for s in VAL_SIZES]  # headers of the subset only
+    loaded = held.load(24)
+    assert isinstance(loaded, HeldOutSet) and loaded.images.shape == (4, 24, 24, 3)
+    # option held_out: a seeded subset, the same for the same seed
+    two = prepare_source(
+        "imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, seed=5, options={"held_out": 2})
+    ).held_out
+    again = prepare_source(
+        "imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, seed=5, options={"held_out": 2})
+    ).held_out
+    assert len(two.reader) == 2 and two.reader.paths == again.reader.paths
+    assert (
+        prepare_source(
+            "imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, options={"held_out": 0})
+        ).held_out
+        is None
+    )
+    with pytest.raises(ConfigError, match="held_out"):
+        prepare_source(
+            "imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, options={"held_out": -1})
+        )
+    import shutil
+
+    shutil.rmtree(root.parent / "val")
+    said.clear()
+    prep = prepare_source("imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab, echo=said.append))
+    assert prep.held_out is None
+    assert any(m.startswith("Held-out curves: skipped (no ImageNet validation images at") for m in said)
+
+
+def test_parquet_validation_shards_give_held_out(tmp_path):
+    import shutil
+
+    root, ab = _parquet(tmp_path)
+    shard = next(root.rglob("train-*.parquet"))
+    shutil.copy(shard, shard.parent / "validation-00000-of-00001.parquet")
+    prep = prepare_source("imagenet-ab", _request(tmp_path, train_data=root, byproducts=ab))
+    assert len(prep.data) == 6  # validation shards are not trained on
+    held = prep.held_out
+    assert held.labels.tolist() == [3, 7, 3, 7, 3, 7]
+    assert held.load(16).images.shape == (6, 16, 16, 3)
+
+
+def test_coco_val_held_out_has_labels_and_class_boxes(tmp_path):
+    import shutil
+
+    root, ab = _coco(tmp_path)
+    said: list[str] = []
+    assert (
+        prepare_source(
+            "coco-ab", _request(tmp_path, data_root=root, byproducts=ab, echo=said.append)
+        ).held_out
+        is None
+    )
+    assert any("no COCO validation data" in m for m in said)
+    shutil.copytree(root / "train2014", root / "val2014")
+    shutil.copy(
+        root / "annotations" / "instances_train2014.json", root / "annotations" / "instances_val2014.json"
+    )
+    held = prepare_source("coco-ab", _request(tmp_path, data_root=root, byproducts=ab)).held_out
+    assert held.crop_pct is None and held.labels.tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
+    loaded = held.load(20)
+    # bbox [1, 1, 5, 5] of image 1 (64 wide, 48 high): relative xyxy, one row per (image, class) box
+    assert loaded.objects[:, :2].tolist() == [[0, 0], [0, 2], [1, 1]]
+    assert loaded.objects[0, 2:].tolist() == pytest.approx([1 / 64, 1 / 48, 6 / 64, 6 / 48])
+
+
+def test_synthetic_coco_source_held_out_is_multilabel_with_objects(tmp_path):
+    prep = prepare_source("synthetic-coco", _request(tmp_path, variant="synthetic-coco-tiny"))
+    held = prep.held_out
+    assert held.multilabel and len(held) == 20 and held.objects is not None
+    assert held.labels.shape == (20, prep.num_classes)

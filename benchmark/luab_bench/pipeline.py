@@ -291,6 +291,7 @@ def train_one(
     from luab_bench.protocols.base import load_protocol, load_recipe
     from luab_bench.train.checkpoint import save_checkpoint
     from luab_bench.train.distributed import init_distributed, shutdown_distributed
+    from luab_bench.train.heldout import resolve_held_out
     from luab_bench.train.loop import train
 
     defaults = _suite_defaults(suite)
@@ -325,8 +326,10 @@ def train_one(
         net = create_model(
             model, num_classes, num_point_heads=proto.num_point_heads(num_classes), init_seed=seed, **extra
         )
-        # Per-epoch held-out curves (the paper's Fig. 8/9) when the source has a held-out set (the
-        # synthetic one: a fixed, seeded val subset); it draws no training randomness.
+        # Per-epoch held-out curves (the paper's Fig. 8/9) when the source has a held-out set (a
+        # fixed, seeded val subset; real sources' files are decoded here, once, at the recipe's
+        # image size); it draws no training randomness.
+        held_out = resolve_held_out(prepared.held_out, rec.image_size, echo)
         where = f"device {dev}" + (f", {ctx.world_size} processes" if ctx.world_size > 1 else "")
         echo(f"Training {model} / {proto.config.name} on {prepared.variant} (seed {seed}, {where})")
         with progress_bar(progress) as prog:
@@ -342,7 +345,7 @@ def train_one(
                 resume=resume,
                 checkpoint_every_steps=checkpoint_every_steps,
                 dist=ctx,
-                held_out=prepared.held_out,
+                held_out=held_out,
             )
         meta = {
             "model": {"name": model, "num_classes": num_classes, "num_point_heads": net.num_point_heads},

@@ -28,14 +28,52 @@ from luab_bench.errors import LuabError
     default=None,
     help="Keep the re-run's configs, checkpoint and result here (default: a temporary directory).",
 )
+@click.option(
+    "--data-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="LUAB_BENCH_DATA_ROOT",
+    help="Folder of released datasets (real sources: training images, and the evaluation sets).",
+)
+@click.option(
+    "--train-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Training images of a real source when not under --data-root (as for `train`).",
+)
+@click.option(
+    "--byproducts",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="ImageNet-AB / COCO-AB records of a real source. Default: the table ingested under --data-dir.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="DataLoader workers decoding image files (real sources).",
+)
 @opt_progress
 def reproduce(
-    result: Path, data_dir: Path, tolerance: float, device: str | None, work_dir: Path | None, progress: bool
+    result: Path,
+    data_dir: Path,
+    tolerance: float,
+    device: str | None,
+    work_dir: Path | None,
+    data_root: Path | None,
+    train_data: Path | None,
+    byproducts: Path | None,
+    workers: int,
+    progress: bool,
 ) -> None:
     """Re-train and re-evaluate the run recorded in RESULT and print each metric's drift.
 
-    Exits non-zero when any metric drifts by more than --tolerance (a CPU run with the same
-    luab-bench version is deterministic: the expected drift is 0).
+    Generated training data (synthetic, synthetic-coco) is regenerated under --data-dir; a real
+    source (imagenet-ab, coco-ab) needs --data-root / --train-data (and --byproducts unless
+    ingested). Either way the data must have the recorded fingerprint. Also compares the last value
+    of each training curve (rows train/...). Exits non-zero when any row drifts by more than
+    --tolerance (a CPU run with the same luab-bench version is deterministic: the expected drift is 0).
     """
     from luab_bench.train.reproduce import reproduce_result
 
@@ -48,6 +86,10 @@ def reproduce(
             tolerance=tolerance,
             progress=progress,
             echo=click.echo,
+            data_root=data_root.expanduser() if data_root else None,
+            train_data=train_data.expanduser() if train_data else None,
+            byproducts=byproducts.expanduser() if byproducts else None,
+            workers=workers,
         )
         for line in report.lines():
             click.echo(line)

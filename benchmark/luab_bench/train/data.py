@@ -13,7 +13,9 @@ image's (H, W) and decodes sample i. :func:`iter_batches` dispatches on the type
 :class:`Batch` tuples: the crop + flip of each image is drawn, as for arrays, from the epoch's
 augmentation generator for the whole global batch (in batch order, each in its own (H, W)), so seeds,
 resume (``start_batch``) and DDP sharding behave the same; decoding and cropping run in a torch
-``DataLoader`` with ``num_workers`` worker processes (0 = in this process).
+``DataLoader`` with ``num_workers`` worker processes (0 = in this process), created once per
+``FileTrainData`` and kept across epochs (``persistent_workers``, ``PREFETCH_FACTOR`` batches ahead per
+worker); each epoch hands it its own crop plan.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
     from luab_bench.protocols.base import AugmentationConfig, RandAugmentConfig, RandomErasingConfig
 
+# batches each DataLoader worker decodes ahead: per-image decode times vary (JPEG sizes), so a
+# little more than torch's default of 2 keeps the training step fed
+PREFETCH_FACTOR = 4
 _PERM_STREAM = zlib.crc32(b"luab-bench/permutation")
 _AUG_STREAM = zlib.crc32(b"luab-bench/augmentation")
 
@@ -133,6 +138,11 @@ class FileTrainData:
     has_point: np.ndarray
     num_workers: int = 0
     identity: str = ""
+    # (out_size, fill, pin) -> (DataLoader, its epoch-plan holder): one persistent worker pool per
+    # training run, reused by every epoch (a replace() copy, e.g. with_targets, starts its own)
+    _loaders: dict[tuple[object, ...], tuple[object, _EpochPlan]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         sizes = np.asarray(self.images.sizes)
@@ -165,6 +175,32 @@ class FileTrainData:
     def with_targets(self, points: np.ndarray, has_point: np.ndarray) -> FileTrainData:
         """The same images and labels with other point targets (a protocol's)."""
         return dataclasses.replace(self, points=points, has_point=has_point)
+
+    def close_workers(self) -> None:
+        """Shut the persistent DataLoader workers down now (they also go with this object)."""
+        self._loaders.clear()
+
+    def _loader(self, out_size: int, fill: Sequence[float], pin: bool) -> tuple[object, _EpochPlan]:
+        """The DataLoader that decodes and crops for :func:`iter_batches`, made once per
+        (out size, fill, pinning): with workers they persist across epochs (``persistent_workers``),
+        each epoch handing its lazily drawn plan to the shared :class:`_EpochPlan`."""
+        from torch.utils.data import DataLoader
+
+        key = (int(out_size), tuple(float(v) for v in fill), bool(pin))
+        if key not in self._loaders:
+            holder = _EpochPlan()
+            workers = self.num_workers
+            loader = DataLoader(
+                _CropDataset(self.images, out_size, fill),  # type: ignore[arg-type]
+                batch_sampler=holder,  # type: ignore[arg-type]
+                num_workers=workers,
+                collate_fn=_collate,
+                persistent_workers=workers > 0,
+                prefetch_factor=PREFETCH_FACTOR if workers > 0 else None,
+                pin_memory=pin,
+            )
+            self._loaders[key] = (loader, holder)
+        return self._loaders[key]
 
 
 class Batch(NamedTuple):
@@ -383,6 +419,22 @@ class _CropDataset:
         return out[0], None
 
 
+class _EpochPlan:
+    """The batch sampler of a persistent DataLoader: iterating it runs the current epoch's plan.
+
+    A persistent loader re-iterates its batch sampler at the start of every epoch (``iter(loader)``),
+    so each epoch sets ``plan`` (a zero-argument function returning that epoch's job lists) first.
+    """
+
+    def __init__(self) -> None:
+        self.plan: Callable[[], Iterator[list[_CropJob]]] | None = None
+
+    def __iter__(self) -> Iterator[list[_CropJob]]:
+        if self.plan is None:
+            raise RuntimeError("no epoch plan set")
+        return self.plan()
+
+
 def _collate(items: list[tuple[torch.Tensor | None, str | None]]) -> tuple[torch.Tensor | None, str | None]:
     import torch
 
@@ -417,7 +469,6 @@ def _iter_file_batches(
     so file-backed and array-backed runs of the same images are not bit-identical.)
     """
     import torch
-    from torch.utils.data import DataLoader
 
     from luab_bench.train.distributed import DistContext, shard_slice
     from luab_bench.train.erasing import ErasingParams, apply_erasing, sample_erasing_params
@@ -487,18 +538,11 @@ def _iter_file_batches(
             plans.append((idx, params, ra, er))
             yield jobs
 
-    class _Plan:  # DataLoader wants an iterable batch sampler; the plan is drawn lazily, in order
-        def __iter__(self) -> Iterator[list[_CropJob]]:
-            return plan()
-
-    loader = DataLoader(
-        _CropDataset(data.images, out_size, mean),  # type: ignore[arg-type]
-        batch_sampler=_Plan(),  # type: ignore[arg-type]
-        num_workers=data.num_workers,
-        collate_fn=_collate,
-        persistent_workers=False,
-    )
-    for images, error in loader:
+    # The plan is drawn lazily, in order, as the loader's sampler is iterated (prefetch included);
+    # the loader (and with workers, its worker pool) is shared by every epoch of ``data``.
+    loader, holder = data._loader(out_size, mean, pin=device.type == "cuda")
+    holder.plan = plan
+    for images, error in loader:  # type: ignore[attr-defined]
         idx, params, ra, er = plans.pop(0)
         if error is not None:
             raise DataError(error)

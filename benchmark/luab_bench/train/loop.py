@@ -12,7 +12,7 @@ with DDP on this rank's slice of every global batch; on CUDA the forward runs un
 autocast (``recipe.amp``); ``recipe.mixing`` turns on point-aware mixup/CutMix; ``recipe.rand_augment``
 / ``random_erasing`` / ``repeated_aug`` act in the batch iterator (``train.data``) and
 ``recipe.label_smoothing`` on the CE term (``train.smoothing``); ``held_out`` adds per-epoch held-out
-top-1 and point-in-box accuracy to the curves (``train.heldout``).
+top-1 (multi-label: mAP) and point-in-box accuracy to the curves (``train.heldout``).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ class TrainReport:
     ``point_in_view`` (% of targets still in view after the crop) and ``point_err`` (mean Euclidean
     distance, in image-relative units, between the predicted point and its target over the
     (sample, head) slots that have a target in view, before mixing).
-    With a ``held_out`` set: ``val_top1`` and (point head + boxes) ``val_point_in_box``, measured
-    after the epoch's last step in eval mode (``train.heldout``).
+    With a ``held_out`` set: ``val_top1`` (multi-label: ``val_map``) and (point heads + boxes)
+    ``val_point_in_box``, measured after the epoch's last step in eval mode (``train.heldout``).
     ``resumed_at_step`` is the global step a resumed run continued from (None if not resumed).
     """
 
@@ -229,8 +229,9 @@ def train(
             curves["point_in_view"] = []
             curves["point_err"] = []
         if held_out is not None:
-            curves["val_top1"] = []
-            if uses_points and held_out.boxes is not None:
+            curves["val_map" if held_out.multilabel else "val_top1"] = []
+            heads_fit = not held_out.multilabel or model.num_point_heads == held_out.labels.shape[1]
+            if uses_points and held_out.has_boxes and heads_fit:
                 curves["val_point_in_box"] = []
         step = samples = 0
         start_epoch = start_batch = 0

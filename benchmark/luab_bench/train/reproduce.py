@@ -1,10 +1,15 @@
 """Re-run the configuration recorded in a result JSON and measure each metric's drift.
 
 A result records everything a run depends on: ``model.name``, ``seed``, ``config.protocol`` and
-``config.recipe`` (the full resolved configs, not just names), ``config.data`` (source, variant and
-data fingerprint) and ``config.evaluation`` (suite, device). :func:`reproduce_result` writes the two
-configs back to YAML files, trains with ``pipeline.train_one`` and evaluates with
-``pipeline.evaluate_checkpoint``, then compares metric by metric.
+``config.recipe`` (the full resolved configs, not just names), ``config.data`` (training source,
+variant, data fingerprint, source options) and ``config.evaluation`` (suite, device).
+:func:`reproduce_result` checks the training data first — generated sources (``synthetic``,
+``synthetic-coco``) are regenerated under ``data_dir``; real ones (``imagenet-ab``, ``coco-ab``) are
+read from ``data_root`` / ``train_data`` with ``byproducts`` (or the table ingested under ``data_dir``)
+— and refuses when its fingerprint differs from the recorded one (naming both), before any training.
+It then writes the two configs back to YAML files, trains with ``pipeline.train_one`` and evaluates
+with ``pipeline.evaluate_checkpoint``, and compares metric by metric, plus the last value of every
+recorded training curve (rows ``train/<curve>``; ``seconds`` excluded: wall time is not reproducible).
 
 Drift = reproduced value − recorded value, in the metric's own unit (percentage points for "%").
 A metric *passes* when ``|drift| <= tolerance``. On the same platform, CPU and luab-bench version a
@@ -80,11 +85,16 @@ def reproduce_result(
     tolerance: float = DEFAULT_TOLERANCE,
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
+    data_root: Path | None = None,
+    train_data: Path | None = None,
+    byproducts: Path | None = None,
+    workers: int = 0,
 ) -> ReproduceReport:
     """Train and evaluate the run recorded in ``result_path`` again; return the per-metric drifts.
 
     ``device`` defaults to the recorded evaluation device. Files go under ``work_dir``
-    (``protocol.yaml``, ``recipe.yaml``, ``checkpoint/``, ``result.json``).
+    (``protocol.yaml``, ``recipe.yaml``, ``checkpoint/``, ``result.json``). ``data_root`` /
+    ``train_data`` / ``byproducts`` / ``workers``: where a real source's data is (as for ``train``).
     """
     from luab_bench import pipeline
     from luab_bench.results.schema import load_result
@@ -101,11 +111,23 @@ def reproduce_result(
                 "reproduced (it was not written by `luab-bench evaluate`)"
             )
     data = cfg["data"]
-    if data.get("source") != "synthetic":
-        raise LuabError(
-            f"{result_path}: config.data.source is {data.get('source')!r}; reproduce supports the "
-            "synthetic source only so far"
-        )
+    source = data.get("source")
+    if not isinstance(source, str) or not isinstance(data.get("fingerprint"), str):
+        raise LuabError(f"{result_path}: config.data does not record the training source and fingerprint")
+    evaluation = cfg.get("evaluation") or {}
+    suite = evaluation.get("suite", recorded.suite.name)
+    dev = device or evaluation.get("device", "auto")
+    say = echo or (lambda _s: None)
+    options = dict(data.get("options") or {})
+    # the suite train_one is given only picks defaults (recipe, protocols; both recorded here): the
+    # evaluation suite when it can train, else the training suite whose default source this is
+    train_suite = suite
+    if suite not in pipeline.TRAINING_DEFAULTS:
+        train_suite = next((s for s, d in pipeline.TRAINING_DEFAULTS.items() if d.source == source), suite)
+    _check_training_data(
+        result_path, data, data_dir=Path(data_dir), data_root=data_root, train_data=train_data,
+        byproducts=byproducts, options=options, suite=train_suite, seed=recorded.seed, echo=say,
+    )  # fmt: skip
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     # JSON is YAML: the recorded configs are loaded back through the same validators.
@@ -113,15 +135,11 @@ def reproduce_result(
     recipe_file = work_dir / "recipe.yaml"
     protocol_file.write_text(json.dumps(cfg["protocol"], indent=2), encoding="utf-8")
     recipe_file.write_text(json.dumps(cfg["recipe"], indent=2), encoding="utf-8")
-    evaluation = cfg.get("evaluation") or {}
-    suite = evaluation.get("suite", recorded.suite.name)
-    dev = device or evaluation.get("device", "auto")
-    say = echo or (lambda _s: None)
     ckpt = pipeline.train_one(
         model=recorded.model.name,
         protocol=str(protocol_file),
-        suite=suite,
-        variant=data.get("variant"),
+        suite=train_suite,
+        variant=data.get("variant") if source in pipeline.GENERATED_SOURCES else None,
         seed=recorded.seed,
         recipe=str(recipe_file),
         data_dir=Path(data_dir),
@@ -129,6 +147,12 @@ def reproduce_result(
         device=dev,
         progress=progress,
         echo=say,
+        source=source,
+        data_root=data_root,
+        train_data=train_data,
+        byproducts=byproducts,
+        workers=workers,
+        source_options=options,
     )
     new_path = pipeline.evaluate_checkpoint(
         checkpoint=ckpt,
@@ -140,13 +164,14 @@ def reproduce_result(
         device=dev,
         progress=progress,
         echo=say,
+        data_root=data_root,
     )
     new = load_result(new_path)
     if new.suite.data_fingerprint != recorded.suite.data_fingerprint:
         raise LuabError(
-            f"{result_path}: recorded data fingerprint {recorded.suite.data_fingerprint[:12]} but the "
-            f"regenerated {new.suite.variant} data is {new.suite.data_fingerprint[:12]}; the generator "
-            "changed, so the run cannot be reproduced with this luab-bench version"
+            f"{result_path}: recorded evaluation data fingerprint {recorded.suite.data_fingerprint[:12]} "
+            f"but the {new.suite.variant} data evaluated now is {new.suite.data_fingerprint[:12]}; the "
+            "evaluation data (or its generator) changed, so the metrics are not comparable"
         )
     drifts = [
         MetricDrift(
@@ -157,4 +182,66 @@ def reproduce_result(
         )
         for name, m in sorted(recorded.metrics.items())
     ]
+    drifts += _curve_drifts(recorded.training, new.training)
     return ReproduceReport(result_path, Path(new_path), float(tolerance), drifts)
+
+
+def _curve_drifts(recorded: dict[str, Any] | None, new: dict[str, Any] | None) -> list[MetricDrift]:
+    """``train/<curve>`` rows: the last value of each recorded training curve, except wall time."""
+    old_curves = (recorded or {}).get("curves") or {}
+    new_curves = (new or {}).get("curves") or {}
+    out = []
+    for name, values in sorted(old_curves.items()):
+        if name == "seconds" or not values:
+            continue
+        again = new_curves.get(name) or []
+        out.append(
+            MetricDrift(
+                name=f"train/{name}",
+                recorded=float(values[-1]),
+                reproduced=float(again[-1]) if len(again) == len(values) else None,
+                unit="",
+            )
+        )
+    return out
+
+
+def _check_training_data(
+    result_path: Path,
+    data: dict[str, Any],
+    *,
+    data_dir: Path,
+    data_root: Path | None,
+    train_data: Path | None,
+    byproducts: Path | None,
+    options: dict[str, Any],
+    suite: str,
+    seed: int,
+    echo: Callable[[str], None],
+) -> None:
+    """The recorded training data is here, with the recorded fingerprint (else a LuabError naming both)."""
+    from luab_bench import pipeline
+
+    source, recorded = str(data["source"]), str(data["fingerprint"])
+    if source in pipeline.GENERATED_SOURCES:
+        dataset = pipeline.generated_dataset(source, str(data.get("variant")), data_dir, progress=False)
+        now, what = dataset.fingerprint, f"the regenerated {dataset.variant} data"
+        fix = "the generator changed, so the run cannot be reproduced with this luab-bench version"
+    else:
+        if data_root is None and train_data is None:
+            raise LuabError(
+                f"{result_path}: trained on the real source {source!r}; pass --data-root DIR (or "
+                "--train-data PATH) holding its images, and --byproducts PATH unless the records are "
+                "ingested under --data-dir"
+            )
+        prepared = pipeline.prepare_source_for(
+            suite, source=source, data_dir=data_dir, data_root=data_root, train_data=train_data,
+            byproducts=byproducts, options=options, seed=seed, progress=False, echo=echo,
+        )  # fmt: skip
+        now, what = prepared.fingerprint, f"the {source} training data found now"
+        fix = "the images differ (added, removed, renamed or resized files): point at the recorded data"
+    if now != recorded:
+        raise LuabError(
+            f"{result_path}: recorded training data fingerprint {recorded[:12]} but {what} is "
+            f"{now[:12]}; {fix}"
+        )

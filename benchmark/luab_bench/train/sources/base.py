@@ -3,9 +3,10 @@
 A source turns a :class:`SourceRequest` (variant, data root, byproducts path, options, data dir) into
 one :class:`PreparedSource`: the training data (:class:`~luab_bench.train.data.TrainData` in memory or
 :class:`~luab_bench.train.data.FileTrainData` on files), the number of classes, whether labels are
-multi-hot, an optional held-out set for the per-epoch curves, the protocols it expects, and the
-``meta["data"]`` dict the checkpoint records (source, variant, data fingerprint, config, byproduct
-parser report, join counts). ``train_one`` then trains every source through the same loop.
+multi-hot, an optional held-out set for the per-epoch curves (in memory, or image files that
+``train_one`` decodes once at the recipe's image size; see ``train.heldout``), the protocols it
+expects, and the ``meta["data"]`` dict the checkpoint records (source, variant, data fingerprint,
+config, byproduct parser report, join counts). ``train_one`` then trains every source through the same loop.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from luab_bench.registry import Registry
 
 if TYPE_CHECKING:
     from luab_bench.train.data import FileTrainData, TrainData
-    from luab_bench.train.heldout import HeldOutSet
+    from luab_bench.train.heldout import HeldOutFiles, HeldOutSet
 
 Echo = Callable[[str], None]
 SINGLE_LABEL_PROTOCOLS = ("baseline", "rand", "luab")
@@ -66,7 +67,7 @@ class PreparedSource:
     num_classes: int
     multilabel: bool
     meta: dict[str, Any]
-    held_out: HeldOutSet | None = None
+    held_out: HeldOutSet | HeldOutFiles | None = None  # files: decoded by train_one at the recipe's size
     default_protocols: tuple[str, ...] = SINGLE_LABEL_PROTOCOLS
     evaluation_dir: Path | None = None  # generated data whose held-out splits a suite evaluates
 

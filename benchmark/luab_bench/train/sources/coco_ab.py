@@ -7,6 +7,9 @@ over the instances' categories (80, sorted by category_id = the column order; im
 annotation keep an all-zero row and are counted). Z_c: the COCO-AB records (``--byproducts`` or an
 ingested point table; replay mode by default, option ``mode: last_add`` for the official loader's rule)
 joined by image_id, one column per category. Sizes from the instances json (checked at decode).
+Held-out curves (``val_map``, ``val_point_in_box``): a seeded subset of ``val2014/`` +
+``annotations/instances_val2014.json`` (options ``held_out`` = count, default 1000, 0 = off;
+``val_images`` / ``val_instances``), skipped with the reason printed when absent.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from luab_bench.train.sources.base import (
     SourceRequest,
 )
 
-_OPTIONS = ("images", "instances", "mode", "strict")
+_OPTIONS = ("images", "instances", "mode", "strict", "held_out", "val_images", "val_instances")
 
 
 @TRAIN_SOURCES.register("coco-ab")
@@ -33,6 +36,7 @@ def coco_ab_source(req: SourceRequest) -> PreparedSource:
     from luab_bench.train.data import FileTrainData
     from luab_bench.train.sources.common import file_listing, join_counts, point_table
     from luab_bench.train.sources.images import PathImages
+    from luab_bench.train.sources.validation import coco_validation
 
     req.check_options("coco-ab", _OPTIONS)
     root = req.train_data or req.data_root
@@ -83,6 +87,7 @@ def coco_ab_source(req: SourceRequest) -> PreparedSource:
     )
     meta = {
         "source": "coco-ab",
+        "options": dict(req.options),  # `luab-bench reproduce` passes them again
         "variant": "coco2014-train",
         "fingerprint": fingerprint,
         "config": {
@@ -104,4 +109,5 @@ def coco_ab_source(req: SourceRequest) -> PreparedSource:
         multilabel=True,
         meta=meta,
         default_protocols=MULTI_LABEL_PROTOCOLS,
+        held_out=coco_validation(req, root, categories),
     )

@@ -8,7 +8,9 @@ an ingested point table) joined by imageID ``<wnid>/<wnid>_<n>``. File-backed
 (:class:`~luab_bench.train.data.FileTrainData`); sizes from the headers, cached under the data dir.
 
 Options: ``click`` (final/first), ``aggregate`` (first/mean), ``strict`` (parser), ``cache_row_groups``
-(parquet reader).
+(parquet reader), ``held_out`` (images in the held-out subset, default 1000, 0 = no curves), ``val``
+(the validation images, default: ``val/`` beside an ImageFolder ``train/``, ``<data-root>/imagenet/val``,
+or the snapshot's ``validation-*.parquet``; see ``sources.validation``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from luab_bench.errors import ConfigError
 from luab_bench.train.sources.base import TRAIN_SOURCES, PreparedSource, SourceRequest
 
-_OPTIONS = ("click", "aggregate", "strict", "cache_row_groups")
+_OPTIONS = ("click", "aggregate", "strict", "cache_row_groups", "held_out", "val")
 
 
 def _locate(req: SourceRequest) -> Path:
@@ -56,6 +58,7 @@ def imagenet_ab_source(req: SourceRequest) -> PreparedSource:
     from luab_bench.train.data import FileTrainData
     from luab_bench.train.sources.common import file_listing, join_counts, point_table
     from luab_bench.train.sources.images import ParquetImages, PathImages, cached_sizes
+    from luab_bench.train.sources.validation import imagenet_validation
 
     req.check_options("imagenet-ab", _OPTIONS)
     location = _locate(req)
@@ -112,12 +115,14 @@ def imagenet_ab_source(req: SourceRequest) -> PreparedSource:
     )
     meta = {
         "source": "imagenet-ab",
+        "options": dict(req.options),  # `luab-bench reproduce` passes them again
         "variant": variant,
         "fingerprint": fingerprint,
         "config": {"location": str(location), "num_classes": num_classes, "byproduct_options": opts},
         "byproducts": table.meta.get("report"),
         "join": join,
     }
+    held = imagenet_validation(req, location, classes, parquet=variant == "parquet")
     return PreparedSource(
         source="imagenet-ab",
         variant=variant,
@@ -125,4 +130,5 @@ def imagenet_ab_source(req: SourceRequest) -> PreparedSource:
         num_classes=num_classes,
         multilabel=False,
         meta=meta,
+        held_out=held,
     )

@@ -2,8 +2,9 @@
 
 Multi-hot labels (N, K) from ``train/labels.npy``; Z_c per (image, class) from the split's
 ``coco_ab.json`` through :func:`luab_bench.data.coco_ab.parse_coco_ab` (the icon replay real COCO-AB
-goes through), columns in the manifest's class order (``category_id`` -> index). In memory. No
-held-out curves (``HeldOutSet`` is single-label).
+goes through), columns in the manifest's class order (``category_id`` -> index). In memory. Held-out curves
+(``val_map``, ``val_point_in_box``): a seeded 512-image subset of the ``val`` split with its visible
+object boxes (``objects.npy``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
         load_coco_split,
     )
     from luab_bench.train.data import TrainData
+    from luab_bench.train.heldout import HeldOutSet
 
     req.check_options("synthetic-coco", ())
     variant = req.variant or "synthetic-coco"
@@ -88,6 +90,10 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
     )
     labels = np.asarray(split["labels"], dtype=bool)
     data = TrainData(images=split["images"], labels=labels, points=points, has_point=has)
+    val = load_coco_split(directory, "val")
+    held = HeldOutSet.subset(
+        val["images"], val["labels"], objects=val["objects"], max_samples=512, seed=req.seed
+    )
     meta = {
         "source": "synthetic-coco",
         "variant": variant,
@@ -105,5 +111,6 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
         multilabel=True,
         meta=meta,
         default_protocols=MULTI_LABEL_PROTOCOLS,
+        held_out=held,
         evaluation_dir=directory,
     )
