@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     import torch
 
     from luab_bench.protocols.base import AugmentationConfig, RandAugmentConfig, RandomErasingConfig
+    from luab_bench.train.erasing import ErasingParams
+    from luab_bench.train.randaug import RandAugParams
+    from luab_bench.train.transforms import CropParams
 
 # batches each DataLoader worker decodes ahead: per-image decode times vary (JPEG sizes), so a
 # little more than torch's default of 2 keeps the training step fed
@@ -282,12 +285,10 @@ def iter_batches(
     import torch.nn.functional as F
 
     from luab_bench.train.distributed import DistContext, shard_slice
-    from luab_bench.train.erasing import ErasingParams, apply_erasing, sample_erasing_params
+    from luab_bench.train.erasing import apply_erasing
     from luab_bench.train.randaug import (
-        RandAugParams,
         apply_photometric,
         geometric_matrices,
-        sample_randaug_params,
     )
     from luab_bench.train.transforms import (
         CropParams,
@@ -339,20 +340,12 @@ def iter_batches(
         elif rand_augment is not None:  # RandAugment without a random crop: the whole image
             full = torch.full((len(idx),), 0, dtype=torch.int64)
             params = CropParams(full, full, full + height, full + width, full.to(torch.bool))
-        if rand_augment is not None:
-            ra = sample_randaug_params(len(idx), rand_augment, generator=aug_gen)
-        if random_erasing is not None:
-            er = sample_erasing_params(len(idx), out_size, out_size, random_erasing, generator=aug_gen)
+        ra, er = _draw_extra(len(idx), rand_augment, random_erasing, out_size, aug_gen)
         if b < start_batch:
             continue
         sel = shard_slice(len(idx), ctx)
         idx = idx[sel]
-        if params is not None:
-            params = CropParams(*(p[sel] for p in params))
-        if ra is not None:
-            ra = RandAugParams(*(p[sel] for p in ra))
-        if er is not None:
-            er = ErasingParams(*(p[sel] for p in er))
+        params, ra, er = _shard_params(sel, params, ra, er)
         sorted_idx = np.sort(idx)  # sequential reads from a memmap, then back to shuffled order
         back = np.argsort(np.argsort(idx))
         images = torch.from_numpy(np.ascontiguousarray(data.images[sorted_idx][back]))
@@ -376,6 +369,42 @@ def iter_batches(
         if er is not None:
             x = apply_erasing(x, er, random_erasing)
         yield Batch(x, labels.to(device), points, has_point, before)
+
+
+def _draw_extra(
+    n: int,
+    rand_augment: RandAugmentConfig | None,
+    random_erasing: RandomErasingConfig | None,
+    out_size: int,
+    aug_gen: torch.Generator,
+) -> tuple[RandAugParams | None, ErasingParams | None]:
+    """RandAugment then erasing draws for a global batch of ``n``, in that order (after the crop's);
+    shared by the in-memory and file-backed iterators so both consume the generator identically."""
+    from luab_bench.train.erasing import sample_erasing_params
+    from luab_bench.train.randaug import sample_randaug_params
+
+    ra = sample_randaug_params(n, rand_augment, generator=aug_gen) if rand_augment is not None else None
+    er = (
+        sample_erasing_params(n, out_size, out_size, random_erasing, generator=aug_gen)
+        if random_erasing is not None
+        else None
+    )
+    return ra, er
+
+
+def _shard_params(
+    sel: slice, params: CropParams | None, ra: RandAugParams | None, er: ErasingParams | None
+) -> tuple[CropParams | None, RandAugParams | None, ErasingParams | None]:
+    """This rank's rows of the global batch's crop / RandAugment / erasing parameters."""
+    from luab_bench.train.erasing import ErasingParams
+    from luab_bench.train.randaug import RandAugParams
+    from luab_bench.train.transforms import CropParams
+
+    return (
+        CropParams(*(p[sel] for p in params)) if params is not None else None,
+        RandAugParams(*(p[sel] for p in ra)) if ra is not None else None,
+        ErasingParams(*(p[sel] for p in er)) if er is not None else None,
+    )
 
 
 # ---------------------------------------------------------------- file-backed batches
@@ -471,12 +500,10 @@ def _iter_file_batches(
     import torch
 
     from luab_bench.train.distributed import DistContext, shard_slice
-    from luab_bench.train.erasing import ErasingParams, apply_erasing, sample_erasing_params
+    from luab_bench.train.erasing import apply_erasing
     from luab_bench.train.randaug import (
-        RandAugParams,
         apply_photometric,
         geometric_matrices,
-        sample_randaug_params,
     )
     from luab_bench.train.transforms import CropParams, crop_points, sample_crop_params, warp_points
 
@@ -513,20 +540,12 @@ def _iter_file_batches(
                 hw = torch.from_numpy(sizes[idx])
                 zero = torch.zeros(len(idx), dtype=torch.int64)
                 params = CropParams(zero, zero, hw[:, 0], hw[:, 1], zero.to(torch.bool))
-            if rand_augment is not None:
-                ra = sample_randaug_params(len(idx), rand_augment, generator=aug_gen)
-            if random_erasing is not None:
-                er = sample_erasing_params(len(idx), out_size, out_size, random_erasing, generator=aug_gen)
+            ra, er = _draw_extra(len(idx), rand_augment, random_erasing, out_size, aug_gen)
             if b < start_batch:
                 continue
             sel = shard_slice(len(idx), ctx)
             idx = idx[sel]
-            if params is not None:
-                params = CropParams(*(p[sel] for p in params))
-            if ra is not None:
-                ra = RandAugParams(*(p[sel] for p in ra))
-            if er is not None:
-                er = ErasingParams(*(p[sel] for p in er))
+            params, ra, er = _shard_params(sel, params, ra, er)
             geometric = geometric_matrices(ra, rand_augment, out_size) if ra is not None else None
             jobs = []
             for j, i in enumerate(idx):
