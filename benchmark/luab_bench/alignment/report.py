@@ -322,6 +322,34 @@ def model_saliency(
     return compute_saliency(method, net, x.to(device), t.to(device), seed=seed, batch_size=batch_size).numpy()
 
 
+def default_measure(maps: str, measure: str | None) -> str:
+    """The human measure compared when none is named: byproduct clicks, or a folder's Human PC."""
+    return measure or ("clicks" if maps == "byproducts" else "human_pc")
+
+
+def align_set(
+    net: LuabNet,
+    aset: Any,
+    cfg: AlignConfig,
+    *,
+    device: Any = "cpu",
+    progress: Callable[[str], None] | None = None,
+) -> AlignmentReport:
+    """:func:`align_model` on an :class:`~luab_bench.alignment.sets.AlignmentSet` (images, targets,
+    ids, human maps and per-class groups in one object)."""
+    return align_model(
+        net,
+        aset.images,
+        aset.targets,
+        aset.ids,
+        aset.human,
+        cfg,
+        device=device,
+        progress=progress,
+        groups=aset.groups,
+    )
+
+
 def align_model(
     net: LuabNet,
     images: np.ndarray,
@@ -526,26 +554,21 @@ def align_result(
             f"{checkpoint_dir}: trained on data {fingerprint[:12]} but the generated {variant} "
             f"data is {aset.fingerprint[:12]}; regenerate with the same luab-bench version or retrain"
         )
-    cfg = AlignConfig(
-        methods=names,
-        measure=measure or ("clicks" if maps == "byproducts" else "human_pc"),
-        n_boot=n_boot,
-        split_half=split_half,
-        masking=run_masking,
-        seed=seed,
-        data_label=aset.label,
-        skip_inapplicable=skip_inapplicable,
-    )
-    report = align_model(
+    report = align_set(
         net,
-        aset.images,
-        aset.targets,
-        aset.ids,
-        aset.human,
-        cfg,
+        aset,
+        AlignConfig(
+            methods=names,
+            measure=default_measure(maps, measure),
+            n_boot=n_boot,
+            split_half=split_half,
+            masking=run_masking,
+            seed=seed,
+            data_label=aset.label,
+            skip_inapplicable=skip_inapplicable,
+        ),
         device=dev,
         progress=progress,
-        groups=aset.groups,
     )
     if not report.scores:
         why = "; ".join(f"{m}: {r}" for m, r in report.skipped.items())

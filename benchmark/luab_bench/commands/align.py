@@ -104,8 +104,9 @@ def align(
     from luab_bench import pipeline
     from luab_bench.alignment.report import (
         AlignConfig,
-        align_model,
         align_result,
+        align_set,
+        default_measure,
         plot_sigma_curves,
         write_alignment,
     )
@@ -165,7 +166,7 @@ def align(
         net = create_model(model, aset.num_classes, num_point_heads=0, init_seed=seed).to(dev).eval()  # type: ignore[arg-type]
         cfg = AlignConfig(
             methods=names,
-            measure=measure or ("clicks" if maps == "byproducts" else "human_pc"),
+            measure=default_measure(maps, measure),
             n_boot=n_boot,
             split_half=split_half,
             masking=masking,
@@ -174,17 +175,7 @@ def align(
             skip_inapplicable=skip,
         )
         click.echo(f"Aligning {model} (untrained) on {aset.label}; measure {cfg.measure!r}")
-        report = align_model(
-            net,
-            aset.images,
-            aset.targets,
-            aset.ids,
-            aset.human,
-            cfg,
-            device=dev,
-            progress=echo,
-            groups=aset.groups,
-        )
+        report = align_set(net, aset, cfg, device=dev, progress=echo)
         signed = write_alignment(out, report, key=key) if out is not None else False
         label = str(model)
     click.echo(f"{label}: {report.config.data_label}; measure {report.config.measure!r}")
