@@ -15,7 +15,9 @@ import click
 
 from luab_bench import __version__
 from luab_bench.cli_options import (
+    opt_byproducts,
     opt_data_dir,
+    opt_data_root,
     opt_device,
     opt_epochs,
     opt_key,
@@ -26,6 +28,8 @@ from luab_bench.cli_options import (
     opt_seed,
     opt_site_dir,
     opt_suite,
+    opt_train_data,
+    opt_workers,
 )
 from luab_bench.errors import LuabError
 
@@ -51,33 +55,13 @@ def _source_options(f: Any) -> Any:
                 default=None,
                 help="Training source (synthetic, synthetic-coco, imagenet-ab, coco-ab). Default: suite's.",
             ),
-            click.option(
-                "--data-root",
-                type=click.Path(path_type=Path, file_okay=False),
-                default=None,
-                envvar="LUAB_BENCH_DATA_ROOT",
-                help="Folder of released datasets (imagenet/train or imagenet-1k/, train2014/ + "
-                "annotations/; for run also the evaluation sets); env LUAB_BENCH_DATA_ROOT.",
+            opt_data_root(
+                "Folder of released datasets (imagenet/train or imagenet-1k/, train2014/ + "
+                "annotations/; for run also the evaluation sets); env LUAB_BENCH_DATA_ROOT."
             ),
-            click.option(
-                "--train-data",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="Training images: an ImageFolder tree, imagenet-1k parquet shard(s), or a COCO root.",
-            ),
-            click.option(
-                "--byproducts",
-                type=click.Path(path_type=Path),
-                default=None,
-                help="ImageNet-AB / COCO-AB records (tarball, JSON, XML). Default: the ingested table.",
-            ),
-            click.option(
-                "--workers",
-                type=click.IntRange(min=0),
-                default=0,
-                show_default=True,
-                help="DataLoader workers decoding image files (real sources; 0 = in the training process).",
-            ),
+            opt_train_data,
+            opt_byproducts,
+            opt_workers,
             click.option(
                 "--source-option",
                 "source_option",

@@ -114,3 +114,45 @@ def opt_out(
         show_default=default is not None,
         help=help,
     )
+
+
+# ---- training-data source options (train, run, reproduce)
+def opt_data_root(help: str) -> Callable[[Any], Any]:
+    """``--data-root DIR`` (env LUAB_BENCH_DATA_ROOT): the folder of released datasets."""
+    return click.option(
+        "--data-root",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        envvar="LUAB_BENCH_DATA_ROOT",
+        help=help,
+    )
+
+
+def opt_train_data(f: Any) -> Any:
+    return click.option(
+        "--train-data",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Training images of a real source when not under --data-root: an ImageFolder tree, "
+        "imagenet-1k parquet shard(s), or a COCO root.",
+    )(f)
+
+
+def opt_byproducts(f: Any) -> Any:
+    return click.option(
+        "--byproducts",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="ImageNet-AB / COCO-AB records (tarball, JSON, XML). "
+        "Default: the table ingested under --data-dir.",
+    )(f)
+
+
+def opt_workers(f: Any) -> Any:
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="DataLoader workers decoding image files (real sources; 0 = in the training process).",
+    )(f)

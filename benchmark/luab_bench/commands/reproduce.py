@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import opt_data_dir, opt_progress
+from luab_bench.cli_options import (
+    opt_byproducts,
+    opt_data_dir,
+    opt_data_root,
+    opt_progress,
+    opt_train_data,
+    opt_workers,
+)
 from luab_bench.errors import LuabError
 
 
@@ -28,32 +35,10 @@ from luab_bench.errors import LuabError
     default=None,
     help="Keep the re-run's configs, checkpoint and result here (default: a temporary directory).",
 )
-@click.option(
-    "--data-root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="LUAB_BENCH_DATA_ROOT",
-    help="Folder of released datasets (real sources: training images, and the evaluation sets).",
-)
-@click.option(
-    "--train-data",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Training images of a real source when not under --data-root (as for `train`).",
-)
-@click.option(
-    "--byproducts",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="ImageNet-AB / COCO-AB records of a real source. Default: the table ingested under --data-dir.",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="DataLoader workers decoding image files (real sources).",
-)
+@opt_data_root("Folder of released datasets (real sources: training images, and the evaluation sets).")
+@opt_train_data
+@opt_byproducts
+@opt_workers
 @opt_progress
 def reproduce(
     result: Path,
