@@ -455,3 +455,15 @@ def test_predict_errors_name_the_problem():
         predict(CodeModel(plain=True), images, outputs=("features",))
     empty = predict(_LinearNet(), np.zeros((0, 4, 4, 3), np.uint8), outputs=("pred", "logits"))
     assert empty.n == 0 and empty.pred.shape == (0,) and empty.logits is None
+
+
+def test_table_cells_keep_small_unitless_numbers_readable() -> None:
+    from luab_bench.suites.tables import format_cell
+
+    assert format_cell(None) == "-"
+    pct = {"value": 36.04, "ci_low": 32.44, "ci_high": 39.8, "unit": "%"}
+    assert format_cell(pct) == "36.0 [32.4, 39.8]"
+    r = {"value": 0.0871, "ci_low": 0.0523, "ci_high": 0.1304, "unit": ""}
+    assert format_cell(r) == "0.087 [0.052, 0.130]"  # not "0.1 [0.1, 0.1]"
+    assert format_cell({"value": -0.0341, "unit": ""}) == "-0.034"
+    assert format_cell({"value": 12.25, "unit": ""}) == "12.2"  # large unitless numbers: 1 decimal

@@ -23,6 +23,17 @@ def layout(suite: str) -> dict[str, str]:
     return suite_layout(suite)
 
 
+def format_cell(m: Mapping[str, Any] | None) -> str:
+    """``value [ci_low, ci_high]``: percentages (and numbers >= 10) with 1 decimal, other unitless
+    numbers (correlations, inverse ranks) with 3, so that r = 0.134 is not shown as 0.1."""
+    if m is None:
+        return "-"
+    spec = ".1f" if m.get("unit") == "%" or abs(float(m["value"])) >= 10 else ".3f"
+    if m.get("ci_low") is not None:
+        return f"{m['value']:{spec}} [{m['ci_low']:{spec}}, {m['ci_high']:{spec}}]"
+    return f"{m['value']:{spec}}"
+
+
 def render_table(
     rows: Sequence[tuple[str, Mapping[str, Mapping[str, Any]]]], layout: Mapping[str, str], title: str = ""
 ) -> Any:
@@ -36,13 +47,7 @@ def render_table(
     for label, metrics in rows:
         cells = []
         for key in layout:
-            m = metrics.get(key)
-            if m is None:
-                cells.append("-")
-            elif m.get("ci_low") is not None:
-                cells.append(f"{m['value']:.1f} [{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
-            else:
-                cells.append(f"{m['value']:.1f}")
+            cells.append(format_cell(metrics.get(key)))
         table.add_row(label, *cells)
     return table
 
@@ -60,12 +65,6 @@ def render_by_metric(
     for key, header in layout.items():
         cells = []
         for _, metrics in rows:
-            m = metrics.get(key)
-            if m is None:
-                cells.append("-")
-            elif m.get("ci_low") is not None:
-                cells.append(f"{m['value']:.1f} [{m['ci_low']:.1f}, {m['ci_high']:.1f}]")
-            else:
-                cells.append(f"{m['value']:.1f}")
+            cells.append(format_cell(metrics.get(key)))
         table.add_row(header, *cells)
     return table
