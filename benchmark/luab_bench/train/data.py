@@ -45,8 +45,25 @@ _PERM_STREAM = zlib.crc32(b"luab-bench/permutation")
 _AUG_STREAM = zlib.crc32(b"luab-bench/augmentation")
 
 
+class _TargetArrays:
+    """What both training-set kinds derive from their ``labels`` and ``points`` arrays."""
+
+    labels: np.ndarray
+    points: np.ndarray
+
+    @property
+    def multilabel(self) -> bool:
+        """True for multi-hot (N, K) labels (COCO-style), False for class indices (N,)."""
+        return self.labels.ndim == 2
+
+    @property
+    def num_point_slots(self) -> int:
+        """P: points per sample (0 = no point targets)."""
+        return int(self.points.shape[1])
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainData:
+class TrainData(_TargetArrays):
     """Arrays of one training set; shapes are checked on construction."""
 
     images: np.ndarray
@@ -62,16 +79,6 @@ class TrainData:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-    @property
-    def multilabel(self) -> bool:
-        """True for multi-hot (N, K) labels (COCO-style), False for class indices (N,)."""
-        return self.labels.ndim == 2
-
-    @property
-    def num_point_slots(self) -> int:
-        """P: points per sample (0 = no point targets)."""
-        return int(self.points.shape[1])
 
     @property
     def shape_key(self) -> list[object]:
@@ -127,7 +134,7 @@ class ImageFiles(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class FileTrainData:
+class FileTrainData(_TargetArrays):
     """A training set whose images are files of varying size (see :class:`ImageFiles`).
 
     Same ``labels`` / ``points`` / ``has_point`` arrays as :class:`TrainData`. ``num_workers``: the
@@ -158,16 +165,6 @@ class FileTrainData:
 
     def __len__(self) -> int:
         return len(self.images)
-
-    @property
-    def multilabel(self) -> bool:
-        """True for multi-hot (N, K) labels (COCO-style), False for class indices (N,)."""
-        return self.labels.ndim == 2
-
-    @property
-    def num_point_slots(self) -> int:
-        """P: points per sample (0 = no point targets)."""
-        return int(self.points.shape[1])
 
     @property
     def shape_key(self) -> list[object]:
