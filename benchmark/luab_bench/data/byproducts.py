@@ -56,7 +56,6 @@ Parsing rules
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +72,11 @@ from luab_bench.data.record_base import (
     Unparsable,
     loads_json,
 )
+
+# one malformed-record exception and number check for both parsers (data/record_base.py)
+from luab_bench.data.record_base import RecordProblem as _Bad
+from luab_bench.data.record_base import finite_number as _number
+from luab_bench.data.record_base import json_type as _json_type
 from luab_bench.errors import DataError, LuabError
 
 ClickChoice = Literal["final", "first"]
@@ -335,38 +339,7 @@ def _iter_xml(path: Path, report: ParseReport) -> Iterator[tuple[str, int, Any]]
 # --------------------------------------------------------------------------- record checks
 
 
-class _Bad(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
-
 _MISSING = object()
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _number(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad("wrong_type", f"{what} must be a number, got {_json_type(value)} {value!r:.40}")
-    if not math.isfinite(value):
-        raise _Bad("non_finite", f"{what} is {value}")
-    return value
 
 
 def _extract(record: Any, final: bool) -> tuple[str, tuple[float, float] | None, str | None]:

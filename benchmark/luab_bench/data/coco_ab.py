@@ -66,6 +66,11 @@ from luab_bench.data.record_base import (
     Unparsable,
     loads_json,
 )
+
+# one malformed-record exception and number check for both parsers (data/record_base.py)
+from luab_bench.data.record_base import RecordProblem as _Bad
+from luab_bench.data.record_base import finite_number as _num
+from luab_bench.data.record_base import json_type as _jtype
 from luab_bench.errors import DataError, LuabError
 
 # Index + 1 = COCO category_id (the official loader's list: 91 names, 80 used by instances_*.json).
@@ -266,36 +271,6 @@ class CocoByproducts:
 
 
 # --------------------------------------------------------------------------- record checks
-
-
-class _Bad(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind, self.message = kind, message
-
-
-def _jtype(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "list"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _num(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Bad("wrong_type", f"{what} must be a number, got {_jtype(value)} {value!r:.40}")
-    if not math.isfinite(value):
-        raise _Bad("non_finite", f"{what} is {value}")
-    return value
 
 
 def _point(value: Any, what: str) -> tuple[float, float] | None:

@@ -9,6 +9,7 @@ provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds an
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -101,6 +102,41 @@ class RecordReport:
             "malformed": dict(self.malformed),
             "examples": {k: list(v) for k, v in self.examples.items()},
         }
+
+
+class RecordProblem(Exception):
+    """A malformed record: ``kind`` is the report's counter (missing_key, wrong_type, ...)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages (``number``, ``list``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def finite_number(value: Any, what: str) -> float:
+    """``value`` if it is a finite JSON number; else :class:`RecordProblem` (wrong_type / non_finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RecordProblem("wrong_type", f"{what} must be a number, got {json_type(value)} {value!r:.40}")
+    if not math.isfinite(value):
+        raise RecordProblem("non_finite", f"{what} is {value}")
+    return value
 
 
 class Unparsable:
