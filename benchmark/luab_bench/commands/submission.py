@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,15 +26,20 @@ def _targets(paths: tuple[Path, ...], root: Path) -> list[Path]:
     return found
 
 
+def _paths_and_root(f: Any) -> Any:
+    """PATHS... and --root: the submissions a command works on (every */submission.yaml by default)."""
+    f = click.option(
+        "--root",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("submissions"),
+        show_default=True,
+        help="Where submissions live when no PATHS are given (every */submission.yaml is used).",
+    )(f)
+    return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(f)
+
+
 @submission.command("check")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("submissions"),
-    show_default=True,
-    help="Where submissions live when no PATHS are given (every */submission.yaml is checked).",
-)
+@_paths_and_root
 def submission_check(paths: tuple[Path, ...], root: Path) -> None:
     """Check submission directories (or submission.yaml files); exit 1 if any is invalid.
 
@@ -61,14 +67,7 @@ def submission_check(paths: tuple[Path, ...], root: Path) -> None:
 
 
 @submission.command("keys")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("submissions"),
-    show_default=True,
-    help="Where submissions live when no PATHS are given.",
-)
+@_paths_and_root
 def submission_keys(paths: tuple[Path, ...], root: Path) -> None:
     """Print the public key of every (valid) submission, one base64 key per line.
 
