@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaderboard_fixtures import suite_doc, write_results
 from luab_bench.errors import ConfigError
@@ -127,11 +129,13 @@ def test_params_column_is_timms_parameter_count(tables: dict[int, ReferenceTable
     torch = pytest.importorskip("torch")
     timm = pytest.importorskip("timm")
     t = tables[1]
-    for r in t.rows:
+    printed = {r.model: r.values["Params"] for r in t.rows}  # baseline and +LUAB rows print the same
+    assert printed == {r.model: r.values["Params"] for r in t.rows if r.protocol == "luab"}
+    for model, params in printed.items():
         with torch.device("meta"):  # no memory, no weights: only the architecture
-            net = timm.create_model(t.models[r.model].timm, pretrained=False, num_classes=1000)
+            net = timm.create_model(t.models[model].timm, pretrained=False, num_classes=1000)
         millions = sum(p.numel() for p in net.parameters()) / 1e6
-        assert round(millions, 1) == r.values["Params"], (r.model, millions)
+        assert round(millions, 1) == params, (model, millions)
 
 
 def test_table1_and_table2_are_separate_reference_sets(tables: dict[int, ReferenceTable]) -> None:
@@ -343,3 +347,35 @@ def test_site_shows_reference_rows_with_delta_to_reproduced(tmp_path: Path) -> N
     delta_view = page.split('id="reported"')[0]  # the paper's Δ lines sit in the Δ view, before that section
     assert all(f'id="paper-deltas-{n}"' in delta_view for n in range(1, 8))
     assert "reproduced +1.50 (+1.40 vs paper)" in delta_view  # Table 1 R50: LUAB 77.5 - baseline 76.0 vs +0.1
+
+
+_TABLE6 = next(t for t in load_references(REFS) if t.table == 6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    luab=st.floats(0, 100, allow_nan=False),
+    rand=st.floats(0, 100, allow_nan=False),
+    column=st.sampled_from(COCO_COLUMNS),
+)
+def test_deltas_are_plain_differences_in_the_printed_direction(luab: float, rand: float, column: str) -> None:
+    """Δ to reported and the reproduced pair Δ, against a direct computation from the files' numbers."""
+    t = _TABLE6
+    metric = t.column(column).metric
+    aggs = [
+        _agg("coco", "resnet152", "coco_luab", {metric: luab}),
+        _agg("coco", "resnet152", "coco_rand", {metric: rand}),
+    ]
+    (table,) = compare([t], aggs)
+    reported = t.row_for("R152", "luab").values[column]  # type: ignore[union-attr]
+    cell = _row(table, "R152", "luab")["reproduced"][0]["cells"][column]
+    assert cell["delta"] == luab - reported
+    lower_better = column.startswith("V^")
+    if luab != reported:
+        assert (cell["verdict"] == "better") == ((luab < reported) if lower_better else (luab > reported))
+    (line,) = [d for d in paper_deltas([t], aggs) if d["model"] == "R152" and d["control"] == "rand"]
+    c = next(c for c in line["columns"] if c["name"] == column)
+    paper = round(reported - t.row_for("R152", "rand").values[column], 1)  # type: ignore[union-attr]
+    assert c["delta"] == paper
+    (rep,) = c["reproduced"]
+    assert rep["delta"] == luab - rand and rep["minus_paper"] == (luab - rand) - paper
