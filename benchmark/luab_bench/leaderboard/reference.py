@@ -94,7 +94,7 @@ class ReferenceTable(StrictModel):
     """One table of the paper, transcribed in full."""
 
     paper: StrictStr
-    source: StrictStr = Field(description="citable location of the paper (URL with version)")
+    source: StrictStr = Field(description="citable location of the paper (its arXiv page)")
     table: StrictInt = Field(ge=1, le=7)
     title: StrictStr = Field(description="the table's bold caption title")
     orientation: Literal["rows", "columns"] = Field(
