@@ -379,3 +379,37 @@ def test_deltas_are_plain_differences_in_the_printed_direction(luab: float, rand
     assert c["delta"] == paper
     (rep,) = c["reproduced"]
     assert rep["delta"] == luab - rand and rep["minus_paper"] == (luab - rand) - paper
+
+
+def test_the_texts_own_statements_hold_on_the_transcription(tables: dict[int, ReferenceTable]) -> None:
+    """§5.1 / §5.2 prose about the tables, an independent check of the transcribed numbers."""
+    t1 = tables[1]
+
+    def count(columns: list[str], ok: Any) -> tuple[int, int]:
+        pairs = [
+            (t1.row_for(m, "luab").values[c], t1.row_for(m, "baseline").values[c])  # type: ignore[union-attr]
+            for m in t1.models
+            for c in columns
+        ]
+        return sum(ok(a, b, c) for (a, b), c in zip(pairs, columns * len(t1.models), strict=True)), len(pairs)
+
+    ood = ["IN-A", "IN-C", "IN-O", "IN-R", "Sketch"]
+    # "30 of the 35 combinations (5 metrics x 7 models)": 28 strictly better, plus the two ties of
+    # R152 (IN-A 9.5, Sketch 27.6); the text counts those as not worse
+    assert count(ood, lambda a, b, c: a >= b) == (30, 35) and count(ood, lambda a, b, c: a > b) == (28, 35)
+    assert count(["SI-size", "SI-loc", "SI-rot"], lambda a, b, c: a > b) == (21, 21)  # "all considered cases"
+    better = lambda a, b, c: a < b if c == "BGC-gap" else a > b  # noqa: E731
+    assert count(["BGC-gap", "BGC-acc"], better) == (12, 14)  # "12 out of 14"
+    vitb = (t1.row_for("ViT-B", "baseline"), t1.row_for("ViT-B", "luab"))
+    assert [r.values["IN-1K"] for r in vitb] == [81.6, 82.5]  # type: ignore[union-attr]  # "81.6% to 82.5%"
+    loc = [r.values["Loc"] for r in tables[3].rows]
+    assert round(loc[1] - loc[0], 1) == 1.6  # Table 3: "1.6%p improvement"
+    r50 = [tables[6].row_for("R50", p).values["mAP"] for p in ("baseline", "luab")]  # type: ignore[union-attr]
+    assert r50 == [73.0, 74.2]  # §5.2: "from 73.0% to 74.2% for ResNet50"
+    for n in (6, 7):  # "a consistent decrease in V^avg and V^min scores after LUAB" (vs baseline and Rand)
+        t = tables[n]
+        for m in t.models:
+            luab = t.row_for(m, "luab").values  # type: ignore[union-attr]
+            for p in ("baseline", "rand"):
+                other = t.row_for(m, p).values  # type: ignore[union-attr]
+                assert luab["V^avg"] < other["V^avg"] and luab["V^min"] < other["V^min"], (n, m, p)
