@@ -96,3 +96,13 @@ def aligned_doc(model: str, protocol: str, seed: int, base: float, **extra: Any)
         "task": "best sigma",
     }
     return doc
+
+
+def suite_doc(
+    model: str, protocol: str, seed: int, suite: str, values: dict[str, float], lower: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A schema-valid result of ``suite`` with exactly the metrics ``values`` (``lower``: lower is better)."""
+    doc = synthetic_doc(model, protocol, seed, 50.0)
+    doc["suite"] = {"name": suite, "variant": suite, "data_fingerprint": "sha256:cd34"}
+    doc["metrics"] = {k: metric(v, higher=k not in lower) for k, v in values.items()}
+    return doc

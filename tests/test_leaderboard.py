@@ -289,43 +289,6 @@ def test_unverified_results_do_not_enter_aggregates_and_can_be_excluded(tmp_path
     assert "unsigned" not in (tmp_path / "b" / "results.csv").read_text()
 
 
-def test_reference_rows_and_delta_to_reported(tmp_path: Path) -> None:
-    results, _ = _site_results(tmp_path, {"luab": [64.0, 66.0]})
-    refs = tmp_path / "ref"
-    refs.mkdir()
-    (refs / "t1.yaml").write_text(
-        "table: Table X\nsource: https://example.org/paper\nstatus: confirmed\nrows:\n"
-        "  - {label: 'R10 <b>LUAB</b>', model: resnet10t, protocol: luab, suite: synthetic,"
-        " metrics: {val_top1: 70.0, no_such_metric: 1.0}}\n"
-    )
-    build_site(results, tmp_path / "site", reference_dir=refs)
-    data = json.loads((tmp_path / "site" / "results.json").read_text())
-    (ref,) = data["references"]
-    cell = ref["reproduced"][0]["metrics"]["val_top1"]
-    assert cell == {"reported": 70.0, "reproduced": 65.0, "delta": -5.0, "verdict": "worse"}
-    page = (tmp_path / "site" / "index.html").read_text()
-    section = page.split('id="references"')[1]
-    assert "reported, not reproduced" in section and "R10 &lt;b&gt;LUAB&lt;/b&gt;" in section
-    assert "-5.00" in section and "not reproduced" in section  # the metric with no reproduction
-
-
-def test_reference_files_validate(tmp_path: Path) -> None:
-    from luab_bench.errors import ConfigError
-    from luab_bench.leaderboard.reference import load_references
-
-    tables = load_references(REPO / "leaderboard" / "reference")
-    assert sorted(t.table for t in tables) == ["Table 1", "Table 2", "Table 6", "Table 7"]
-    for t in tables:  # every committed number carries its source; unconfirmed tables are empty
-        assert t.source.startswith("https://") and (t.status == "confirmed" or not t.rows)
-    (tmp_path / "bad.yaml").write_text(
-        "table: T\nsource: s\nstatus: unconfirmed\nrows:\n"
-        "  - {label: a, model: m, protocol: luab, suite: s, metrics: {x: 1.0}}\n"
-    )
-    with pytest.raises(ConfigError, match="unconfirmed table must have no rows"):
-        load_references(tmp_path)
-    assert load_references(tmp_path / "missing") == []
-
-
 def test_detail_pages_escape_and_stale_pages_go(results_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     report = build_site(results_dir, out)
@@ -388,7 +351,9 @@ def test_leaderboard_commands(results_dir: Path, tmp_path: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "1 results (1 verified, 1 failing, 1 unsigned, 2 unverified left out)" in res.output
-    assert "Table 1: <em>not transcribed</em>" in (tmp_path / "site" / "index.html").read_text()
+    assert (
+        'id="ref-table-1"' in (tmp_path / "site" / "index.html").read_text()
+    )  # tests/test_reference_tables.py
 
 
 # ------------------------------------------------------------------ alignment plots (schema 1.1)

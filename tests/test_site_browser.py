@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard_fixtures import EVIL, aligned_doc, synthetic_doc, write_results
+from leaderboard_fixtures import EVIL, aligned_doc, suite_doc, synthetic_doc, write_results
 
 CHROMIUM = os.environ.get("LUAB_BENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -162,4 +162,100 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
         for name in ("index.png", "detail.png", "alignment.png"):
             shutil.copy(tmp_path / name, Path(shot_dir) / name)
     assert dialogs == [] and errors == [], (dialogs, errors)
+    page.close()
+
+
+# ------------------------------------------------------------------ the paper's tables (LUAB Tables 1-7)
+@pytest.fixture(scope="module")
+def reference_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed reference files beside verified results that match some of their rows."""
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.signing import generate_keypair
+
+    tmp = tmp_path_factory.mktemp("refsite")
+    priv, _ = generate_keypair(tmp / "keys")
+    lower = ("in9_bg_gap",)
+    docs = [
+        suite_doc("resnet50", "luab", 0, "imagenet", {"in1k_val_top1": 78.0, "in9_bg_gap": 5.0}, lower),
+        suite_doc("resnet50", "baseline", 0, "imagenet", {"in1k_val_top1": 77.0, "in9_bg_gap": 6.0}, lower),
+        suite_doc("resnet18", "coco_luab", 0, "coco", {"coco_map": 69.0}),
+    ]
+    write_results(tmp / "results", docs, priv)
+    build_site(
+        tmp / "results", tmp / "out", reference_dir=Path(__file__).parents[1] / "leaderboard" / "reference"
+    )
+    return tmp / "out"
+
+
+def _cell(page, selector: str, column: str):  # type: ignore[no-untyped-def]
+    return page.locator(f"{selector} td[data-column='{column}']")
+
+
+def test_reference_rows_and_delta_to_reproduced(browser, reference_site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto((reference_site / "index.html").as_uri())
+
+    # Tables 1, 2, 6, 7 (and 3-5) as printed, every row marked and cited
+    for n, rows in ((1, 14), (2, 9), (6, 9), (7, 9)):
+        table = page.locator(f"#ref-table-{n}")
+        assert table.is_visible()
+        assert table.locator("tbody tr.reported").count() == rows
+        assert "reported, not reproduced" in table.locator("tbody tr.reported").first.inner_text()
+    t1_r50 = "#ref-table-1 tr.reported[data-cite='LUAB Table 1, row 4 (R50 +LUAB)']"
+    assert _cell(page, t1_r50, "IN-1K").inner_text() == "77.5"
+    assert _cell(page, t1_r50, "Coccr").inner_text() == "55.1"
+    assert "reported only" in page.locator("#ref-table-1 th[data-column='Coccr']").inner_text()
+    assert (
+        _cell(page, "#ref-table-1 tr.reported[data-cite^='LUAB Table 1, row 1 ']", "Params").inner_text()
+        == "11.7M"
+    )
+
+    # the reproduced resnet50/luab mean sits under the reported rows it matches, with its Δ, in Table 1
+    # and in Table 2 separately (each to its own printed number); Table 7 has no match
+    for n in (1, 2):
+        reproduced = page.locator(f"#ref-table-{n} tr.reproduced[data-protocol='luab']")
+        assert reproduced.count() == 1 and _cell(
+            page, f"#ref-table-{n} tr.reproduced[data-protocol='luab']", "IN-1K"
+        ).inner_text().startswith("78.00")
+        delta = _cell(page, f"#ref-table-{n} tr.ref-delta[data-protocol='luab']", "IN-1K")
+        assert delta.inner_text() == "+0.50" and "d-better" in (delta.get_attribute("class") or "")
+        gap = _cell(page, f"#ref-table-{n} tr.ref-delta[data-protocol='luab']", "BGC-gap")
+        assert gap.inner_text() == "-0.60" and "d-better" in (gap.get_attribute("class") or "")  # lower gap
+    t6 = _cell(page, "#ref-table-6 tr.ref-delta[data-model='resnet18']", "mAP")
+    assert (
+        t6.inner_text() == "+1.00"
+        and "LUAB Table 6, column 3 (R18 LUAB)"
+        in page.locator("#ref-table-6 tr.ref-delta[data-model='resnet18']").inner_text()
+    )
+    assert page.locator("#ref-table-7 tr.reproduced").count() == 0
+
+    # the paper's own LUAB − baseline beside the reproduced Δ, in the Δ view
+    line = "#paper-deltas-1 tr[data-cite='LUAB Table 1, row 4 (R50 +LUAB) − row 3 (R50)']"
+    assert page.locator(line).locator("td").nth(2).inner_text() == "LUAB − baseline"
+    assert _cell(page, line, "IN-1K").locator(".paper-delta").inner_text() == "+0.1"
+    assert (
+        _cell(page, line, "IN-1K").locator(".repro-delta").inner_text() == "reproduced +1.00 (+0.90 vs paper)"
+    )
+    assert _cell(page, line, "Coccr").inner_text() == "+1.4"  # reported only: the paper's Δ, nothing of ours
+    rand = "#paper-deltas-7 tr[data-cite='LUAB Table 7, column 9 (ViT-B LUAB) − column 8 (ViT-B Rand)']"
+    assert (
+        _cell(page, rand, "mAP").inner_text() == "+3.0" and page.locator(f"{rand} .repro-delta").count() == 0
+    )
+    assert page.locator("#paper-deltas-2 tbody tr").count() == 6  # 3 backbones x (baseline, Rand)
+
+    # the backbone filter applies to the paper's rows too; the index links reach each table
+    page.select_option("#f-model", "resnet50")
+    assert page.locator("#ref-table-6 tbody tr.reported:not([hidden])").count() == 3
+    assert page.locator("#ref-table-7 tbody tr:not([hidden])").count() == 0
+    page.select_option("#f-model", "")
+    page.locator("nav.ref-index a", has_text="LUAB Table 6").click()
+    assert page.url.endswith("#ref-table-6")
+    page.screenshot(path=str(tmp_path / "reference.png"), full_page=True)
+    shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
+    if shot_dir:
+        shutil.copy(tmp_path / "reference.png", Path(shot_dir) / "reference.png")
+    assert errors == [], errors
     page.close()

@@ -12,7 +12,7 @@ Site layout (``out_dir``)::
     index.html           results table (sort, filter), mean over seeds, Δ view, paper's numbers
     r/<result>.html      one detail page per result: metrics, signature, provenance, config, curves,
                          human-alignment plot (schema-1.1 results with an ``alignment`` block)
-    results.json         rows, aggregates, deltas, reference rows, invalid files
+    results.json         rows, aggregates, deltas, the paper's reference tables with Δ, invalid files
     results.csv          one line per result and metric value/interval
     result.schema.json   the JSON Schema of a result file
 
@@ -40,15 +40,14 @@ from typing import Any
 
 from luab_bench.errors import LuabError
 from luab_bench.io import atomic_write_bytes
-from luab_bench.leaderboard.aggregate import aggregate, deltas, reference_deltas
+from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
-from luab_bench.leaderboard.reference import ReferenceTable, load_references
+from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
 from luab_bench.results.signing import normalise_trusted_keys, verify_document
 
 TITLE = "luab-bench leaderboard"
 DETAIL_DIR = "r"
-REPORTED_MARK = "reported, not reproduced"
 CONTROL_LABELS = {"rand": "Rand"}  # the paper's spelling of the control protocols in the Δ view
 ALIGN_PREFIX = "align_"  # metrics of the human-alignment test, tabulated next to its chart
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -260,11 +259,7 @@ def site_data(report: BuildReport, references: list[ReferenceTable]) -> dict[str
     return {
         "aggregates": aggs,
         "deltas": deltas(aggs),
-        "references": reference_deltas(aggs, references),
-        "reference_tables": [
-            {"table": t.table, "source": t.source, "status": t.status, "note": t.note, "n_rows": len(t.rows)}
-            for t in references
-        ],
+        "reference": site_reference(references, aggs),  # the paper's tables + Δ (leaderboard.reference)
     }
 
 
@@ -299,8 +294,7 @@ def render_index(
         control_labels=CONTROL_LABELS,
         aggregates=data["aggregates"],
         deltas=data["deltas"],
-        references=data["references"],
-        reference_tables=data["reference_tables"],
+        reference=data["reference"],
     )
 
 
