@@ -304,8 +304,7 @@ def verify_document(
         value = strict_b64decode(sig.value, "signature value")
         check_signature(value)  # S < L, R canonical and not small-order: before the library sees it
     except (ValueError, LuabError) as err:  # pydantic's ValidationError is a ValueError
-        detail = str(err).splitlines()[0] if not isinstance(err, LuabError) else str(err)
-        return fail(f"malformed signature: {detail}")
+        return fail(f"malformed signature: {_one_line(err)}")
     fp = key_fingerprint(public_key)
     try:
         message = canonical_bytes(doc)
@@ -329,6 +328,18 @@ def verify_document(
         return VerifyOutcome(True, "verified", f"{REASON_VERIFIED} (trusted key {fp}, no submission)", fp)
     reason = f"{REASON_VERIFIED}: submission {entry.submission_id} (team {entry.team})"
     return VerifyOutcome(True, "verified", reason, fp, entry.submission_id, entry.team)
+
+
+def _one_line(err: Exception) -> str:
+    """A pydantic error as ``field: message`` (without "Value error, "), anything else as its text."""
+    from pydantic import ValidationError
+
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'signature'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        )
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def verify_result_file(
