@@ -57,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from luab_bench.results.signing import generate_keypair
 
     tmp = tmp_path_factory.mktemp("site")
-    priv, _ = generate_keypair(tmp / "keys")
+    priv, pub = generate_keypair(tmp / "keys")
     docs = [
         synthetic_doc("resnet10t", proto, seed, base)
         for proto, base in (("baseline", 60.0), ("rand", 61.0), ("luab", 64.0))
@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_results(results, docs, priv)
     write_results(results, [synthetic_doc("convnext_atto", "rand", 0, 50.0)], None)  # unsigned
     out = tmp / "out"
-    build_site(results, out)
+    build_site(results, out, trusted_keys=[pub])
     return out
 
 
@@ -124,7 +124,7 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     page.select_option("#f-suite", "")
     page.select_option("#f-model", "")
     page.check("#f-verified")
-    sig_col = page.locator("#leaderboard thead th").count() - 1  # signature is the last column
+    sig_col = page.locator("#leaderboard thead th").count() - 2  # signature, then "submitted by"
     assert "unsigned" not in _col_values(page, "leaderboard", sig_col)
     assert page.locator("#f-count").inner_text() == "9 of 10 results shown"
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
