@@ -567,7 +567,7 @@ def test_verify_fails_replays(tmp_path: Path, keys: Any) -> None:
     (results / "zz.json").write_bytes(first.read_bytes())
     res = CliRunner().invoke(cli, ["verify", str(results)])
     assert res.exit_code == 1 and "1 of 3 result(s) failed" in res.output
-    assert f"FAIL  {results / 'zz.json'}: replay of {first}" in res.output
+    assert f"FAIL  {results / 'zz.json'}: same run as {first} (same result_id" in res.output
 
 
 # ------------------------------------------------------------------------------------ CI workflow

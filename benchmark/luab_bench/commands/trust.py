@@ -48,7 +48,11 @@ def verify_files(files: Sequence[Path], trusted_keys: Sequence[str], submissions
             click.echo(f"OK    {path}: {outcome.reason}")
         elif replay is not None:
             failed += 1
-            click.echo(f"FAIL  {path}: replay of {replay.duplicate_of} ({replay.reason})", err=True)
+            click.echo(
+                f"FAIL  {path}: same run as {replay.duplicate_of} ({replay.reason}); "
+                "a run is submitted once, remove one of the files",
+                err=True,
+            )
         else:
             failed += 1
             click.echo(f"FAIL  {path}: {outcome.reason}", err=True)

@@ -51,8 +51,7 @@ DEFAULT_KEY_NAME = "luab_ed25519"
 
 REASON_VERIFIED = "signature verified"
 REASON_SELF_SIGNED = (
-    "signature valid (self-signed): the content is what its key signed, but no trusted submission or "
-    "key was given, so who signed it is not checked"
+    "signature valid (self-signed: no --submissions or --trusted-key given, signer not checked)"
 )
 REASON_UNSIGNED = "unsigned: the result has no signature (sign it with `luab-bench sign`)"
 REASON_TAMPERED = (
