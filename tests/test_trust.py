@@ -134,7 +134,8 @@ def signed(document: dict[str, Any], key: Path, submission_id: str | None = None
 
 # ------------------------------------------------------------------------------- 1. curve checks
 def test_small_order_points_computed_match_the_published_list() -> None:
-    assert ec.small_order_points() == PUBLISHED_SMALL_ORDER
+    assert ec.small_order_points() == PUBLISHED_SMALL_ORDER == sorted(ec.SMALL_ORDER_ENCODINGS)
+    assert all(ec.is_small_order(ec.decode_point(p)) for p in PUBLISHED_SMALL_ORDER)
     assert bytes.fromhex("01" + "00" * 31) == base64.b64decode(IDENTITY_KEY)
 
 
@@ -239,12 +240,13 @@ def test_non_canonical_signatures_are_refused(keys: dict[str, Any]) -> None:
     cases = {
         "S >= L": r + (s + ec.L).to_bytes(32, "little"),
         "non-canonical point encoding": (ec.P + 1).to_bytes(32, "little") + raw[32:],
-        "small-order point": PUBLISHED_SMALL_ORDER[4] + raw[32:],
+        "x = 0 with the sign bit set": NON_CANONICAL_KEYS[3] + raw[32:],
     }
+    cases.update({f"small-order point {i}": p + raw[32:] for i, p in enumerate(PUBLISHED_SMALL_ORDER)})
     for needle, value in cases.items():
         bad = {**good, "signature": {**good["signature"], "value": b64(value)}}
         out = verify_document(bad)
-        assert out.status == "failed" and needle in out.reason, (needle, out.reason)
+        assert out.status == "failed" and needle.rstrip(" 01234567") in out.reason, (needle, out.reason)
 
 
 def _set_trailing_bits(text: str) -> str:
