@@ -258,4 +258,25 @@ def test_reference_rows_and_delta_to_reproduced(browser, reference_site: Path, t
     if shot_dir:
         shutil.copy(tmp_path / "reference.png", Path(shot_dir) / "reference.png")
     assert errors == [], errors
+
+
+def test_verified_only_filter_hides_self_signed_rows(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Without trust anchors every row is self-signed: "verified only" leaves no row, and no mean."""
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.signing import generate_keypair
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs = [synthetic_doc("resnet10t", p, s, 60.0 + s) for p in ("baseline", "luab") for s in (0, 1)]
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "site" / "index.html").as_uri())
+    assert "signature valid (self-signed)" in page.locator("#leaderboard tbody").inner_text()
+    assert page.locator("#f-count").inner_text() == "4 of 4 results shown"
+    page.check("#f-verified")
+    assert page.locator("#f-count").inner_text() == "0 of 4 results shown"
+    assert _col_values(page, "aggregates", 0) == [] and _col_values(page, "deltas", 0) == []
+    assert errors == []
     page.close()

@@ -336,6 +336,8 @@ def render_index(
         excluded=report.excluded,
         duplicates=report.duplicates,
         trust=report.trust,
+        # what the means and Δ rows are made of, for the "verified only" filter
+        counted_status="self-signed" if report.counts["self-signed"] else "verified",
         metric_columns=columns,
         models=sorted({r["model"]["name"] for r in report.rows}),
         protocols=sorted({r["protocol"]["name"] for r in report.rows}),
