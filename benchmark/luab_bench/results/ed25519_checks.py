@@ -1,11 +1,13 @@
 """Strict checks on Ed25519 public keys and signatures, and strict base64, in pure Python integers.
 
-Why this exists: ``cryptography`` (OpenSSL's ``ossl_ed25519_verify``) implements the cofactorless
-RFC 8032 §5.1.7 check ``encode([S]B − [k]A) == R`` and checks ``S < L``, but it accepts a public key
-``A`` of small order and reduces a non-canonical ``y >= p`` modulo p. With ``A`` the identity
-(encoded ``01 00…00``, base64 ``AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=``), ``[k]A`` is the
-identity for every message, so ``R = identity, S = 0`` "verifies" any content: a forgery that needs
-no private key. The same holds, for a fraction of messages, for the other seven small-order points.
+Why this exists: ``cryptography`` verifies with OpenSSL, whose Ed25519 verify is the cofactorless
+RFC 8032 §5.1.7 check ``encode([S]B − [k]A) == R`` (after checking ``S < L``). RFC 8032 does not ask
+for a check of the order of ``A``, and OpenSSL makes none; it also accepts a key with ``y >= p``
+(observed with cryptography 50.0.2 on OpenSSL 4.0.3; ``tests/test_trust.py`` records it). With
+``A`` the identity (encoded ``01 00…00``, base64 ``AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=``),
+``[k]A`` is the identity for every message, so ``R = identity, S = 0`` "verifies" any content: a
+forgery that needs no private key. The same holds, for a fraction of messages (about 1 in 8, over the
+8 possible ``R``), for the other seven small-order points.
 Keys made by ``luab-bench keygen`` are ``[a]B``: canonical, of prime order L. So everything read as
 a key or a signature is checked here first, as libsodium's ``crypto_sign_verify_detached`` does:
 
