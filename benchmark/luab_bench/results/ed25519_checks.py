@@ -6,8 +6,8 @@ for a check of the order of ``A``, and OpenSSL makes none; it also accepts a key
 (observed with cryptography 50.0.2 on OpenSSL 4.0.3; ``tests/test_trust.py`` records it). With
 ``A`` the identity (encoded ``01 00…00``, base64 ``AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=``),
 ``[k]A`` is the identity for every message, so ``R = identity, S = 0`` "verifies" any content: a
-forgery that needs no private key. The same holds, for a fraction of messages (about 1 in 8, over the
-8 possible ``R``), for the other seven small-order points.
+forgery that needs no private key. With another small-order ``A`` (order n <= 8), ``R = -[k]A`` is
+again a small-order point that matches for about 1 in n (content, R) pairs: a forger tries a few.
 Keys made by ``luab-bench keygen`` are ``[a]B``: canonical, of prime order L. So everything read as
 a key or a signature is checked here first, as libsodium's ``crypto_sign_verify_detached`` does:
 
