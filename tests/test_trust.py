@@ -161,6 +161,22 @@ def test_curve_arithmetic_reproduces_library_public_keys(tmp_path: Path) -> None
         ec.check_signature(key.sign(b"message %d" % i))
 
 
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(min_value=1, max_value=ec.L - 1), t=st.sampled_from(PUBLISHED_SMALL_ORDER))
+def test_prime_order_points_pass_and_a_torsion_component_is_refused(k: int, t: bytes) -> None:
+    """[k]B (any k in 1..L-1) is a valid key; [k]B + T with T a torsion point != O is refused."""
+    point = ec.scalar_mult(k, ec.decode_point(BASE_POINT))
+    raw = ec.encode_point(point)
+    assert ec.encode_point(ec.decode_point(raw)) == raw
+    ec.check_public_key(raw)
+    mixed = ec.encode_point(ec._add(point, ec.decode_point(t)))
+    if t == base64.b64decode(IDENTITY_KEY):
+        assert mixed == raw
+        return
+    with pytest.raises(ec.KeyCheckError, match="not in the prime-order subgroup"):
+        ec.check_public_key(mixed)
+
+
 def test_cryptography_alone_accepts_the_identity_forgery() -> None:
     """Why the explicit checks exist: OpenSSL's cofactorless check accepts A = identity, R = O, S = 0.
 
