@@ -68,7 +68,7 @@ def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path
     )
     assert done.skipped is None and done.signed and done.report is not None
     result = load_result(out)
-    assert result.schema_version == "1.1" and verify_result_file(out).ok
+    assert result.schema_version == "1.2" and verify_result_file(out).ok
     assert not any(k.endswith("_class_gap") for k in result.metrics)  # single-label: no partner class
     assert {"align_gbp_r", "align_gradcam_r", "align_gbp_nss", "align_mask_gap", "top1_val"} <= set(
         result.metrics

@@ -147,7 +147,7 @@ def test_run_writes_three_signed_results_and_site(tiny_run: dict[str, Path]) -> 
         assert len(doc["provenance"]["extra_data"]["analogues_fingerprint"]) == 64
         assert {"si_size_top1", "c_top1", "o_aupr", "bgc_acc"} <= set(doc["metrics"])
         # run aligned every model with the simulated annotators' maps, inside the signed file
-        assert doc["schema_version"] == "1.1"
+        assert doc["schema_version"] == "1.2"
         assert {c["method"] for c in doc["alignment"]["curves"]} == {"gbp", "gradcam"}
         assert {"align_gbp_r", "align_gradcam_r", "align_mask_gap"} <= set(doc["metrics"])
         from luab_bench.leaderboard.build import detail_name

@@ -77,10 +77,10 @@ def results_dir(tmp_path: Path) -> Path:
 
 def test_build_site_rows_invalid_marks_and_escaping(results_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
-    report = build_site(results_dir, out)
+    report = build_site(results_dir, out, trusted_keys=[tmp_path / "keys" / "luab_ed25519.pub"])
     assert report.n_results == 3 and len(report.invalid) == 1
     assert report.invalid[0]["file"] == "zz_broken.json" and "not valid JSON" in report.invalid[0]["reason"]
-    assert report.counts == {"verified": 1, "failed": 1, "unsigned": 1}
+    assert report.counts == {"verified": 1, "self-signed": 0, "failed": 1, "unsigned": 1}
 
     page = (out / "index.html").read_text(encoding="utf-8")
     body = page.split("<tbody>")[1].split("</tbody>")[0]
@@ -111,6 +111,7 @@ def test_build_site_rows_invalid_marks_and_escaping(results_dir: Path, tmp_path:
     assert json.loads((out / "result.schema.json").read_text())["properties"]["schema_version"]["enum"] == [
         "1.0",
         "1.1",
+        "1.2",
     ]
 
 
@@ -124,7 +125,7 @@ def test_build_is_deterministic(results_dir: Path, tmp_path: Path) -> None:
 def test_trusted_keys_mark_foreign_signatures(results_dir: Path, tmp_path: Path) -> None:
     _, other_pub = generate_keypair(tmp_path / "other")
     report = build_site(results_dir, tmp_path / "site", trusted_keys=[other_pub])
-    assert report.counts == {"verified": 0, "failed": 2, "unsigned": 1}
+    assert report.counts == {"verified": 0, "self-signed": 0, "failed": 2, "unsigned": 1}
     reasons = {r["model"]["name"]: r["signature"]["reason"] for r in report.rows}
     assert "not in the trusted set" in reasons["resnet10t"]
 
@@ -278,12 +279,13 @@ def test_aggregates_deltas_and_verdicts(tmp_path: Path) -> None:
 def test_unverified_results_do_not_enter_aggregates_and_can_be_excluded(tmp_path: Path) -> None:
     from leaderboard_fixtures import synthetic_doc, write_results
 
-    results, _ = _site_results(tmp_path, {"luab": [64.0]})
+    results, priv = _site_results(tmp_path, {"luab": [64.0]})
+    pub = priv.with_name(priv.name + ".pub")
     write_results(results, [synthetic_doc("resnet10t", "luab", 7, 10.0)], None)  # unsigned
     report = build_site(results, tmp_path / "a")
     data = json.loads((tmp_path / "a" / "results.json").read_text())
     assert report.n_results == 2 and data["aggregates"][0]["seeds"] == [0]
-    report = build_site(results, tmp_path / "b", include_unverified=False)
+    report = build_site(results, tmp_path / "b", include_unverified=False, trusted_keys=[pub])
     assert report.n_results == 1 and report.excluded == 1 and report.counts["unsigned"] == 1
     assert "1 unverified left out" in report.summary()
     assert "unsigned" not in (tmp_path / "b" / "results.csv").read_text()
@@ -345,12 +347,14 @@ def test_leaderboard_commands(results_dir: Path, tmp_path: Path) -> None:
             "--out",
             str(tmp_path / "site"),
             "--verified-only",
+            "--trusted-key",
+            str(tmp_path / "keys" / "luab_ed25519.pub"),
             "--reference",
             str(REPO / "leaderboard" / "reference"),
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "1 results (1 verified, 1 failing, 1 unsigned, 2 unverified left out)" in res.output
+    assert "1 results (1 verified, 0 self-signed, 1 failing, 1 unsigned, 2 unverified left out)" in res.output
     assert (
         'id="ref-table-1"' in (tmp_path / "site" / "index.html").read_text()
     )  # tests/test_reference_tables.py
@@ -479,7 +483,7 @@ def test_detail_page_alignment_section(tmp_path: Path) -> None:
         priv,
     )
     report = build_site(tmp_path / "res", tmp_path / "site")
-    assert report.counts["verified"] == 2
+    assert report.counts["self-signed"] == 2
     pages = {r["model"]["name"]: (tmp_path / "site" / r["detail"]).read_text() for r in report.rows}
     page = pages["vit_tiny"]
     section = page.split('<h2 id="alignment">')[1].split("<h2")[0]

@@ -135,7 +135,7 @@ def test_unknown_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LuabError, match=r"schema_version '2\.0' is not supported.*upgrade"):
         load_result(p)
     with pytest.raises(ValueError):
-        Result.model_validate(make_doc(schema_version="1.2"))
+        Result.model_validate(make_doc(schema_version="1.3"))
 
 
 ALIGNMENT = {
@@ -184,7 +184,7 @@ def test_bad_json_missing_file_duplicate_keys(tmp_path: Path) -> None:
 
 def test_json_schema_is_strict_and_versioned() -> None:
     s = result_json_schema()
-    assert s["properties"]["schema_version"]["enum"] == ["1.0", "1.1"]
+    assert s["properties"]["schema_version"]["enum"] == ["1.0", "1.1", "1.2"]
     assert s["additionalProperties"] is False
     assert s["$defs"]["Metric"]["additionalProperties"] is False
     assert set(s["required"]) >= {"schema_version", "metrics", "provenance", "seed"}

@@ -156,8 +156,9 @@ def test_sign_verify_round_trip(signed_file: Path, keys: tuple[Path, Path]) -> N
     r = load_result(signed_file)
     assert r.signature is not None and r.signature.algorithm == "ed25519"
     assert r.signature.public_key == keys[1].read_text().strip()
-    out = verify_result_file(signed_file)
-    assert out.ok and out.status == "verified"
+    out = verify_result_file(signed_file)  # no trust anchors: valid, but only self-signed
+    assert out.ok and out.status == "self-signed" and not out.trusted
+    assert verify_result_file(signed_file, trusted_keys=[keys[1]]).trusted
     assert out.fingerprint == key_fingerprint(keys[1].read_text().strip())
     assert verify_result_file(signed_file, trusted_keys=[keys[1]]).ok
     assert verify_result_file(signed_file, trusted_keys=[out.fingerprint]).ok
@@ -216,10 +217,15 @@ def test_swapped_public_key_fails(signed_file: Path, tmp_path: Path) -> None:
 def test_tampered_signature_value_fails(signed_file: Path) -> None:
     doc = json.loads(signed_file.read_text())
     sig = bytearray(base64.b64decode(doc["signature"]["value"]))
-    sig[10] ^= 0x01
+    sig[40] ^= 0x01  # in S: still < L, so the library's equation check is what fails
     _edit_sig(signed_file, value=base64.b64encode(bytes(sig)).decode())
     out = verify_result_file(signed_file)
     assert not out.ok and out.reason == REASON_TAMPERED
+    sig[40] ^= 0x01
+    sig[10] ^= 0x01  # in R: often no longer a curve point, refused before the library sees it
+    _edit_sig(signed_file, value=base64.b64encode(bytes(sig)).decode())
+    out = verify_result_file(signed_file)
+    assert not out.ok and (out.reason == REASON_TAMPERED or out.reason.startswith("malformed signature"))
 
 
 @pytest.mark.parametrize(

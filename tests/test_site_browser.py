@@ -57,7 +57,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from luab_bench.results.signing import generate_keypair
 
     tmp = tmp_path_factory.mktemp("site")
-    priv, _ = generate_keypair(tmp / "keys")
+    priv, pub = generate_keypair(tmp / "keys")
     docs = [
         synthetic_doc("resnet10t", proto, seed, base)
         for proto, base in (("baseline", 60.0), ("rand", 61.0), ("luab", 64.0))
@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_results(results, docs, priv)
     write_results(results, [synthetic_doc("convnext_atto", "rand", 0, 50.0)], None)  # unsigned
     out = tmp / "out"
-    build_site(results, out)
+    build_site(results, out, trusted_keys=[pub])
     return out
 
 
@@ -124,7 +124,7 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     page.select_option("#f-suite", "")
     page.select_option("#f-model", "")
     page.check("#f-verified")
-    sig_col = page.locator("#leaderboard thead th").count() - 1  # signature is the last column
+    sig_col = page.locator("#leaderboard thead th").count() - 2  # signature, then "submitted by"
     assert "unsigned" not in _col_values(page, "leaderboard", sig_col)
     assert page.locator("#f-count").inner_text() == "9 of 10 results shown"
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
@@ -258,4 +258,25 @@ def test_reference_rows_and_delta_to_reproduced(browser, reference_site: Path, t
     if shot_dir:
         shutil.copy(tmp_path / "reference.png", Path(shot_dir) / "reference.png")
     assert errors == [], errors
+
+
+def test_verified_only_filter_hides_self_signed_rows(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Without trust anchors every row is self-signed: "verified only" leaves no row, and no mean."""
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.signing import generate_keypair
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs = [synthetic_doc("resnet10t", p, s, 60.0 + s) for p in ("baseline", "luab") for s in (0, 1)]
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "site" / "index.html").as_uri())
+    assert "signature valid (self-signed)" in page.locator("#leaderboard tbody").inner_text()
+    assert page.locator("#f-count").inner_text() == "4 of 4 results shown"
+    page.check("#f-verified")
+    assert page.locator("#f-count").inner_text() == "0 of 4 results shown"
+    assert _col_values(page, "aggregates", 0) == [] and _col_values(page, "deltas", 0) == []
+    assert errors == []
     page.close()

@@ -27,6 +27,7 @@ from luab_bench.cli_options import (
     opt_runs_dir,
     opt_seed,
     opt_site_dir,
+    opt_submissions,
     opt_suite,
     opt_train_data,
     opt_workers,
@@ -329,13 +330,19 @@ def keygen(out: Path, name: str) -> None:
 @cli.command()
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
 @opt_key("Ed25519 private key (from `luab-bench keygen`).", required=True)
-def sign(results: tuple[Path, ...], key: Path) -> None:
+@click.option(
+    "--submission",
+    "submission_id",
+    default=None,
+    help="Bind the results to submissions/<ID>/ (schema 1.2 submission_id, covered by the signature).",
+)
+def sign(results: tuple[Path, ...], key: Path, submission_id: str | None) -> None:
     """Sign result JSON files in place (atomically)."""
     from luab_bench.results.signing import sign_result_file
 
     for path in results:
-        sign_result_file(path, key)
-        click.echo(f"signed {path}")
+        sign_result_file(path, key, submission_id=submission_id)
+        click.echo(f"signed {path}" + (f" for submission {submission_id}" if submission_id else ""))
 
 
 @cli.command()
@@ -344,24 +351,19 @@ def sign(results: tuple[Path, ...], key: Path) -> None:
     "--trusted-key",
     "trusted_keys",
     multiple=True,
-    help="Accept only signatures by this public key (base64 or .pub file); repeatable.",
+    help="Trust this public key (base64 or .pub file) for any result, with no team; repeatable.",
 )
-def verify(results: tuple[Path, ...], trusted_keys: tuple[str, ...]) -> None:
-    """Check result signatures (files, or directories of *.json); exit 1 if any fails."""
-    from luab_bench.results.signing import load_public_key_b64, verify_result_file
+@opt_submissions()
+def verify(results: tuple[Path, ...], trusted_keys: tuple[str, ...], submissions_dir: Path | None) -> None:
+    """Check result signatures (files, or directories of *.json); exit 1 if any fails.
 
-    trusted = {load_public_key_b64(k) for k in trusted_keys} or None
-    files = _expand_result_paths(results)
-    failed = 0
-    for path in files:
-        outcome = verify_result_file(path, trusted_keys=trusted)
-        if outcome.ok:
-            click.echo(f"OK    {path}: {outcome.reason}")
-        else:
-            failed += 1
-            click.echo(f"FAIL  {path}: {outcome.reason}", err=True)
-    if failed:
-        raise click.ClickException(f"{failed} of {len(files)} result(s) failed verification")
+    With --submissions a result verifies only if bound to its submission (key, submission id and
+    declared model/protocol/suite); without any anchor a valid signature is "self-signed". Replays
+    (same result_id, or same model/protocol/suite/seed, as another file given) fail too.
+    """
+    from luab_bench.commands.trust import verify_files
+
+    verify_files(_expand_result_paths(results), trusted_keys, submissions_dir)
 
 
 def _expand_result_paths(paths: tuple[Path, ...]) -> list[Path]:

@@ -156,3 +156,15 @@ def opt_workers(f: Any) -> Any:
         show_default=True,
         help="DataLoader workers decoding image files (real sources; 0 = in the training process).",
     )(f)
+
+
+def opt_submissions() -> Callable[[Any], Any]:
+    """``--submissions DIR``: the trust anchors (every ``DIR/*/submission.yaml``) for verification."""
+    return click.option(
+        "--submissions",
+        "submissions_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help="Verify against the submissions in DIR (*/submission.yaml): a result counts as verified "
+        "only if signed by its submission's key and of the model/protocol/suite it declares.",
+    )

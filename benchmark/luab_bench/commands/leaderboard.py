@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import DEFAULT_RESULTS_DIR, DEFAULT_SITE_DIR, opt_out
+from luab_bench.cli_options import DEFAULT_RESULTS_DIR, DEFAULT_SITE_DIR, opt_out, opt_submissions
 
 DEFAULT_REFERENCE_DIR = Path("leaderboard/reference")
 DEFAULT_SCHEMA_PATH = Path("leaderboard/schema/result.schema.json")
@@ -43,19 +43,31 @@ def leaderboard() -> None:
     "--trusted-key",
     "trusted_keys",
     multiple=True,
-    help="Count only signatures by this public key (base64 or .pub file); repeatable.",
+    help="Trust this public key (base64 or .pub file) for any result, with no team; repeatable.",
 )
-@click.option("--verified-only", is_flag=True, help="Leave unsigned and failing results out of the table.")
+@opt_submissions()
+@click.option(
+    "--verified-only", is_flag=True, help="Leave self-signed, unsigned and failing results out of the table."
+)
 def leaderboard_build(
-    results_dir: Path, out: Path, reference_dir: Path, trusted_keys: tuple[str, ...], verified_only: bool
+    results_dir: Path,
+    out: Path,
+    reference_dir: Path,
+    trusted_keys: tuple[str, ...],
+    submissions_dir: Path | None,
+    verified_only: bool,
 ) -> None:
-    """Render RESULTS/*.json into OUT/ (index.html, r/*.html, results.json, results.csv)."""
+    """Render RESULTS/*.json into OUT/ (index.html, r/*.html, results.json, results.csv).
+
+    Without --submissions or --trusted-key, valid signatures show as self-signed (signer unchecked).
+    """
     from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.trust import trust_from_options
 
     report = build_site(
         results_dir,
         out,
-        trusted_keys=list(trusted_keys) or None,
+        trusted_keys=trust_from_options(trusted_keys, submissions_dir),
         reference_dir=reference_dir,
         include_unverified=not verified_only,
     )

@@ -71,7 +71,8 @@ def submission_check(paths: tuple[Path, ...], root: Path) -> None:
 def submission_keys(paths: tuple[Path, ...], root: Path) -> None:
     """Print the public key of every (valid) submission, one base64 key per line.
 
-    CI passes them to `luab-bench verify --trusted-key` so only submitters' signatures count.
+    CI checks that there is at least one; it verifies results with `--submissions`, which binds each
+    result to its own submission (a bare `--trusted-key` would trust a key for any result).
     """
     from luab_bench.submissions import check_submission
 

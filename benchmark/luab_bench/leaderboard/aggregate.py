@@ -86,10 +86,23 @@ def group_key(row: dict[str, Any]) -> GroupKey:
 
 
 def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (suite, variant, model, protocol) over the given rows, sorted by that key."""
+    """One entry per (suite, variant, model, protocol) over the given rows, sorted by that key.
+
+    A seed counts once: rows repeating a (group, seed) are a replay (a copied file counted twice
+    would show k = 2 with a zero interval), so they raise ``ValueError``; the site build removes them
+    first and lists them (:func:`luab_bench.results.replays.find_replays`).
+    """
     groups: dict[GroupKey, list[dict[str, Any]]] = defaultdict(list)
+    seen: dict[tuple[GroupKey, int], str] = {}
     for row in rows:
-        groups[group_key(row)].append(row)
+        key = group_key(row)
+        first = seen.setdefault((key, row["seed"]), row["file"])
+        if first != row["file"]:
+            raise ValueError(
+                f"{row['file']}: seed {row['seed']} of {'/'.join(key)} already counted from {first}; "
+                "a seed enters a mean once (drop replays first)"
+            )
+        groups[key].append(row)
     out = []
     for key in sorted(groups):
         members = sorted(groups[key], key=lambda r: (r["seed"], r["file"]))

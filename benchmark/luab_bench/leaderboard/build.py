@@ -17,8 +17,10 @@ Site layout (``out_dir``)::
     result.schema.json   the JSON Schema of a result file
 
 Means over seeds, Δ views and Δ to the paper use **verified** results only (see
-:mod:`luab_bench.leaderboard.aggregate` for the definitions); unsigned and failing results appear in
-the results table, marked, unless ``include_unverified=False`` leaves them out.
+:mod:`luab_bench.leaderboard.aggregate` for the definitions; "self-signed" ones in a build without
+trust anchors, :func:`counted`), each run once (replays are marked and listed,
+:mod:`luab_bench.results.replays`); unsigned and failing results appear in the results table,
+marked, unless ``include_unverified=False`` leaves them out.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ from luab_bench.io import atomic_write_bytes
 from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
+from luab_bench.results.replays import find_replays
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
-from luab_bench.results.signing import normalise_trusted_keys, verify_document
+from luab_bench.results.signing import verify_document
+from luab_bench.results.trust import TrustSet, as_trust_set
 
 TITLE = "luab-bench leaderboard"
 DETAIL_DIR = "r"
@@ -59,8 +63,14 @@ class BuildReport:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=lambda: {"verified": 0, "failed": 0, "unsigned": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"verified": 0, "self-signed": 0, "failed": 0, "unsigned": 0}
+    )
     excluded: int = 0
+    #: replays (:mod:`luab_bench.results.replays`): shown, marked, never counted in a statistic
+    duplicates: list[dict[str, str]] = field(default_factory=list)
+    #: what a "verified" row was checked against, for the page and results.json
+    trust: str = ""
     results: dict[str, Result] = field(default_factory=dict, repr=False)
     cells: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
     pages_written: int = 0  # detail pages created or replaced (unchanged ones are left alone)
@@ -75,10 +85,33 @@ class BuildReport:
         """One line for the CLI."""
         c = self.counts
         excluded = f", {self.excluded} unverified left out" if self.excluded else ""
+        dups = f", {len(self.duplicates)} duplicates not counted" if self.duplicates else ""
         return (
-            f"{self.n_results} results ({c['verified']} verified, {c['failed']} failing, "
-            f"{c['unsigned']} unsigned{excluded}), {len(self.invalid)} invalid files -> {self.index_path}"
+            f"{self.n_results} results ({c['verified']} verified, {c['self-signed']} self-signed, "
+            f"{c['failed']} failing, {c['unsigned']} unsigned{excluded}{dups}), "
+            f"{len(self.invalid)} invalid files -> {self.index_path}"
         )
+
+
+def counted(row: dict[str, Any]) -> bool:
+    """Whether a row enters means, Δ and Δ to the paper: a valid signature and not a replay.
+
+    With trust anchors a valid signature is "verified" or failing; "self-signed" rows exist only in a
+    build without anchors (a personal site), whose page says so.
+    """
+    return row["signature"]["status"] in ("verified", "self-signed") and row.get("duplicate_of") is None
+
+
+def _trust_text(trust: TrustSet | None) -> str:
+    if trust is None:
+        return (
+            "no trusted submissions or keys given: signatures are checked for consistency only "
+            "(self-signed; the signer is not checked)"
+        )
+    n_sub, n_keys = trust.n_submissions, len(trust.entries) - trust.n_submissions
+    parts = [f"{n_sub} submission{'' if n_sub == 1 else 's'}"] if n_sub else []
+    parts += [f"{n_keys} bare trusted key{'' if n_keys == 1 else 's'}"] if n_keys else []
+    return "verified against " + (" and ".join(parts) or "no anchors (nothing can verify)")
 
 
 def _fmt(x: float, unit: str) -> str:
@@ -126,6 +159,12 @@ def _row(path: Path, result: Result, verdict: Any) -> dict[str, Any]:
         "seed": result.seed,
         "metrics": {k: v.model_dump(mode="json") for k, v in result.metrics.items()},
         "signature": {"status": verdict.status, "reason": verdict.reason, "fingerprint": verdict.fingerprint},
+        # the submission a verified result is bound to, with its team (from submission.yaml)
+        "submission": (
+            {"id": verdict.submission_id, "team": verdict.team} if verdict.submission_id is not None else None
+        ),
+        "submission_id": result.submission_id,  # what the result itself names (schema 1.2), checked or not
+        "duplicate_of": None,
     }
     if result.alignment is not None:  # r-vs-sigma curves, for results.json (absent in 1.0 files)
         row["alignment"] = result.alignment.model_dump(mode="json")
@@ -135,18 +174,22 @@ def _row(path: Path, result: Result, verdict: Any) -> dict[str, Any]:
 def collect_rows(
     results_dir: str | Path,
     *,
-    trusted_keys: Collection[str | Path] | None = None,
+    trusted_keys: TrustSet | Collection[str | Path] | None = None,
     include_unverified: bool = True,
 ) -> BuildReport:
-    """Load and verify every ``*.json`` in ``results_dir`` (sorted by name) into a report."""
+    """Load and verify every ``*.json`` in ``results_dir`` (sorted by name) into a report.
+
+    Replays (same ``result_id``, or same model/protocol/suite/seed) are marked ``duplicate_of`` the
+    kept row and listed in ``report.duplicates``.
+    """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         raise LuabError(
             f"{results_dir}: results directory not found; create it and put result JSON files "
             "(from `luab-bench run` / `luab-bench evaluate`) in it, or pass the right directory"
         )
-    trusted = normalise_trusted_keys(trusted_keys) if trusted_keys is not None else None
-    report = BuildReport()
+    trusted = as_trust_set(trusted_keys)
+    report = BuildReport(trust=_trust_text(trusted))
     for path in sorted(results_dir.glob("*.json")):
         if not path.is_file():
             report.invalid.append({"file": path.name, "reason": "not a regular file"})
@@ -165,6 +208,11 @@ def collect_rows(
             continue
         report.rows.append(_row(path, result, verdict))
         report.results[path.name] = result
+    replays = find_replays(report.rows)
+    by_file = {r["file"]: r for r in report.rows}
+    for d in replays:
+        by_file[d.file]["duplicate_of"] = d.duplicate_of
+        report.duplicates.append(d.as_dict())
     report.rows.sort(
         key=lambda r: (
             r["suite"]["name"],
@@ -253,9 +301,8 @@ def row_cells(report: BuildReport, row: dict[str, Any]) -> dict[str, dict[str, A
 
 
 def site_data(report: BuildReport, references: list[ReferenceTable]) -> dict[str, Any]:
-    """Aggregates (verified only), Δ views and reference comparisons for ``report``."""
-    verified = [r for r in report.rows if r["signature"]["status"] == "verified"]
-    aggs = aggregate(verified)
+    """Aggregates (counted rows only, see :func:`counted`), Δ views and reference comparisons."""
+    aggs = aggregate([r for r in report.rows if counted(r)])
     return {
         "aggregates": aggs,
         "deltas": deltas(aggs),
@@ -287,6 +334,10 @@ def render_index(
         invalid=report.invalid,
         counts=report.counts,
         excluded=report.excluded,
+        duplicates=report.duplicates,
+        trust=report.trust,
+        # what the means and Δ rows are made of, for the "verified only" filter
+        counted_status="self-signed" if report.counts["self-signed"] else "verified",
         metric_columns=columns,
         models=sorted({r["model"]["name"] for r in report.rows}),
         protocols=sorted({r["protocol"]["name"] for r in report.rows}),
@@ -473,17 +524,19 @@ def build_site(
     results_dir: str | Path,
     out_dir: str | Path,
     *,
-    trusted_keys: Collection[str | Path] | None = None,
+    trusted_keys: TrustSet | Collection[str | Path] | None = None,
     title: str = TITLE,
     reference_dir: str | Path | None = None,
     include_unverified: bool = True,
 ) -> BuildReport:
     """Build the static site (see the module docstring for the files) into ``out_dir``.
 
-    ``trusted_keys`` (``.pub`` paths, base64 keys or ``sha256:`` fingerprints): when given, results
-    signed by other keys are marked as failing. ``reference_dir``: the paper's reported numbers
-    (``leaderboard/reference``). ``include_unverified=False`` leaves unsigned and failing results
-    out of the table (they are still counted). Invalid files are listed, never skipped silently.
+    ``trusted_keys``: a :class:`~luab_bench.results.trust.TrustSet` (submissions) or bare keys
+    (``.pub`` paths, base64 keys or ``sha256:`` fingerprints): when given, a result not bound to one
+    of them is marked as failing; without, valid signatures are "self-signed". ``reference_dir``:
+    the paper's reported numbers (``leaderboard/reference``). ``include_unverified=False`` leaves
+    all but verified results out of the table (they are still counted). Invalid files are listed,
+    never skipped silently.
     """
     from luab_bench import __version__
 
@@ -500,6 +553,8 @@ def build_site(
         "generator": f"luab-bench {__version__}",
         "counts": report.counts,
         "excluded_unverified": report.excluded,
+        "trust": report.trust,
+        "duplicates": report.duplicates,
         "metrics": metric_columns(report.rows),
         "rows": report.rows,
         "invalid": report.invalid,

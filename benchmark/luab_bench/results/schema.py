@@ -20,14 +20,17 @@ from pydantic import Field, StrictBool, StrictStr, ValidationError, field_valida
 from luab_bench.config import StrictModel, format_validation_error
 from luab_bench.errors import LuabError
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 # 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
 # bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
-SUPPORTED_SCHEMA_VERSIONS = ("1.0", SCHEMA_VERSION)
+# 1.2 adds optional fields only (``submission_id``); absent ones are never written back as ``null``.
+SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+#: a submission directory name, ``submissions/<id>/``
+SubmissionId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
 MetricName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
 
 
@@ -178,13 +181,9 @@ class Alignment(StrictModel):
 
 
 def _b64_of_length(text: str, length: int, what: str) -> bytes:
-    import base64
-    import binascii
+    from luab_bench.results.ed25519_checks import strict_b64decode
 
-    try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise ValueError(f"{what} is not valid base64") from None
+    raw = strict_b64decode(text, what)  # canonical base64 only: one accepted spelling per value
     if len(raw) != length:
         raise ValueError(f"{what} must decode to {length} bytes, got {len(raw)}")
     return raw
@@ -203,7 +202,7 @@ def new_result_id() -> str:
 class Result(StrictModel):
     """One run's outcome: what was trained/evaluated, the metrics, and how to reproduce it."""
 
-    schema_version: Literal["1.0", "1.1"]
+    schema_version: Literal["1.0", "1.1", "1.2"]
     result_id: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
     created_at: StrictStr = Field(description="ISO-8601 timestamp in UTC, e.g. 2026-01-31T12:00:00Z")
     model: ModelInfo
@@ -216,6 +215,11 @@ class Result(StrictModel):
     training: dict[str, Any] | None = Field(None, description="per-epoch curves (lists of numbers)")
     alignment: Alignment | None = Field(
         None, description="r-vs-sigma curves of the human-alignment test (schema 1.1; absent if not run)"
+    )
+    submission_id: SubmissionId | None = Field(
+        None,
+        description="schema 1.2: the leaderboard submission (submissions/<id>/) this result belongs to; "
+        "covered by the signature, set with `luab-bench sign --submission ID`",
     )
     signature: Signature | None = None
 
@@ -241,6 +245,12 @@ class Result(StrictModel):
             raise ValueError('an "alignment" block needs schema_version "1.1" (1.0 has no such field)')
         return self
 
+    @model_validator(mode="after")
+    def _submission_needs_1_2(self) -> Result:
+        if self.submission_id is not None and self.schema_version in ("1.0", "1.1"):
+            raise ValueError('"submission_id" needs schema_version "1.2" (older versions have no such field)')
+        return self
+
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible dict (what is written to disk and what is signed).
 
@@ -250,6 +260,8 @@ class Result(StrictModel):
         doc = self.model_dump(mode="json")
         if doc.get("alignment") is None:
             doc.pop("alignment", None)
+        if doc.get("submission_id") is None:
+            doc.pop("submission_id", None)
         return doc
 
 

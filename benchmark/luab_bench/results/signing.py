@@ -7,12 +7,16 @@ so editing any value (a metric, the seed, the config) after signing makes verifi
 
 Key files: the private key is PEM PKCS#8 (mode 0600, never overwritten); the public key file
 ``<name>.pub`` holds the base64 of the raw 32-byte key, the same string stored in each signature.
+
+Every key and signature read here passes :mod:`luab_bench.results.ed25519_checks` first (canonical
+base64, canonical points, no small-order key or R, S < L): the ``cryptography`` verifier alone
+accepts the identity key with R = identity, S = 0 for any content. Who may sign what is decided by
+:mod:`luab_bench.results.trust`; without trust anchors a valid signature is only "self-signed".
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import os
@@ -23,7 +27,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from luab_bench.errors import LuabError, SignatureError
 from luab_bench.io import atomic_open, atomic_write_text
-from luab_bench.results.schema import Result, Signature, load_result, read_json_document, validate_result
+from luab_bench.results.ed25519_checks import (
+    KeyCheckError,
+    check_public_key,
+    check_signature,
+    strict_b64decode,
+)
+from luab_bench.results.schema import (
+    SCHEMA_VERSION,
+    Result,
+    Signature,
+    load_result,
+    read_json_document,
+    validate_result,
+)
+from luab_bench.results.trust import TrustSet, as_trust_set
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -32,6 +50,9 @@ ALGORITHM = "ed25519"
 DEFAULT_KEY_NAME = "luab_ed25519"
 
 REASON_VERIFIED = "signature verified"
+REASON_SELF_SIGNED = (
+    "signature valid (self-signed: no --submissions or --trusted-key given, signer not checked)"
+)
 REASON_UNSIGNED = "unsigned: the result has no signature (sign it with `luab-bench sign`)"
 REASON_TAMPERED = (
     "content does not match its signature: the file was changed after signing "
@@ -74,11 +95,9 @@ def _raw_public_bytes(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-def _b64decode(text: str) -> bytes:
-    try:
-        return base64.b64decode(text.strip().encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise ValueError("not valid base64") from None
+def _b64decode(text: str, what: str = "value") -> bytes:
+    """Canonical base64 of ``text`` without surrounding whitespace (a ``.pub`` line); else ValueError."""
+    return strict_b64decode(text.strip(), what)
 
 
 # --------------------------------------------------------------------------------------------- keys
@@ -163,14 +182,19 @@ def load_public_key(path_or_b64: str | Path) -> Ed25519PublicKey:
             raise SignatureError(f"{source}: not a valid PEM public key ({err.__class__.__name__})") from None
         if not isinstance(key, Ed25519PublicKey):
             raise SignatureError(f"{source}: key is {type(key).__name__}, expected Ed25519")
-        return key
-    try:
-        raw = _b64decode(text)
-    except ValueError:
+        raw = _raw_public_bytes(key)
+    else:
         what = "public key file" if is_file else "public key (neither an existing file nor base64)"
-        raise SignatureError(f"{source}: {what} is not valid base64; expected a `<name>.pub` file") from None
-    if len(raw) != 32:
-        raise SignatureError(f"{source}: an Ed25519 public key is 32 bytes, this decodes to {len(raw)}")
+        try:
+            raw = _b64decode(text, what)
+        except ValueError as err:
+            raise SignatureError(f"{source}: {err}; expected a `<name>.pub` file") from None
+        if len(raw) != 32:
+            raise SignatureError(f"{source}: an Ed25519 public key is 32 bytes, this decodes to {len(raw)}")
+    try:
+        check_public_key(raw)
+    except KeyCheckError as err:
+        raise SignatureError(f"{source}: refused public key: {err}") from None
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -211,12 +235,29 @@ def sign_result(result: Result, private_key: Ed25519PrivateKey) -> Result:
     return result.model_copy(update={"signature": Signature.model_validate(signed["signature"])})
 
 
-def sign_result_file(path: str | Path, private_key_path: str | Path) -> Result:
-    """Validate the result at ``path``, sign it and rewrite the file atomically; returns the result."""
+def sign_result_file(
+    path: str | Path, private_key_path: str | Path, *, submission_id: str | None = None
+) -> Result:
+    """Validate the result at ``path``, sign it and rewrite the file atomically; returns the result.
+
+    ``submission_id``: bind the result to ``submissions/<id>/`` (sets the schema-1.2 field, and the
+    schema version to 1.2, before signing, so the binding is covered by the signature).
+    """
     from luab_bench.results.store import write_result
 
     key = load_private_key(private_key_path)
-    result = sign_result(load_result(path), key)
+    result = load_result(path)
+    if submission_id is not None:
+        try:
+            result = Result.model_validate(
+                {**result.to_json_dict(), "schema_version": SCHEMA_VERSION, "submission_id": submission_id}
+            )
+        except ValueError:  # pydantic's ValidationError
+            raise SignatureError(
+                f"--submission {submission_id!r}: not a submission directory name "
+                "(letters, digits, '_', '.', '-'; as in submissions/<id>/)"
+            ) from None
+    result = sign_result(result, key)
     write_result(path, result)
     return result
 
@@ -226,19 +267,29 @@ def sign_result_file(path: str | Path, private_key_path: str | Path) -> Result:
 class VerifyOutcome:
     """Verdict on one result file. ``status`` is what the leaderboard shows."""
 
-    ok: bool
-    status: Literal["verified", "unsigned", "failed"]
+    ok: bool  # no failure: "verified" or "self-signed" (use ``trusted`` for "bound to an anchor")
+    status: Literal["verified", "self-signed", "unsigned", "failed"]
     reason: str
     fingerprint: str | None = None
+    submission_id: str | None = None  # the submission the result is bound to ("verified" only)
+    team: str | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the result is bound to a trust anchor (a submission or a trusted key)."""
+        return self.status == "verified"
 
 
 def verify_document(
-    doc: Mapping[str, Any], trusted_keys: Collection[str | Path] | None = None, *, source: str = "result"
+    doc: Mapping[str, Any],
+    trusted_keys: TrustSet | Collection[str | Path] | None = None,
+    *,
+    source: str = "result",
 ) -> VerifyOutcome:
     """Verify a parsed result document (see :func:`verify_result_file`)."""
     from cryptography.exceptions import InvalidSignature
 
-    trusted = normalise_trusted_keys(trusted_keys) if trusted_keys is not None else None
+    trust = as_trust_set(trusted_keys)
 
     def fail(reason: str, fp: str | None = None) -> VerifyOutcome:
         return VerifyOutcome(False, "failed", reason, fp)
@@ -249,10 +300,10 @@ def verify_document(
     try:
         sig = Signature.model_validate(sig)
         public_key = load_public_key(sig.public_key)
-        value = _b64decode(sig.value)
+        value = strict_b64decode(sig.value, "signature value")
+        check_signature(value)  # S < L, R canonical and not small-order: before the library sees it
     except (ValueError, LuabError) as err:  # pydantic's ValidationError is a ValueError
-        detail = str(err).splitlines()[0] if not isinstance(err, LuabError) else str(err)
-        return fail(f"malformed signature: {detail}")
+        return fail(f"malformed signature: {_one_line(err)}")
     fp = key_fingerprint(public_key)
     try:
         message = canonical_bytes(doc)
@@ -263,23 +314,45 @@ def verify_document(
     except InvalidSignature:
         return fail(REASON_TAMPERED, fp)
     try:
-        validate_result(dict(doc), source)
+        result = validate_result(dict(doc), source)
     except LuabError as err:
         return fail(f"schema error: {err}", fp)
-    if trusted is not None and fp not in trusted:
-        return fail(f"{REASON_UNTRUSTED} (key {fp})", fp)
-    return VerifyOutcome(True, "verified", REASON_VERIFIED, fp)
+    if trust is None:
+        return VerifyOutcome(True, "self-signed", REASON_SELF_SIGNED, fp)
+    binding = trust.bind(result, fp)
+    entry = binding.entry
+    if entry is None:
+        return fail(binding.reason, fp)
+    if entry.submission_id is None:
+        return VerifyOutcome(True, "verified", f"{REASON_VERIFIED} (trusted key {fp}, no submission)", fp)
+    reason = f"{REASON_VERIFIED}: submission {entry.submission_id} (team {entry.team})"
+    return VerifyOutcome(True, "verified", reason, fp, entry.submission_id, entry.team)
 
 
-def verify_result_file(path: str | Path, trusted_keys: Collection[str | Path] | None = None) -> VerifyOutcome:
+def _one_line(err: Exception) -> str:
+    """A pydantic error as ``field: message`` (without "Value error, "), anything else as its text."""
+    from pydantic import ValidationError
+
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'signature'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        )
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def verify_result_file(
+    path: str | Path, trusted_keys: TrustSet | Collection[str | Path] | None = None
+) -> VerifyOutcome:
     """Check the signature of the result at ``path`` against its content as stored on disk.
 
-    ``trusted_keys`` (``.pub`` paths, base64 keys or ``sha256:`` fingerprints): when given, a valid
-    signature by any other key fails. A file that cannot be read or parsed fails with the reason.
-    Raises only for an unusable ``trusted_keys`` entry (a user error in the arguments).
+    ``trusted_keys``: a :class:`~luab_bench.results.trust.TrustSet` (submissions) or bare keys
+    (``.pub`` paths, base64 keys or ``sha256:`` fingerprints). With them, a result is "verified" only
+    if bound to an anchor (:meth:`TrustSet.bind`), else it fails; without, a valid signature is
+    "self-signed". A file that cannot be read or parsed fails with the reason. Raises only for an
+    unusable ``trusted_keys`` entry (a user error in the arguments).
     """
-    if trusted_keys is not None:
-        trusted_keys = normalise_trusted_keys(trusted_keys)  # bad entries raise before any file is read
+    trusted_keys = as_trust_set(trusted_keys)  # bad entries raise before any file is read
     try:
         doc = read_json_document(path)
     except LuabError as err:

@@ -13,7 +13,7 @@
       var ok = (!model.value || tr.getAttribute("data-model") === model.value) &&
         (!suite.value || tr.getAttribute("data-suite") === suite.value) &&
         (!protocol.value || tr.getAttribute("data-protocol") === protocol.value) &&
-        (!verified.checked || tr.getAttribute("data-status") !== "unsigned" && tr.getAttribute("data-status") !== "failed");
+        (!verified.checked || tr.getAttribute("data-status") === "verified" || tr.getAttribute("data-status") === "reported");
       tr.hidden = !ok;
       if (tr.parentNode.parentNode.id === "leaderboard") { total += 1; if (ok) { shown += 1; } }
     });
