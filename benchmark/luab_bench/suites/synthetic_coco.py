@@ -8,6 +8,11 @@ Metrics on the ``val`` split of a generated dataset directory:
   (image, present class) pair, the class's predicted point lies inside a visible box of that class
   (``objects.npy``; borders inclusive). Bootstrap over pairs.
 
+- ``synthetic_coco_vavg`` / ``synthetic_coco_vmin`` (lower is better) and ``synthetic_coco_self_drop``:
+  the COCO V^avg / V^min of LUAB §5.2 on the val images with >= 2 classes, each class erased through
+  its exact visible-pixel mask (no dilation) filled with the image's mean colour
+  (:mod:`luab_bench.metrics.context`; the operational definition is ours, the paper gives no formula).
+
 Images are fed at their stored size, scaled to [0, 1] and normalised with ``normalize``.
 """
 
@@ -21,8 +26,10 @@ import numpy as np
 from luab_bench.errors import DataError, LuabError
 from luab_bench.metrics.bootstrap import bootstrap_ci
 from luab_bench.metrics.classification import accuracy
+from luab_bench.metrics.context import context_metrics
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 from luab_bench.suites.coco import map_metric
+from luab_bench.suites.context import SYNTHETIC_DILATE_PX, erasure_note, score_array_erasures
 
 
 def points_in_class_boxes(points: np.ndarray, labels: np.ndarray, objects: np.ndarray) -> np.ndarray:
@@ -88,4 +95,14 @@ class SyntheticCocoSuite(Suite):
                 higher_is_better=True,
                 task="synthetic-coco/val: class-k point inside a visible box of class k, per present class",
             )
+        erasures = score_array_erasures(
+            model, np.asarray(split["images"]), labels, np.asarray(split["masks"]), settings,
+            dilate_px=SYNTHETIC_DILATE_PX, description="synthetic-coco/val erasure",
+        )  # fmt: skip
+        metrics.update(
+            context_metrics(
+                erasures, prefix="synthetic_coco", dataset="synthetic-coco/val", seed=seed, n_boot=n_boot,
+                erasure=erasure_note(SYNTHETIC_DILATE_PX),
+            )
+        )  # fmt: skip
         return EvalOutcome(metrics)
