@@ -280,7 +280,8 @@ def test_synthetic_coco_suite_reports_context_metrics(tmp_path):
     pairs = int(labels[labels.sum(axis=1) >= 2].sum())
     torch.manual_seed(0)
     nn = torch.nn
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, cfg.num_classes))
+    k = cfg.num_classes
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, k))
     res = SyntheticCocoSuite().evaluate(model, dataset_dir=d, n_boot=20).metrics
     assert pairs > 0 and res["synthetic_coco_vmin"]["n"] == pairs
     assert res["synthetic_coco_vmin"]["value"] >= res["synthetic_coco_vavg"]["value"] - 1e-9
