@@ -88,7 +88,13 @@ def data_download(name: str, cache_dir: Path | None, force: bool, data_dir: Path
     "--click", "click_choice", type=click.Choice(["final", "first"]), default="final", show_default=True
 )
 @click.option("--aggregate", type=click.Choice(["first", "mean"]), default="first", show_default=True)
-@click.option("--mode", type=click.Choice(["replay", "last_add"]), default="replay", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["last_add", "replay"]),
+    default="last_add",
+    show_default=True,
+    help="COCO-AB Z_c: last_add = the final add action (LUAB §4.1); replay = after add/move/remove.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even if an up-to-date table exists.")
 @opt_data_dir
 def data_ingest(
@@ -151,7 +157,13 @@ def data_info(table: Path) -> None:
     "--click", "click_choice", type=click.Choice(["final", "first"]), default="final", show_default=True
 )
 @click.option("--aggregate", type=click.Choice(["first", "mean"]), default="first", show_default=True)
-@click.option("--mode", type=click.Choice(["replay", "last_add"]), default="replay", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["last_add", "replay"]),
+    default="last_add",
+    show_default=True,
+    help="COCO-AB Z_c: last_add = the final add action (LUAB §4.1); replay = after add/move/remove.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
 def data_stats(
     dataset: str,
