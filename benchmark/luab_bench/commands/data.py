@@ -175,7 +175,7 @@ def data_stats(
     mode: str,
     as_json: bool,
 ) -> None:
-    """Counts the paper reports, click/icon quality where boxes exist, and the image join."""
+    """Counts the paper reports (printed beside them, LUAB §3-4.1), click/icon quality, the image join."""
     import json
 
     from luab_bench.data import stats as st
@@ -193,7 +193,10 @@ def data_stats(
                 from luab_bench.errors import LuabError
 
                 raise LuabError("--images for coco-ab needs --instances (file names come from it)")
-            join = st.join(folder_image_ids(images, inst), parsed.images)
+            folder = folder_image_ids(images, inst)
+            join = st.join(folder, parsed.images)
+            with_z = [i for i, img in parsed.images.items() if img.points]
+            figures.update(st.folder_shares(dataset, folder, parsed.images, with_z))
     else:
         from luab_bench.data.byproducts import parse_imagenet_ab
         from luab_bench.data.imagenet import imagefolder_samples
@@ -203,11 +206,12 @@ def data_stats(
         if images is not None:
             ids, _, _ = imagefolder_samples(images)
             join = st.join(ids, parsed.points)
+            figures.update(st.folder_shares(dataset, ids, parsed.report.record_ids, parsed.points))
     if as_json:
-        payload = {"stats": st.stats_dict(figures), "join": join.as_dict() if join else None}
+        payload = {"stats": st.stats_dict(figures, dataset), "join": join.as_dict() if join else None}
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    for line in st.stats_lines(figures):
+    for line in st.stats_lines(figures, dataset):
         click.echo(line)
     if join is not None:
         for line in join.summary_lines():

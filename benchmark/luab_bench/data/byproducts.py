@@ -174,6 +174,7 @@ class ParseReport(RecordReport):
         self.click: ClickChoice = click
         self.aggregate: Aggregate = aggregate
         self.boxes: dict[str, list] = {}  # VOC boxes per imageID, filled by the XML reader
+        self.record_ids: list[str] = []  # imageIDs with a valid record ("interacted with", LUAB §3.2.2)
 
     def _headline(self, source: str, pct: float) -> list[str]:
         return [
@@ -475,5 +476,6 @@ def parse_imagenet_ab(
         if image_id not in points:
             report.no_point[reason] += 1
     report.images = len(first_seen)
+    report.record_ids = list(first_seen)
     report.with_point = len(points)
     return ByproductPoints(points, report)
