@@ -231,7 +231,9 @@ def test_erasure_stack_fills_with_the_mean_colour():
 
 
 def _coco_two_classes(root):
-    """COCO fixture: each image a red and a green square (person id 1, dog id 18); a third image has one."""
+    """COCO fixture: each image a red and a green square (person id 1, dog id 18); a third image has one.
+
+    Polygons are pixel-edge outlines (pycocotools fills exactly the squares' pixels)."""
     (root / "val2014").mkdir(parents=True)
     (root / "annotations").mkdir()
     images, anns = [], []
@@ -244,10 +246,10 @@ def _coco_two_classes(root):
         Image.fromarray(arr).save(root / "val2014" / name)
         images.append({"id": i + 1, "file_name": name, "height": 30, "width": 40})
         anns.append({"id": 10 * i, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
-                     "segmentation": [[2, 2, 11, 2, 11, 9, 2, 9]]})  # fmt: skip
+                     "segmentation": [[2, 2, 12, 2, 12, 10, 2, 10]]})  # fmt: skip
         if i < 2:
             anns.append({"id": 10 * i + 1, "image_id": i + 1, "category_id": 18, "iscrowd": 0,
-                         "segmentation": [[20, 15, 35, 15, 35, 26, 20, 26]]})  # fmt: skip
+                         "segmentation": [[20, 15, 36, 15, 36, 27, 20, 27]]})  # fmt: skip
     cats = [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}]
     (root / "annotations" / "instances_val2014.json").write_text(
         json.dumps({"images": images, "annotations": anns, "categories": cats})

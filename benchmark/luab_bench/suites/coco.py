@@ -12,6 +12,9 @@ labelled classes, each class erased by filling its instance masks (dilated by
 :data:`luab_bench.suites.context.COCO_DILATE_PX` px) with the image's mean colour. The paper prints
 no formula: the operational definition is ours (:mod:`luab_bench.metrics.context`) and every metric's
 ``task`` says so.
+
+``coco_mpxap`` (LUAB Table 5): the class-averaged PxAP of per-class CAMs against the instance masks
+(:mod:`luab_bench.suites.class_pxap`), for models with timm's CAM interface.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from luab_bench.metrics.bootstrap import bootstrap_index_ci
 from luab_bench.metrics.context import context_metrics
 from luab_bench.metrics.multilabel import mean_average_precision
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
+from luab_bench.suites.class_pxap import ClassPxap, resize_masks, supports_cam
+from luab_bench.suites.coco_data import class_masks
 from luab_bench.suites.context import COCO_DILATE_PX, erasure_note, score_coco_erasures
 
 ENV_VAR = "LUAB_BENCH_COCO_ROOT"
@@ -78,8 +83,9 @@ def score_images(
     batch_size: int,
     progress: Any = None,
     description: str = "coco",
+    hooks: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Class logits (N, C) of image files, resized (no crop) to the model's input size."""
+    """Class logits (N, C) of image files, resized (no crop) to the model's input size (+ ``hooks``)."""
     from torch.utils.data import DataLoader
 
     from luab_bench.suites.imagenet import _Files
@@ -87,7 +93,7 @@ def score_images(
     loader = DataLoader(_Files(paths, coco_transform(data_config)), batch_size=batch_size)
     out = predict(
         model, loader, device=device, batch_size=batch_size, outputs=("logits",), progress=progress,
-        description=description, total=len(paths),
+        description=description, total=len(paths), hooks=hooks,
     )  # fmt: skip
     return out.logits if out.logits is not None else np.zeros((0, 0), dtype=np.float32)
 
@@ -113,9 +119,11 @@ class CocoSuite(Suite):
         cfg = default_data_config(model)
         if isinstance(settings.normalize, tuple):
             cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        size = tuple(int(v) for v in cfg["input_size"][-2:])
+        cam = ClassPxap(model, cset.targets, lambda i: resize_masks(class_masks(cset, i), size))  # type: ignore[arg-type]
         scores = score_images(
             model, cset.paths, data_config=cfg, device=settings.device, batch_size=settings.batch_size,
-            progress=settings.progress,
+            progress=settings.progress, hooks={"cam": cam.hook} if supports_cam(model) else None,
         )  # fmt: skip
         if scores.shape[1] != cset.targets.shape[1]:
             raise DataError(
@@ -132,6 +140,8 @@ class CocoSuite(Suite):
                 task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
             )
         }
+        if supports_cam(model) and (mpxap := cam.metric("COCO-2014 val, instance masks")) is not None:
+            metrics["coco_mpxap"] = mpxap
         erasures = score_coco_erasures(model, cset, coco_transform(cfg), settings, dilate_px=COCO_DILATE_PX)
         metrics.update(
             context_metrics(

@@ -13,6 +13,9 @@ Metrics on the ``val`` split of a generated dataset directory:
   its exact visible-pixel mask (no dilation) filled with the image's mean colour
   (:mod:`luab_bench.metrics.context`; the operational definition is ours, the paper gives no formula).
 
+- ``synthetic_coco_mpxap``: LUAB Table 5's class-averaged mPxAP of per-class CAMs against the exact
+  class masks (:mod:`luab_bench.suites.class_pxap`), for models with timm's CAM interface.
+
 Images are fed at their stored size, scaled to [0, 1] and normalised with ``normalize``.
 """
 
@@ -28,6 +31,7 @@ from luab_bench.metrics.bootstrap import bootstrap_ci
 from luab_bench.metrics.classification import accuracy
 from luab_bench.metrics.context import context_metrics
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
+from luab_bench.suites.class_pxap import ClassPxap, supports_cam
 from luab_bench.suites.coco import map_metric
 from luab_bench.suites.context import SYNTHETIC_DILATE_PX, erasure_note, score_array_erasures
 
@@ -63,10 +67,12 @@ class SyntheticCocoSuite(Suite):
         split = load_coco_split(dataset_dir, "val")
         labels = np.asarray(split["labels"], dtype=bool)
         seed, n_boot = settings.seed, settings.n_boot
+        masks = np.asarray(split["masks"])
+        cam = ClassPxap(model, labels, lambda i: {k: masks[i, k] for k in np.nonzero(labels[i])[0]})
         out = predict(
             model, np.asarray(split["images"]), device=settings.device, normalize=settings.normalize,
             batch_size=settings.batch_size, outputs=("logits", "points"), progress=settings.progress,
-            description="synthetic-coco/val",
+            description="synthetic-coco/val", hooks={"cam": cam.hook} if supports_cam(model) else None,
         )  # fmt: skip
         logits, points = out.logits, out.points
         if logits.shape[1] != labels.shape[1]:
@@ -95,8 +101,10 @@ class SyntheticCocoSuite(Suite):
                 higher_is_better=True,
                 task="synthetic-coco/val: class-k point inside a visible box of class k, per present class",
             )
+        if supports_cam(model) and (mpxap := cam.metric("synthetic-coco/val, exact masks")) is not None:
+            metrics["synthetic_coco_mpxap"] = mpxap
         erasures = score_array_erasures(
-            model, np.asarray(split["images"]), labels, np.asarray(split["masks"]), settings,
+            model, np.asarray(split["images"]), labels, masks, settings,
             dilate_px=SYNTHETIC_DILATE_PX, description="synthetic-coco/val erasure",
         )  # fmt: skip
         metrics.update(
