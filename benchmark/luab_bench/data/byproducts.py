@@ -148,8 +148,10 @@ class ImageNetABRecord(RecordModel):
     estimateTime: FiniteFloat | None = Field(default=None, ge=0)
     worker_id: str | None = None
     assignment_id: str | None = None
-    hit_id: str | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
-    page_id: int | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
+    # by analogy with COCO-AB: LUAB Fig. 4 shows neither; its full key list (Appendix Fig. A) is not
+    # in the available text, so whether ImageNet-AB records carry them stays open
+    hit_id: str | None = None
+    page_id: int | None = None
 
 
 def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNetABRecord:

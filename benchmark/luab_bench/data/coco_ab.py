@@ -19,9 +19,11 @@ Record schema: what is confirmed, and from where
 * ``iconType`` values: the official loader (``naver-ai/NeglectedFreeLunch``,
   ``coco_dataloader.ipynb``) maps ``COCO_CLASS_NAMES.index(iconType) + 1`` to the COCO
   ``category_id``, with the 91-name list below (spaces, e.g. ``"traffic light"``).
-* Not confirmed: the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``), the
-  keys of ``mouseTracking`` samples (``x``, ``y`` and ``time`` or ``timeAt``; checked only by
-  :func:`validate_coco_record`).
+* LUAB Fig. 6 shows an ``add`` action (``actionType``, ``iconType``, ``pointTo`` {x, y}, ``timeAt``)
+  and ``mouseTracking`` samples as ``{x, y, timeAt}``; §3.3.2 names the action types add / move /
+  remove. Not shown (Fig. 6 has no ``remove``; the full list is Appendix Fig. B, not in the available
+  text): the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``); mouse samples
+  with ``time`` instead of ``timeAt`` are accepted too (checked only by :func:`validate_coco_record`).
 
 Z_c: the paper's final add (default) or a replay of the icon history (option)
 ------------------------------------------------------------------------------
@@ -170,7 +172,7 @@ class CategoryEvent(RecordModel):
 
 
 class MouseSample(RecordModel):
-    """A mouse-track sample (keys not confirmed: ``time`` or ``timeAt``)."""
+    """A mouse-track sample: ``{x, y, timeAt}`` as in LUAB Fig. 6 (``time`` accepted too)."""
 
     x: UnitFloat
     y: UnitFloat

@@ -2,9 +2,8 @@
 
 Definitions (each tested against a brute-force count in tests/test_data_joins.py):
 
-* ImageNet-AB ``images``: images with at least one valid record ("interacted with" in the paper's
-  sense only if every record means an interaction, which holds for the released file: a record is
-  written when an image is shown *and* hovered; not confirmed for every record). ``reselected``:
+* ImageNet-AB ``images``: images with at least one valid record, the paper's "interacted with"
+  (LUAB §3.2.2: interacted images are the ones that left byproducts). ``reselected``:
   images with a Z (selected by the annotator). ``click_in_box``: share of images with a Z and at
   least one box whose Z lies inside one of its boxes (borders count as inside).
 * COCO-AB ``reannotated``: images with a valid record. ``recall_original``: over re-annotated images
