@@ -95,3 +95,11 @@ def test_coco_suite_reports_mpxap(tmp_path, monkeypatch):
     res = CocoSuite().evaluate(ColourCamNet(torch.eye(2)), dataset_dir=tmp_path, n_boot=20).metrics
     assert res["coco_mpxap"]["value"] == pytest.approx(100.0) and res["coco_mpxap"]["n"] == 2
     assert "Table 5" in res["coco_mpxap"]["task"]
+
+
+def test_class_count_mismatch_is_a_clear_error():
+    from luab_bench.errors import LuabError
+
+    images, labels, masks = scene(9)
+    with pytest.raises(LuabError, match="num_classes=4"):
+        _run(ColourCamNet(torch.eye(3)), images, labels, masks)

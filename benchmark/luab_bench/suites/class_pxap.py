@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from luab_bench.errors import LuabError
 from luab_bench.metrics.ranking import average_precision_from_histograms
 from luab_bench.metrics.wsol import CAM_CURVE_INTERVAL, cam_thresholds, normalize_cam, pixel_histograms
 
@@ -81,6 +82,11 @@ class ClassPxap:
         from luab_bench.suites.wsol import all_class_activation_maps
 
         cams = all_class_activation_maps(self.model, x)
+        if cams.shape[1] != self.labels.shape[1]:
+            raise LuabError(
+                f"per-class CAMs: the model has {cams.shape[1]} classes but the data has "
+                f"{self.labels.shape[1]}; create it with num_classes={self.labels.shape[1]}"
+            )
         size = tuple(x.shape[-2:])
         for b, row in enumerate(range(rows.start, rows.stop)):
             classes = np.nonzero(self.labels[row])[0]

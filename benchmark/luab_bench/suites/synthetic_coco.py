@@ -53,7 +53,7 @@ class SyntheticCocoSuite(Suite):
     """mAP (+ per-class point localisation) on a generated synthetic COCO-AB dataset's val split."""
 
     name = "synthetic-coco"
-    description = "Embedded multi-label COCO-like split: mAP and per-class point-in-box localisation"
+    description = "Embedded multi-label COCO-like split: mAP, V^avg / V^min, mPxAP, per-class point-loc"
 
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Evaluate on ``<dataset_dir>/val``; model outputs must have one logit per class."""
