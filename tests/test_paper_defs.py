@@ -70,3 +70,17 @@ def test_reproduce_passes_the_replay_mode_to_older_coco_results():
     assert legacy_source_options("coco-ab", old_real) == {"images": "x", "mode": "replay"}
     assert legacy_source_options("coco-ab", {"options": {"mode": "last_add"}}) == {"mode": "last_add"}
     assert legacy_source_options("imagenet-ab", {"options": {"click": "first"}}) == {"click": "first"}
+
+
+def test_an_ingested_table_with_another_z_rule_is_refused(tmp_path):
+    from luab_bench.data.point_table import default_table_dir, ingest_coco_ab
+    from luab_bench.train.sources import prepare_source
+    from test_train_sources import _coco, _request
+
+    root, ab = _coco(tmp_path)
+    req = _request(tmp_path, data_root=root)
+    ingest_coco_ab(ab, default_table_dir(req.data_dir, "coco-ab"), mode="replay")  # the old default
+    with pytest.raises(ConfigError, match=r"built with mode='replay'.*--mode last_add"):
+        prepare_source("coco-ab", req)
+    prep = prepare_source("coco-ab", _request(tmp_path, data_root=root, options={"mode": "replay"}))
+    assert prep.meta["config"]["mode"] == "replay"
