@@ -84,3 +84,18 @@ def test_an_ingested_table_with_another_z_rule_is_refused(tmp_path):
         prepare_source("coco-ab", req)
     prep = prepare_source("coco-ab", _request(tmp_path, data_root=root, options={"mode": "replay"}))
     assert prep.meta["config"]["mode"] == "replay"
+
+
+def test_point_heads_sit_on_the_penultimate_features_and_do_not_change_the_logits():
+    from luab_bench.models import create_model
+
+    torch.manual_seed(0)
+    net = create_model("resnet10t", 5, num_point_heads=5).eval()  # COCO style: one head per class
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        a = net(x)
+        net.point_head.fc.weight.add_(1.0)  # §5.1: the head is not used at inference
+        b = net(x)
+        feats = net.backbone.forward_head(net.backbone.forward_features(x), pre_logits=True)
+    assert torch.equal(a.logits, b.logits) and not torch.equal(a.points, b.points)
+    assert a.points.shape == (2, 5, 2) and torch.equal(a.features, feats)
