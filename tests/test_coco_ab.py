@@ -1,7 +1,8 @@
-"""COCO-AB parser: Z_c by replaying icon actions, malformed records counted, streaming file reader."""
+"""COCO-AB parser: Z_c = final add (LUAB §4.1) or icon replay, malformed records counted, streaming reader."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import tempfile
@@ -58,7 +59,43 @@ def rec(image_id=296169, actions=(), **extra):
     return r
 
 
-# --------------------------------------------------------------------------- replay semantics
+# --------------------------------------------------------------------------- the paper's Z_c (default)
+
+
+def brute_force_last_add(actions):
+    """Independent oracle of LUAB §4.1's Z_c: walk the list, keep the pointTo of each class's last add."""
+    out = {}
+    for a in actions:
+        if a["actionType"] == "add":
+            out[CATEGORY_ID[a["iconType"]]] = ClassPoint(a["pointTo"]["x"], a["pointTo"]["y"], 1)
+    return out
+
+
+def test_default_is_the_final_add_even_after_move_and_remove():
+    r = rec(
+        actions=[
+            act("add", "cake", (0.1, 0.1), t=1),
+            act("add", "cake", (0.5, 0.5), t=2),  # the final add of cake
+            act("move", "cake", (0.2, 0.2), (0.5, 0.5), t=3),  # ignored
+            act("add", "sink", (0.7, 0.7), t=4),
+            act("remove", "sink", frm=(0.7, 0.7), t=5),  # ignored: sink keeps its final add
+        ]
+    )
+    assert parse_coco_ab([r]).images[296169].points == {
+        CAKE: ClassPoint(0.5, 0.5, 1),
+        SINK: ClassPoint(0.7, 0.7, 1),
+    }
+
+
+def test_default_follows_list_order():
+    # §3.3.2: actionHistories lists the actions in sequence; the final add is the last one listed
+    r = rec(actions=[act("add", "cake", (0.9, 0.9), t=20), act("add", "cake", (0.1, 0.1), t=10)])
+    assert parse_coco_ab([r]).images[296169].points[CAKE] == ClassPoint(0.1, 0.1, 1)
+
+
+# --------------------------------------------------------------------------- replay semantics (option)
+
+replay = functools.partial(parse_coco_ab, mode="replay")
 
 
 def test_viewer_example_add_then_move_gives_the_moved_position():
@@ -69,20 +106,21 @@ def test_viewer_example_add_then_move_gives_the_moved_position():
             act("move", "cake", (0.701, 0.544), (0.788, 0.837), 158789),
         ]
     )
-    cb = parse_coco_ab([r])
+    cb = replay([r])
     assert cb.images[296169].points == {CAKE: ClassPoint(0.701, 0.544, 1)}
-    official = parse_coco_ab([r], mode="last_add")  # the notebook ignores moves
-    assert official.images[296169].points == {CAKE: ClassPoint(0.788, 0.837, 1)}
+    paper = parse_coco_ab([r])  # default: the final add action (LUAB §4.1), as the official notebook
+    assert paper.images[296169].points == {CAKE: ClassPoint(0.788, 0.837, 1)}
+    assert paper.report.mode == "last_add" and cb.report.mode == "replay"
 
 
 def test_actions_are_replayed_in_time_order_not_list_order():
     r = rec(actions=[act("move", "cake", (0.9, 0.9), (0.1, 0.1), t=20), act("add", "cake", (0.1, 0.1), t=10)])
-    assert parse_coco_ab([r]).images[296169].points[CAKE] == ClassPoint(0.9, 0.9, 1)
+    assert replay([r]).images[296169].points[CAKE] == ClassPoint(0.9, 0.9, 1)
 
 
 def test_remove_deletes_the_icon_and_all_removed_is_a_reason():
     r = rec(actions=[act("add", "sink", (0.3, 0.3), t=1), act("remove", "sink", frm=(0.3, 0.3), t=2)])
-    cb = parse_coco_ab([r, rec(2, [])])
+    cb = replay([r, rec(2, [])])
     assert cb.images[296169].points == {} and cb.report.no_point == {"no_actions": 1, "all_removed": 1}
     assert cb.report.with_point == 0 and cb.report.images == 2
 
@@ -97,13 +135,13 @@ def test_several_icons_of_one_class_last_touched_wins_and_are_counted():
             act("remove", "cake", frm=(0.49, 0.5), t=5),  # nearest live cake icon: the one at (0.5, 0.5)
         ]
     )
-    pts = parse_coco_ab([r]).images[296169].points
+    pts = replay([r]).images[296169].points
     assert pts == {CAKE: ClassPoint(0.2, 0.2, 1), SINK: ClassPoint(0.7, 0.7, 1)}
 
 
 def test_orphan_move_is_counted_and_ignored():
     r = rec(actions=[act("move", "cake", (0.2, 0.2), (0.1, 0.1), t=1), act("add", "sink", (0.7, 0.7), t=2)])
-    cb = parse_coco_ab([r])
+    cb = replay([r])
     assert cb.report.orphan_actions == 1 and set(cb.images[296169].points) == {SINK}
 
 
@@ -157,15 +195,17 @@ actions_st = st.lists(
 @given(st.lists(actions_st, max_size=8))
 def test_property_replay_matches_oracle_and_file_round_trip(histories):
     records = [rec(i, acts) for i, acts in enumerate(histories)]
-    cb = parse_coco_ab(records)
+    cb = replay(records)
+    paper = parse_coco_ab(records)
     for i, acts in enumerate(histories):
         assert cb.images[i].points == brute_force_replay(acts)
+        assert paper.images[i].points == brute_force_last_add(acts)
     assert cb.report.n_malformed == 0 and cb.report.records == len(records)
     with tempfile.TemporaryDirectory() as tmp:
         for indent in (None, 2):
             path = Path(tmp) / "coco_ab.json"
             path.write_text(json.dumps(records, indent=indent), encoding="utf-8")
-            again = parse_coco_ab(path)
+            again = replay(path)
             assert again.points() == cb.points()
             assert again.report.no_point == cb.report.no_point
 

@@ -154,6 +154,10 @@ def test_cli_ingest_info_stats(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["stats"]["reselected"] == {"hits": 1, "n": 1, "value": 1.0}
+    assert out["stats"]["reselected_share"] == {"hits": 0, "n": 1, "value": 0.0}  # n0_1 is not on disk
+    assert out["stats"]["paper"]["reselected"]["text"] == "1,110,786 images re-selected"
+    res = runner.invoke(data, ["stats", "imagenet-ab", str(recs)])
+    assert "[paper: 1,272,225 images interacted with (LUAB §3.2.2)]" in res.output
     assert out["join"]["records_without_image"] == 1 and out["join"]["images_without_record"] == 1
     for cmd in ("download", "ingest", "info", "stats", "generate", "parse"):
         assert runner.invoke(data, [cmd, "--help"]).exit_code == 0
@@ -161,3 +165,56 @@ def test_cli_ingest_info_stats(tmp_path):
         data, ["generate", "--variant", "synthetic-coco-tiny", "--data-dir", str(tmp_path / "d")]
     )
     assert res.exit_code == 0 and "synthetic-coco-tiny" in res.output
+
+
+def test_icon_in_mask_and_per_image_recall_against_hand_counts():
+    inst = _instances()
+    # image 1 (100 x 50): cake = the left half (polygon), sink = an RLE square in the bottom right
+    inst["annotations"][0]["segmentation"] = [[0, 0, 49, 0, 49, 49, 0, 49]]
+    sink = np.zeros((50, 100), bool)
+    sink[30:50, 70:100] = True
+    runs, flat, cur, n = [], sink.T.ravel(), False, 0
+    for v in flat:  # column-major run lengths starting with 0s (COCO's uncompressed RLE)
+        if v != cur:
+            runs.append(n)
+            cur, n = v, 0
+        n += 1
+    runs.append(n)
+    inst["annotations"][1]["segmentation"] = {"size": [50, 100], "counts": runs}
+    labels = parse_instances(inst).labels
+    parsed = parse_coco_ab(
+        [
+            {
+                "image_id": 1,
+                "actionHistories": [
+                    _add("cake", 0.25, 0.5, 1),  # pixel (25, 25): in the cake mask
+                    _add("sink", 0.6, 0.9, 2),  # pixel (60, 45): inside the sink box, outside its mask
+                    _add("person", 0.9, 0.9, 3),  # not an original class: a wrong placement
+                ],
+            },
+            {"image_id": 2, "actionHistories": []},  # cake@2 not retrieved; no segmentation given
+        ]
+    )
+    s = st.coco_stats(parsed, labels)
+    assert (s["icon_in_mask"].hits, s["icon_in_mask"].n) == (1, 3)
+    assert (s["recall_original"].hits, s["recall_original"].n) == (2, 3)
+    assert s["recall_original_per_image"].value == (2 / 2 + 0 / 1) / 2
+    lines = st.stats_lines(s, "coco-ab")
+    assert any(
+        ln.startswith("icon_in_mask: 33.33%") and "[paper: 92.3%" in ln and "§4.1" in ln for ln in lines
+    )
+    d = st.stats_dict(s, "coco-ab")
+    assert d["paper"]["recall_original"]["where"] == "LUAB §3.3.2" and "icon_precision" not in d["paper"]
+
+
+def test_folder_shares_use_the_papers_denominators():
+    f = st.folder_shares("imagenet-ab", ["a", "b", "c", "d"], ["a", "b", "c", "x"], ["a", "x"])
+    assert f["train_images"] == 4
+    assert (f["interacted_share"].hits, f["interacted_share"].n) == (3, 4)
+    assert (f["reselected_share"].hits, f["reselected_share"].n) == (1, 4)
+    lines = st.stats_lines(f, "imagenet-ab")
+    assert "train_images: 4  [paper: 1,281,167 ImageNet-1K train images (LUAB §3.2.1)]" in lines
+    g = st.folder_shares("coco-ab", [1, 2], [2, 3], [2])
+    assert (g["reannotated_share"].hits, g["reannotated_share"].n) == (1, 2) and "[paper: 99.98%" in (
+        st.stats_lines(g, "coco-ab")[1]
+    )

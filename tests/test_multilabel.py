@@ -35,15 +35,25 @@ def test_loss_matches_brute_force() -> None:
     probs = torch.sigmoid(logits).numpy().ravel()
     want_bce = log_loss(labels.numpy().ravel(), probs, labels=[0, 1])  # independent BCE
     assert float(terms["ce"]) == pytest.approx(want_bce, rel=1e-5)
-    vals = []
+    vals, per_image = [], []  # LUAB §4.2: per image, the mean over its present classes with a Z_c
     for i in range(b):
+        mine = []
         for c in range(k):
             if labels[i, c] == 1 and has[i, c]:
                 d = (preds[i, c] - targets[i, c]).abs().numpy()
-                vals.append(np.mean(np.where(d < 1.0, 0.5 * d**2, d - 0.5)))
-    assert vals, "the hand-built case must contain present classes with a point"
-    assert float(terms["point"]) == pytest.approx(np.mean(vals), rel=1e-5)
-    assert float(total) == pytest.approx(want_bce + proto.config.loss_weight * np.mean(vals), rel=1e-5)
+                mine.append(np.mean(np.where(d < 1.0, 0.5 * d**2, d - 0.5)))
+        vals += mine
+        if mine:
+            per_image.append(np.mean(mine))
+    assert len(per_image) >= 2 and len(vals) > len(per_image), "need images with several classes"
+    assert proto.config.point_reduction == "per_image" and proto.config.version == "1.1"
+    assert float(terms["point"]) == pytest.approx(np.mean(per_image), rel=1e-5)
+    assert float(total) == pytest.approx(want_bce + proto.config.loss_weight * np.mean(per_image), rel=1e-5)
+    # v1.0's pooled reduction (the value when the key is absent): one mean over all slots
+    cfg = {k_: v for k_, v in proto.config.model_dump().items() if k_ != "point_reduction"}
+    pooled = type(proto)(type(proto.config).model_validate(cfg))
+    assert pooled.config.point_reduction == "pooled"
+    assert float(pooled.loss(out, labels, targets, has)[1]["point"]) == pytest.approx(np.mean(vals), rel=1e-5)
     # absent classes never contribute, even if they carry a (bogus) point
     has_all = torch.ones((b, k), dtype=torch.bool)
     _, t2 = proto.loss(out, labels, targets, has_all & (labels > 0) | (labels == 0))

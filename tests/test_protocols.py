@@ -135,6 +135,13 @@ def test_luab_targets_are_the_byproducts() -> None:
     np.testing.assert_array_equal(t2, t)
 
 
+def _protocol_with(protocol, **changes):
+    """The same protocol family with some config values changed (validated again)."""
+    cfg = protocol.config.model_dump()
+    cfg.update(changes)
+    return type(protocol)(type(protocol.config).model_validate(cfg))
+
+
 def test_rand_targets_deterministic_same_mask_and_prefix_stable() -> None:
     pts, has = _pts(200)
     rand = load_protocol("rand")
@@ -142,7 +149,10 @@ def test_rand_targets_deterministic_same_mask_and_prefix_stable() -> None:
     b, _ = rand.make_targets(pts * 0, has, 7)  # the byproduct values do not matter
     c, _ = rand.make_targets(pts, has, 8)
     np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(ma, has)  # exactly the samples that have a Z
+    assert ma.all()  # v1.1: a random Z for each image (LUAB §5.1), with or without a byproduct
+    legacy = _protocol_with(rand, random_slots="with_byproduct")
+    _, mb = legacy.make_targets(pts, has, 7)
+    np.testing.assert_array_equal(mb, has)  # v1.0: exactly the samples that have a Z
     assert not np.array_equal(a[has], c[has])
     assert not np.allclose(a[has], pts[has])
     # fixed per sample index: a shuffled/shorter view of the data gets the same first rows

@@ -336,17 +336,21 @@ def test_coco_ab_source_multihot_and_class_points(tmp_path):
     assert data.labels.astype(int).tolist() == [[1, 0, 1], [0, 1, 0], [0, 0, 0]]
     assert data.images.sizes.tolist() == [list(s) for s in SIZES[:3]]
     assert data.has_point.tolist() == [[True, False, True], [False, True, False], [False, False, False]]
-    np.testing.assert_allclose(data.points[0, 0], (0.6, 0.7), atol=1e-6)  # replay: the move wins
+    np.testing.assert_allclose(data.points[0, 0], (0.2, 0.3), atol=1e-6)  # final add (LUAB §4.1)
     np.testing.assert_allclose(data.points[0, 2], (0.8, 0.1), atol=1e-6)
     join = prep.meta["join"]
     assert join["images"] == 3 and join["images_without_record"] == 1
     assert join["records_without_image"] == 1 and join["class_points"] == 3
     assert join["images_without_annotations"] == 1 and join["instances_images_without_file"] == 1
     assert prep.meta["classes"] == ["person", "bicycle", "car"]
-    last_add = prepare_source(
-        "coco-ab", _request(tmp_path / "c2", data_root=root, byproducts=ab, options={"mode": "last_add"})
+    assert prep.meta["options"]["mode"] == "last_add" and prep.meta["config"]["mode"] == "last_add"
+    replayed = prepare_source(
+        "coco-ab", _request(tmp_path / "c2", data_root=root, byproducts=ab, options={"mode": "replay"})
     )
-    np.testing.assert_allclose(last_add.data.points[0, 0], (0.2, 0.3), atol=1e-6)
+    np.testing.assert_allclose(replayed.data.points[0, 0], (0.6, 0.7), atol=1e-6)  # replay: the move wins
+    with pytest.raises(ConfigError, match="last_add"):
+        bad = _request(tmp_path / "c3", data_root=root, byproducts=ab, options={"mode": "x"})
+        prepare_source("coco-ab", bad)
     (batch,) = _batches(data, batch_size=3)
     assert batch.labels.shape == (3, 3) and batch.points.shape == (3, 3, 2)
 
@@ -369,6 +373,13 @@ def test_synthetic_coco_source_matches_the_parser(tmp_path):
         np.testing.assert_allclose(prep.data.points[row, col[cat]], (x, y), atol=1e-6)
     assert (prep.data.has_point == expect).all() and expect.sum() > 0
     assert (prep.data.labels == split["labels"]).all()
+    assert prep.meta["options"] == {"mode": "last_add"}  # recorded, so `reproduce` passes it again
+    replayed = prepare_source(
+        "synthetic-coco", _request(tmp_path, variant="synthetic-coco-tiny", options={"mode": "replay"})
+    )
+    parsed = parse_coco_ab(directory / "coco_ab.json", mode="replay")
+    assert int(replayed.data.has_point.sum()) == sum(len(i.points) for i in parsed.images.values())
+    assert replayed.meta["options"] == {"mode": "replay"}
 
 
 def test_protocol_defaults_and_mismatch(tmp_path):

@@ -271,7 +271,7 @@ def coco_density_maps(
     finals: dict[tuple[int, int], list[tuple[float, float]]] = {}
     tracks: dict[int, list[list[tuple[float, float]]]] = {}
     for batch, batch_tracks in zip(passes, pass_tracks, strict=True):
-        for image_id, img in parse_coco_ab(batch).images.items():  # valid records only
+        for image_id, img in parse_coco_ab(batch, mode="replay").images.items():  # valid records only
             tracks.setdefault(image_id, []).append(batch_tracks[image_id])
             for cat, point in img.points.items():
                 finals.setdefault((image_id, cat), []).append((point.x, point.y))

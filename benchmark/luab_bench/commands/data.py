@@ -88,7 +88,13 @@ def data_download(name: str, cache_dir: Path | None, force: bool, data_dir: Path
     "--click", "click_choice", type=click.Choice(["final", "first"]), default="final", show_default=True
 )
 @click.option("--aggregate", type=click.Choice(["first", "mean"]), default="first", show_default=True)
-@click.option("--mode", type=click.Choice(["replay", "last_add"]), default="replay", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["last_add", "replay"]),
+    default="last_add",
+    show_default=True,
+    help="COCO-AB Z_c: last_add = the final add action (LUAB §4.1); replay = after add/move/remove.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even if an up-to-date table exists.")
 @opt_data_dir
 def data_ingest(
@@ -151,7 +157,13 @@ def data_info(table: Path) -> None:
     "--click", "click_choice", type=click.Choice(["final", "first"]), default="final", show_default=True
 )
 @click.option("--aggregate", type=click.Choice(["first", "mean"]), default="first", show_default=True)
-@click.option("--mode", type=click.Choice(["replay", "last_add"]), default="replay", show_default=True)
+@click.option(
+    "--mode",
+    type=click.Choice(["last_add", "replay"]),
+    default="last_add",
+    show_default=True,
+    help="COCO-AB Z_c: last_add = the final add action (LUAB §4.1); replay = after add/move/remove.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
 def data_stats(
     dataset: str,
@@ -163,7 +175,7 @@ def data_stats(
     mode: str,
     as_json: bool,
 ) -> None:
-    """Counts the paper reports, click/icon quality where boxes exist, and the image join."""
+    """Counts the paper reports (printed beside them, LUAB §3-4.1), click/icon quality, the image join."""
     import json
 
     from luab_bench.data import stats as st
@@ -181,7 +193,10 @@ def data_stats(
                 from luab_bench.errors import LuabError
 
                 raise LuabError("--images for coco-ab needs --instances (file names come from it)")
-            join = st.join(folder_image_ids(images, inst), parsed.images)
+            folder = folder_image_ids(images, inst)
+            join = st.join(folder, parsed.images)
+            with_z = [i for i, img in parsed.images.items() if img.points]
+            figures.update(st.folder_shares(dataset, folder, parsed.images, with_z))
     else:
         from luab_bench.data.byproducts import parse_imagenet_ab
         from luab_bench.data.imagenet import imagefolder_samples
@@ -191,11 +206,12 @@ def data_stats(
         if images is not None:
             ids, _, _ = imagefolder_samples(images)
             join = st.join(ids, parsed.points)
+            figures.update(st.folder_shares(dataset, ids, parsed.report.record_ids, parsed.points))
     if as_json:
-        payload = {"stats": st.stats_dict(figures), "join": join.as_dict() if join else None}
+        payload = {"stats": st.stats_dict(figures, dataset), "join": join.as_dict() if join else None}
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    for line in st.stats_lines(figures):
+    for line in st.stats_lines(figures, dataset):
         click.echo(line)
     if join is not None:
         for line in join.summary_lines():

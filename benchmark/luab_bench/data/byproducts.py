@@ -148,8 +148,10 @@ class ImageNetABRecord(RecordModel):
     estimateTime: FiniteFloat | None = Field(default=None, ge=0)
     worker_id: str | None = None
     assignment_id: str | None = None
-    hit_id: str | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
-    page_id: int | None = None  # by analogy with COCO-AB; not confirmed for ImageNet-AB
+    # by analogy with COCO-AB: LUAB Fig. 4 shows neither; its full key list (Appendix Fig. A) is not
+    # in the available text, so whether ImageNet-AB records carry them stays open
+    hit_id: str | None = None
+    page_id: int | None = None
 
 
 def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNetABRecord:
@@ -174,6 +176,7 @@ class ParseReport(RecordReport):
         self.click: ClickChoice = click
         self.aggregate: Aggregate = aggregate
         self.boxes: dict[str, list] = {}  # VOC boxes per imageID, filled by the XML reader
+        self.record_ids: list[str] = []  # imageIDs with a valid record ("interacted with", LUAB §3.2.2)
 
     def _headline(self, source: str, pct: float) -> list[str]:
         return [
@@ -475,5 +478,6 @@ def parse_imagenet_ab(
         if image_id not in points:
             report.no_point[reason] += 1
     report.images = len(first_seen)
+    report.record_ids = list(first_seen)
     report.with_point = len(points)
     return ByproductPoints(points, report)

@@ -1,6 +1,6 @@
 """COCO-2014 train images and instances joined with COCO-AB records.
 
-:func:`load_instances` reads ``instances_train2014.json`` (images, categories, boxes) into the
+:func:`load_instances` reads ``instances_train2014.json`` (images, categories, boxes, segmentations) into the
 :class:`~luab_bench.data.stats.CocoLabels` used by ``data stats``; :func:`folder_image_ids` lists the
 image files present in a local ``train2014/`` folder (by the instances' ``file_name``).
 """
@@ -35,6 +35,7 @@ def parse_instances(data: dict[str, Any], where: str = "instances") -> CocoInsta
         categories = {int(c["id"]): str(c["name"]) for c in data["categories"]}
         cats: dict[int, set[int]] = {i: set() for i in images}
         boxes: dict[int, dict[int, list]] = {}
+        segms: dict[int, dict[int, list]] = {}
         for ann in data["annotations"]:
             image_id, cat = int(ann["image_id"]), int(ann["category_id"])
             if image_id not in images:
@@ -42,13 +43,16 @@ def parse_instances(data: dict[str, Any], where: str = "instances") -> CocoInsta
             _, w, h = images[image_id]
             x, y, bw, bh = (float(v) for v in ann["bbox"])
             cats[image_id].add(cat)
+            if ann.get("segmentation"):
+                segms.setdefault(image_id, {}).setdefault(cat, []).append(ann["segmentation"])
             if w > 0 and h > 0:
                 boxes.setdefault(image_id, {}).setdefault(cat, []).append(
                     (x / w, y / h, (x + bw) / w, (y + bh) / h)
                 )
     except (KeyError, TypeError, ValueError) as err:
         raise DataError(f"{where}: not a COCO instances file ({type(err).__name__}: {err})") from None
-    return CocoInstances(images, CocoLabels(cats, boxes), categories)
+    sizes = {i: (w, h) for i, (_, w, h) in images.items() if w > 0 and h > 0}
+    return CocoInstances(images, CocoLabels(cats, boxes, segms, sizes), categories)
 
 
 def load_instances(path: str | Path) -> CocoInstances:

@@ -19,23 +19,32 @@ Record schema: what is confirmed, and from where
 * ``iconType`` values: the official loader (``naver-ai/NeglectedFreeLunch``,
   ``coco_dataloader.ipynb``) maps ``COCO_CLASS_NAMES.index(iconType) + 1`` to the COCO
   ``category_id``, with the 91-name list below (spaces, e.g. ``"traffic light"``).
-* Not confirmed: the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``), the
-  keys of ``mouseTracking`` samples (``x``, ``y`` and ``time`` or ``timeAt``; checked only by
-  :func:`validate_coco_record`).
+* LUAB Fig. 6 shows an ``add`` action (``actionType``, ``iconType``, ``pointTo`` {x, y}, ``timeAt``)
+  and ``mouseTracking`` samples as ``{x, y, timeAt}``; §3.3.2 names the action types add / move /
+  remove. Not shown (Fig. 6 has no ``remove``; the full list is Appendix Fig. B, not in the available
+  text): the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``); mouse samples
+  with ``time`` instead of ``timeAt`` are accepted too (checked only by :func:`validate_coco_record`).
 
-Z_c: replaying the icon history (our definition; the official loader differs)
+Z_c: the paper's final add (default) or a replay of the icon history (option)
 ------------------------------------------------------------------------------
-Actions are replayed in ``timeAt`` order (ties: list order). ``add`` places a new icon of class c
+``mode="last_add"`` (default) is the paper's definition: LUAB §4.1 takes, for COCO, the coordinates of
+the **final add action** of a class icon (``actionHistories``). Z_c = ``pointTo`` of the last ``add``
+of class c in list order (§3.3.2: ``actionHistories`` lists the actions in sequence); ``move`` and
+``remove`` are ignored, so a class whose icon was added and later removed keeps its Z_c. The authors'
+released loader (``naver-ai/NeglectedFreeLunch`` ``coco_dataloader.ipynb``, ``_get_weak_coco``) does
+the same: later ``add``s overwrite earlier ones.
+``mode="replay"`` (ours; the default of protocol-era 1.0 results, kept as a named option):
+actions are replayed in ``timeAt`` order (ties: list order). ``add`` places a new icon of class c
 at ``pointTo``; ``move`` moves the live icon of class c at ``pointFrom`` (exact match, else the
 nearest live icon of c; without ``pointFrom``, the icon of c touched last) to ``pointTo``; ``remove``
 deletes the live icon of class c at ``pointFrom`` (or at ``pointTo`` when ``pointFrom`` is null;
 exact, else nearest; with neither, the icon touched last). A ``move``/``remove`` with no live icon
-of its class is counted (``orphan_actions``) and ignored. After the replay, **Z_c = the position of
-the live icon of class c that was placed or moved last**; ``icons`` counts the live icons of c
-(several icons of one class happen when an annotator marks several instances). A class whose icons
-were all removed has no Z_c.
-``mode="last_add"`` reproduces the official notebook instead: Z_c = ``pointTo`` of the last ``add``
-of class c in list order; ``move`` and ``remove`` are ignored.
+of its class is counted (``orphan_actions``) and ignored. After the replay, Z_c = the position of
+the live icon of class c that was placed or moved last; ``icons`` counts the live icons of c
+(several icons of one class happen when an annotator marks several instances; §3.3.1 says the front
+end allows one icon per class and image, so this count is 1 in well-formed records). A class whose
+icons were all removed has no Z_c. Results record the mode (``config.data``); a result from before the
+default changed has no mode recorded and is reproduced with ``replay`` (``train/reproduce.py``).
 
 Malformed kinds: ``unparsable_json`` (a record that is not valid JSON; byte offset given),
 ``missing_key``, ``wrong_type``, ``non_finite``, ``out_of_range`` (coordinates outside [0, 1],
@@ -89,6 +98,21 @@ COCO_CLASS_NAMES: tuple[str, ...] = tuple(_COCO_NAMES.split("|"))
 CATEGORY_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(COCO_CLASS_NAMES)}
 
 ZMode = Literal["replay", "last_add"]
+#: LUAB §4.1: "the final add action of a class icon"; ``replay`` stays available as a named option.
+DEFAULT_MODE: ZMode = "last_add"
+#: The mode every result made before DEFAULT_MODE changed was trained with (they do not record it).
+LEGACY_MODE: ZMode = "replay"
+
+
+def z_mode(value: object, where: str) -> ZMode:
+    """A Z_c mode option checked: ``last_add`` or ``replay``, else a ConfigError naming ``where``."""
+    from luab_bench.errors import ConfigError
+
+    if value not in ("last_add", "replay"):
+        raise ConfigError(f"{where}: option mode={value!r}; use last_add (default, LUAB §4.1) or replay")
+    return value  # type: ignore[return-value]
+
+
 ACTION_TYPES: tuple[str, ...] = ("add", "move", "remove")
 NO_POINT_REASONS: tuple[str, ...] = ("no_actions", "all_removed")
 MALFORMED_KINDS: tuple[str, ...] = (
@@ -148,7 +172,7 @@ class CategoryEvent(RecordModel):
 
 
 class MouseSample(RecordModel):
-    """A mouse-track sample (keys not confirmed: ``time`` or ``timeAt``)."""
+    """A mouse-track sample: ``{x, y, timeAt}`` as in LUAB Fig. 6 (``time`` accepted too)."""
 
     x: UnitFloat
     y: UnitFloat
@@ -229,7 +253,7 @@ class CocoParseReport(RecordReport):
     no_point_reasons = NO_POINT_REASONS
     malformed_kinds = MALFORMED_KINDS
 
-    def __init__(self, mode: ZMode = "replay") -> None:
+    def __init__(self, mode: ZMode = "last_add") -> None:
         super().__init__()
         self.mode: ZMode = mode
         self.class_points = 0
@@ -544,13 +568,14 @@ def parse_coco_ab(
     source: str | Path | Iterable[Mapping[str, Any]],
     *,
     strict: bool = False,
-    mode: ZMode = "replay",
+    mode: ZMode = DEFAULT_MODE,
 ) -> CocoByproducts:
     """Parse COCO-AB records into Z_c per (image_id, category_id), counting every record without Z.
 
     ``source``: the JSON list file (streamed) or an iterable of record dicts. Non-strict: malformed
     records are skipped and counted; ``strict=True``: the first one raises :class:`DataError`.
-    ``mode``: ``"replay"`` (our Z_c, see the module docstring) or ``"last_add"`` (official loader).
+    ``mode``: ``"last_add"`` (default: the paper's final add action, LUAB §4.1) or ``"replay"``
+    (ours: the icon's position after replaying add/move/remove); see the module docstring.
     """
     if mode not in ("replay", "last_add"):
         raise LuabError(f"parse_coco_ab: mode must be 'replay' or 'last_add', got {mode!r}")

@@ -14,9 +14,10 @@ What is confirmed, and from where
   ``worker_id``, ``assignment_id``, ``estimateTime``, ``selectedRecord/time``, repeated
   ``hoveredRecord`` (``action``, ``time``) and repeated ``mouseTracking`` (``time``, ``x``, ``y``).
   So one ``<metadata>`` = one annotation, and list fields are *repeated* elements.
-* Not confirmed: the other JSON keys (``selectedCount``, ``imagePosition``…) inside ``<metadata>``;
-  they are converted by the same rules when present. ``imageID`` is taken from ``<metadata><imageID>``
-  when present, else from the member path (``<wnid>/<wnid>_<n>``).
+* Not shown by any source we have: the other JSON keys (``selectedCount``, ``imagePosition``…) inside
+  ``<metadata>`` (LUAB Fig. 4 lists only a few keys; its full list, Appendix Fig. A, is not in the
+  available text); they are converted by the same rules when present. ``imageID`` is taken from
+  ``<metadata><imageID>`` when present, else from the member path (``<wnid>/<wnid>_<n>``).
 
 Conversion: list fields become lists of objects; a leaf's text becomes ``True``/``False`` for
 ``selected``, an int for count/size fields, a float for coordinates and times, a string otherwise. Text

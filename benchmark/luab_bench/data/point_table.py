@@ -246,7 +246,7 @@ def ingest_coco_ab(
     out_dir: str | Path,
     *,
     strict: bool = False,
-    mode: str = "replay",
+    mode: str = "last_add",
     force: bool = False,
 ) -> PointTable:
     """Parse a COCO-AB file (streamed) into a point table in ``out_dir``; reuse it if up to date."""

@@ -2,16 +2,27 @@
 
 Definitions (each tested against a brute-force count in tests/test_data_joins.py):
 
-* ImageNet-AB ``images``: images with at least one valid record ("interacted with" in the paper's
-  sense only if every record means an interaction, which holds for the released file: a record is
-  written when an image is shown *and* hovered; not confirmed for every record). ``reselected``:
+* ImageNet-AB ``images``: images with at least one valid record, the paper's "interacted with"
+  (LUAB §3.2.2: interacted images are the ones that left byproducts). ``reselected``:
   images with a Z (selected by the annotator). ``click_in_box``: share of images with a Z and at
   least one box whose Z lies inside one of its boxes (borders count as inside).
 * COCO-AB ``reannotated``: images with a valid record. ``recall_original``: over re-annotated images
-  that have original labels, (image, original class) pairs with a Z_c / all such pairs.
+  that have original labels, (image, original class) pairs with a Z_c / all such pairs;
+  ``recall_original_per_image``: the mean over those images of each image's share (LUAB §3.3.2 says
+  61.9 % "on average" without saying over what, so both readings are printed).
   ``icon_precision``: (image, class) points whose class is an original class of the image / all
   points of images that have original labels. ``icon_in_box``: among points whose class is an
-  original class, the share inside a box of that class (borders inside).
+  original class, the share inside a box of that class (borders inside). ``icon_in_mask`` (LUAB §4.1,
+  "#correct placement / #all placements" against the ground-truth masks): over all points of images
+  with original labels, the share whose pixel lies in an instance mask of the point's class (a point
+  of a class the image does not have is a wrong placement; pixel = ``min(floor(x·W), W − 1)``, same
+  for y; masks need the instances' segmentations).
+* With a local image folder (``--images``): ``train_images`` (images in the folder that the
+  instances / ImageFolder list), and the shares of them with a record / with a Z, the denominators the
+  paper uses (``interacted_share``, ``reselected_share``; COCO ``reannotated_share``).
+
+:data:`PAPER_FIGURES` holds what the paper reports for each figure (LUAB §3.2-§4.1, cited per entry);
+:func:`stats_lines` prints it beside the measured value, :func:`stats_dict` adds it under ``paper``.
 """
 
 from __future__ import annotations
@@ -21,6 +32,58 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 relative
+
+
+@dataclass(frozen=True)
+class PaperFigure:
+    """A figure as the LUAB paper reports it, with where (section)."""
+
+    text: str
+    where: str
+
+    def __str__(self) -> str:
+        return f"{self.text} (LUAB {self.where})"
+
+
+#: What Han et al. (ICCV 2023) report for the figures ``data stats`` measures, keyed like the stats.
+PAPER_FIGURES: dict[str, dict[str, PaperFigure]] = {
+    "imagenet-ab": {
+        "train_images": PaperFigure("1,281,167 ImageNet-1K train images", "§3.2.1"),
+        "images": PaperFigure("1,272,225 images interacted with", "§3.2.2"),
+        "interacted_share": PaperFigure("99.3% (1,272,225 of 1,281,167)", "§3.2.2"),
+        "reselected": PaperFigure("1,110,786 images re-selected", "§3.2.2"),
+        "reselected_share": PaperFigure("86.7% (1,110,786 of 1,281,167)", "§3.2.1-3.2.2"),
+        "click_in_box": PaperFigure(
+            "82.9% of final clicks inside a box, on the images with byproducts and boxes", "§4.1"
+        ),
+    },
+    "coco-ab": {
+        "train_images": PaperFigure("82,783 COCO-2014 train images", "§3.3.1"),
+        "reannotated": PaperFigure("82,765 images re-annotated", "§3.3.2"),
+        "reannotated_share": PaperFigure("99.98% (82,765 of 82,783)", "§3.3.2"),
+        "recall_original": PaperFigure("61.9% of class occurrences retrieved on average", "§3.3.2"),
+        "recall_original_per_image": PaperFigure("61.9% of class occurrences retrieved on average", "§3.3.2"),
+        "icon_in_mask": PaperFigure("92.3% icon-placement precision against masks", "§4.1"),
+    },
+}
+
+
+@dataclass
+class Mean:
+    """A mean of per-item values with the number of items."""
+
+    total: float
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "value": self.value}
+
+    def __str__(self) -> str:
+        return f"{100 * self.value:.2f}% (mean over {self.n:,})" if self.n else "n/a (0 cases)"
 
 
 @dataclass
@@ -126,10 +189,25 @@ def imagenet_stats(parsed: Any, boxes: Mapping[str, Sequence[Box]] | None = None
 
 @dataclass
 class CocoLabels:
-    """Original COCO labels of images: category ids and boxes (relative xyxy) per image_id."""
+    """Original COCO labels of images: category ids and boxes (relative xyxy) per image_id.
+
+    ``segmentations`` (image_id -> category_id -> the instances' ``segmentation`` values) and ``sizes``
+    (image_id -> (width, height)) are needed only for ``icon_in_mask``.
+    """
 
     categories: dict[int, set[int]]
     boxes: dict[int, dict[int, list[Box]]]  # image_id -> category_id -> boxes
+    segmentations: dict[int, dict[int, list[Any]]] = field(default_factory=dict)
+    sizes: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+
+def _point_in_masks(x: float, y: float, segms: Sequence[Any], size: tuple[int, int]) -> bool:
+    """Is the pixel of the relative point (x, y) inside any of the instance segmentations?"""
+    from luab_bench.suites.coco_data import segmentation_mask
+
+    w, h = size
+    px, py = min(int(x * w), w - 1), min(int(y * h), h - 1)
+    return any(bool(segmentation_mask(sg, h, w)[py, px]) for sg in segms)
 
 
 def coco_stats(parsed: Any, labels: CocoLabels | None = None) -> dict[str, Any]:
@@ -146,13 +224,19 @@ def coco_stats(parsed: Any, labels: CocoLabels | None = None) -> dict[str, Any]:
     }
     if labels is None:
         return out
-    rec_hits = rec_n = prec_hits = prec_n = box_hits = box_n = 0
+    rec_hits = rec_n = prec_hits = prec_n = box_hits = box_n = mask_hits = 0
+    per_image = Mean(0.0, 0)
+    with_masks = bool(labels.segmentations)
     for image_id, image in parsed.images.items():
         orig = labels.categories.get(image_id)
         if orig is None:
             continue
+        found = sum(1 for c in orig if c in image.points)
         rec_n += len(orig)
-        rec_hits += sum(1 for c in orig if c in image.points)
+        rec_hits += found
+        if orig:
+            per_image.total += found / len(orig)
+            per_image.n += 1
         prec_n += len(image.points)
         for cat, p in image.points.items():
             if cat not in orig:
@@ -162,17 +246,49 @@ def coco_stats(parsed: Any, labels: CocoLabels | None = None) -> dict[str, Any]:
             if bxs:
                 box_n += 1
                 box_hits += any(_inside(p.x, p.y, b) for b in bxs)
+            segms = labels.segmentations.get(image_id, {}).get(cat)
+            if with_masks and segms and image_id in labels.sizes:
+                mask_hits += _point_in_masks(p.x, p.y, segms, labels.sizes[image_id])
     out["recall_original"] = Ratio(rec_hits, rec_n)
+    out["recall_original_per_image"] = per_image
     out["icon_precision"] = Ratio(prec_hits, prec_n)
     out["icon_in_box"] = Ratio(box_hits, box_n)
+    if with_masks:
+        out["icon_in_mask"] = Ratio(mask_hits, prec_n)
     return out
 
 
-def stats_lines(stats: Mapping[str, Any]) -> list[str]:
-    """One ``name: value`` line per figure."""
-    return [f"{k}: {v}" for k, v in stats.items()]
+def folder_shares(
+    dataset: str, folder_ids: Sequence[Any], record_ids: Iterable[Any], point_ids: Iterable[Any]
+) -> dict[str, Any]:
+    """Figures over the local training images, the paper's denominators (see the module docstring)."""
+    folder = set(folder_ids)
+    with_record = len(folder & set(record_ids))
+    out: dict[str, Any] = {"train_images": len(folder)}
+    if dataset == "coco-ab":
+        out["reannotated_share"] = Ratio(with_record, len(folder))
+    else:
+        out["interacted_share"] = Ratio(with_record, len(folder))
+        out["reselected_share"] = Ratio(len(folder & set(point_ids)), len(folder))
+    return out
 
 
-def stats_dict(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """JSON-ready form (ratios as {hits, n, value})."""
-    return {k: (v.as_dict() if isinstance(v, Ratio) else v) for k, v in stats.items()}
+def stats_lines(stats: Mapping[str, Any], dataset: str | None = None) -> list[str]:
+    """One ``name: value`` line per figure, with ``[paper: …]`` where the paper reports that figure."""
+    paper = PAPER_FIGURES.get(dataset or "", {})
+    lines = []
+    for k, v in stats.items():
+        line = f"{k}: {v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}: {v}"
+        lines.append(f"{line}  [paper: {paper[k]}]" if k in paper else line)
+    return lines
+
+
+def stats_dict(stats: Mapping[str, Any], dataset: str | None = None) -> dict[str, Any]:
+    """JSON-ready form (ratios as {hits, n, value}); ``paper``: the reported figures, where they exist."""
+    out = {k: (v.as_dict() if isinstance(v, Ratio | Mean) else v) for k, v in stats.items()}
+    paper = PAPER_FIGURES.get(dataset or "", {})
+    if dataset is not None:
+        out["paper"] = {
+            k: {"text": f.text, "where": f"LUAB {f.where}"} for k, f in paper.items() if k in stats
+        }
+    return out

@@ -539,8 +539,10 @@ def simulate_annotator(
     [{x, y, time}], ``hoveredCount``, ``hoveredRecord`` [{action: enter|leave, time}],
     ``imagePosition`` {x, y}, ``imageWidth``/``imageHeight`` (displayed size, px),
     ``originalImageWidth``/``originalImageHeight``, ``estimateTime`` (ms hovered while unselected),
-    ``mouseTracking`` [{x, y, time}], ``worker_id``, ``assignment_id``. Not confirmed per record,
-    hence not written: HIT id and page number (the front-end sends them at HIT/page level).
+    ``mouseTracking`` [{x, y, time}], ``worker_id``, ``assignment_id`` (LUAB Fig. 4 shows ``imageID``,
+    the original size, ``selected``, ``selectedRecord`` and ``mouseTracking`` with x, y, time; its full
+    list is Appendix Fig. A, not in the available text). Not written, as no source shows them per
+    record: HIT id and page number (the front-end sends them at HIT/page level).
 
     Click semantics follow the front-end: a click toggles ``selected``; only *select* clicks are
     appended to ``selectedRecord`` (deselects are not recorded), so ``selectedCount ==

@@ -6,8 +6,8 @@ targets, the convention of multi-label COCO classification (e.g. ML-GCN, ASL; = 
 ``average_precision_score(..., average="macro")``). Classes without a positive are undefined under
 that definition: they are excluded and their count is returned so the caller can report it.
 
-Shetty et al. 2019's V^avg / V^min are *not* implemented: the formula could not be pinned from a
-citable source (see docs/evaluation.md).
+The COCO context metrics V^avg / V^min of LUAB Tables 6-7 live in :mod:`luab_bench.metrics.context`
+(the text prints no formula; the operational definition there is ours).
 """
 
 from __future__ import annotations

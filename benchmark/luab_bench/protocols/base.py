@@ -47,6 +47,17 @@ def _version_str(v: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- configs
+#: Which slots Rand draws a point for. ``every_sample`` (protocols v1.1): every image (single-label) /
+#: every present class (multi-label), LUAB §5.1-5.2 "a uniform-random point Z for each image";
+#: ``with_byproduct`` (v1.0, the value when the key is absent so older results reproduce): only the
+#: slots that have a byproduct Z, as LUAB.
+RandomSlots = Literal["with_byproduct", "every_sample"]
+RANDOM_SLOTS_HELP = (
+    "Rand only: every_sample = a random Z for every image / present class (LUAB §5.1); "
+    "with_byproduct = only where a byproduct Z exists (v1.0; the default when absent)"
+)
+
+
 class ProtocolConfig(StrictModel):
     """Fields every protocol YAML has."""
 
@@ -71,6 +82,13 @@ class PointRegressionConfig(ProtocolConfig):
     target: Literal["byproduct", "uniform_random"]
     loss_weight: float = Field(gt=0, description="λ in CE + λ·smoothL1")
     smooth_l1_beta: float = Field(ge=0, description="torch smooth_l1_loss beta (0 = plain L1)")
+    random_slots: RandomSlots = Field("with_byproduct", description=RANDOM_SLOTS_HELP)
+
+    @model_validator(mode="after")
+    def _slots_only_for_rand(self) -> PointRegressionConfig:
+        if self.target != "uniform_random" and self.random_slots != "with_byproduct":
+            raise ValueError("random_slots applies to target: uniform_random only; remove it")
+        return self
 
 
 # ----------------------------------------------------------------------------- plugin API
@@ -183,7 +201,13 @@ class PointRegressionProtocol(Protocol):
         if self.config.target == "byproduct":
             return _targets.byproduct_targets(points, has_point)
         _, has_point = _targets.check_point_arrays(points, has_point)
+        if self.config.random_slots == "every_sample":  # multi-label: the loss keeps present classes
+            has_point = _targets.all_slots(has_point)
         return _targets.uniform_random_targets(has_point, seed)
+
+    def point_loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The regression term: mean smooth-L1 over the masked slots (one slot per image here)."""
+        return masked_smooth_l1(pred, target, mask, self.config.smooth_l1_beta)
 
     def loss(
         self,
@@ -200,7 +224,7 @@ class PointRegressionProtocol(Protocol):
             )
         ce = self.classification_loss(out.logits, labels)
         mask = self.point_mask(labels, has_point)
-        point = masked_smooth_l1(out.points, points, mask, self.config.smooth_l1_beta)
+        point = self.point_loss(out.points, points, mask)
         total = ce + self.config.loss_weight * point
         return total, {"ce": ce.detach(), "point": point.detach()}
 

@@ -2,9 +2,11 @@
 
 Rand (the paper's control for "any extra regression task helps") draws one uniform point in [0, 1]²
 per (sample, head) **once**, from the run seed and the sample's index only, so it is the same in
-every epoch and whatever the batch order. It supervises **exactly the samples that have a byproduct
-Z** (the same ``has_point`` mask as LUAB): LUAB and Rand then differ only in *where* the target is,
-not in how many samples carry a regression loss.
+every epoch and whatever the batch order (the text does not say whether the paper redraws it; fixed
+is ours). Which slots get one is the protocol's ``random_slots``: ``every_sample`` (v1.1 protocols,
+LUAB §5.1 "a uniform-random point Z for each image"; per present class for COCO, §5.2) or
+``with_byproduct`` (v1.0: exactly the samples that have a byproduct Z, the same ``has_point`` mask
+as LUAB, so that LUAB and Rand differ only in *where* the target is).
 
 All functions take and return numpy arrays: points float32 (N, P, 2), has_point bool (N, P).
 """
@@ -45,6 +47,11 @@ def byproduct_targets(points: np.ndarray, has_point: np.ndarray) -> tuple[np.nda
     points, has_point = check_point_arrays(points, has_point)
     points[~has_point] = 0.0
     return points, has_point
+
+
+def all_slots(has_point: np.ndarray) -> np.ndarray:
+    """Every slot set (Rand with ``random_slots: every_sample``: a random Z for each image / class)."""
+    return np.ones_like(np.asarray(has_point, dtype=bool))
 
 
 def uniform_random_targets(has_point: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

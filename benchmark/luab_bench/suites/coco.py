@@ -6,9 +6,15 @@ bootstrap over images. Images are resized to the model's input size *without* a 
 multi-label COCO convention: a crop would cut labelled objects out) and normalised with the
 model's timm data config.
 
-V^avg / V^min (Shetty et al. 2019) are not reported: their formula could not be pinned from a source
-available to us (see docs/evaluation.md); :func:`luab_bench.suites.coco_data.class_masks` provides the
-per-class masks an object-erasure evaluation needs.
+``coco_vavg`` / ``coco_vmin`` (LUAB §5.2, Tables 6-7, after Shetty et al. 2019; lower is better) and
+the diagnostic ``coco_self_drop``: object-erasure context dependence over the val images with >= 2
+labelled classes, each class erased by filling its instance masks (dilated by
+:data:`luab_bench.suites.context.COCO_DILATE_PX` px) with the image's mean colour. The paper prints
+no formula: the operational definition is ours (:mod:`luab_bench.metrics.context`) and every metric's
+``task`` says so.
+
+``coco_mpxap`` (LUAB Table 5): the class-averaged PxAP of per-class CAMs against the instance masks
+(:mod:`luab_bench.suites.class_pxap`), for models with timm's CAM interface.
 """
 
 from __future__ import annotations
@@ -22,8 +28,12 @@ import numpy as np
 
 from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_index_ci
+from luab_bench.metrics.context import context_metrics
 from luab_bench.metrics.multilabel import mean_average_precision
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
+from luab_bench.suites.class_pxap import ClassPxap, resize_masks, supports_cam
+from luab_bench.suites.coco_data import class_masks
+from luab_bench.suites.context import COCO_DILATE_PX, erasure_note, score_coco_erasures
 
 ENV_VAR = "LUAB_BENCH_COCO_ROOT"
 HOW_TO_GET = (
@@ -50,6 +60,20 @@ def map_metric(
     )
 
 
+def coco_transform(data_config: dict[str, Any]) -> Any:
+    """PIL image -> normalised CHW tensor at the model's input size (bilinear resize, no crop)."""
+    from torchvision import transforms as T
+
+    size = tuple(data_config["input_size"][-2:])
+    return T.Compose(
+        [
+            T.Resize(size, interpolation=T.InterpolationMode.BILINEAR),
+            T.ToTensor(),
+            T.Normalize(data_config["mean"], data_config["std"]),
+        ]
+    )
+
+
 def score_images(
     model: Any,
     paths: list[Path],
@@ -59,25 +83,17 @@ def score_images(
     batch_size: int,
     progress: Any = None,
     description: str = "coco",
+    hooks: dict[str, Any] | None = None,
 ) -> np.ndarray:
-    """Class logits (N, C) of image files, resized (no crop) to the model's input size."""
+    """Class logits (N, C) of image files, resized (no crop) to the model's input size (+ ``hooks``)."""
     from torch.utils.data import DataLoader
-    from torchvision import transforms as T
 
     from luab_bench.suites.imagenet import _Files
 
-    size = tuple(data_config["input_size"][-2:])
-    tf = T.Compose(
-        [
-            T.Resize(size, interpolation=T.InterpolationMode.BILINEAR),
-            T.ToTensor(),
-            T.Normalize(data_config["mean"], data_config["std"]),
-        ]
-    )
-    loader = DataLoader(_Files(paths, tf), batch_size=batch_size)
+    loader = DataLoader(_Files(paths, coco_transform(data_config)), batch_size=batch_size)
     out = predict(
         model, loader, device=device, batch_size=batch_size, outputs=("logits",), progress=progress,
-        description=description, total=len(paths),
+        description=description, total=len(paths), hooks=hooks,
     )  # fmt: skip
     return out.logits if out.logits is not None else np.zeros((0, 0), dtype=np.float32)
 
@@ -87,7 +103,7 @@ class CocoSuite(Suite):
     """COCO-2014 val multi-label mAP; ``dataset_dir`` (or $LUAB_BENCH_COCO_ROOT) is the COCO root."""
 
     name = "coco"
-    description = "COCO-2014 val multi-label classification: mAP over the 80 classes"
+    description = "COCO-2014 val multi-label classification: mAP over the 80 classes, V^avg / V^min"
 
     default_batch_size = 64
 
@@ -103,24 +119,34 @@ class CocoSuite(Suite):
         cfg = default_data_config(model)
         if isinstance(settings.normalize, tuple):
             cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        size = tuple(int(v) for v in cfg["input_size"][-2:])
+        cam = ClassPxap(model, cset.targets, lambda i: resize_masks(class_masks(cset, i), size))  # type: ignore[arg-type]
         scores = score_images(
             model, cset.paths, data_config=cfg, device=settings.device, batch_size=settings.batch_size,
-            progress=settings.progress,
+            progress=settings.progress, hooks={"cam": cam.hook} if supports_cam(model) else None,
         )  # fmt: skip
         if scores.shape[1] != cset.targets.shape[1]:
             raise DataError(
                 f"coco suite: the model has {scores.shape[1]} outputs but COCO has "
                 f"{cset.targets.shape[1]} classes; create it with num_classes={cset.targets.shape[1]}"
             )
-        return EvalOutcome(
-            {
-                "coco_map": map_metric(
-                    scores,
-                    cset.targets,
-                    seed=settings.seed,
-                    n_boot=settings.n_boot,
-                    key="coco_map",
-                    task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
-                )
-            }
-        )
+        metrics = {
+            "coco_map": map_metric(
+                scores,
+                cset.targets,
+                seed=settings.seed,
+                n_boot=settings.n_boot,
+                key="coco_map",
+                task="COCO-2014 val: multi-label mAP over classes (resize, no crop)",
+            )
+        }
+        if supports_cam(model) and (mpxap := cam.metric("COCO-2014 val, instance masks")) is not None:
+            metrics["coco_mpxap"] = mpxap
+        erasures = score_coco_erasures(model, cset, coco_transform(cfg), settings, dilate_px=COCO_DILATE_PX)
+        metrics.update(
+            context_metrics(
+                erasures, prefix="coco", dataset="COCO-2014 val", seed=settings.seed,
+                n_boot=settings.n_boot, erasure=erasure_note(COCO_DILATE_PX),
+            )
+        )  # fmt: skip
+        return EvalOutcome(metrics)

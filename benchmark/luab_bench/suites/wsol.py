@@ -91,8 +91,8 @@ def scale_boxes(boxes: Any, width: int, height: int, resize: int = RESIZE) -> np
     return (b * s).astype(np.int64)
 
 
-def class_activation_maps(model: Any, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """CAMs (B, h, w) of ``classes`` from the last feature map (see module docstring for ViTs)."""
+def cam_features(model: Any, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The last feature map (B, C, h, w) and the linear classifier's weight (K, C) (see module docstring)."""
     import torch
 
     net = getattr(model, "backbone", model)
@@ -106,8 +106,23 @@ def class_activation_maps(model: Any, x: torch.Tensor, classes: torch.Tensor) ->
     head = net.get_classifier()
     if not isinstance(head, torch.nn.Linear):
         raise DataError(f"wsol: CAM needs a linear classifier, got {type(head).__name__}")
-    w = head.weight[classes]  # (B, C)
-    return torch.einsum("bc,bchw->bhw", w, feats)
+    return feats, head.weight
+
+
+def class_activation_maps(model: Any, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """CAMs (B, h, w) of ``classes`` from the last feature map (see module docstring for ViTs)."""
+    import torch
+
+    feats, weight = cam_features(model, x)
+    return torch.einsum("bc,bchw->bhw", weight[classes], feats)
+
+
+def all_class_activation_maps(model: Any, x: torch.Tensor) -> torch.Tensor:
+    """CAMs (B, K, h, w) of every class (the per-class CAMs of LUAB Table 5's COCO WSOL)."""
+    import torch
+
+    feats, weight = cam_features(model, x)
+    return torch.einsum("kc,bchw->bkhw", weight, feats)
 
 
 def evaluate_wsol(

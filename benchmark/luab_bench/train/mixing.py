@@ -1,7 +1,7 @@
 """Point-aware mixup / CutMix for a batch: what happens to the byproduct Z.
 
-The paper's stance on Z under mixup/CutMix could not be found (docs/paper_notes.md §4), so this is
-our rule, chosen to treat Z exactly like the label:
+The LUAB text says DeiT's mixup and CutMix were on for the ViTs (§5.1 footnote 1) but not what they
+do to Z (docs/paper_notes.md §4: open), so this is our rule, chosen to treat Z exactly like the label:
 
 - Both follow timm's ``Mixup(mode='batch')``: one λ per batch, sample i is mixed with sample
   B-1-i (the flipped batch); with probability ``switch_prob`` CutMix is used instead of mixup;

@@ -29,6 +29,25 @@ from luab_bench.errors import LuabError
 
 DEFAULT_TOLERANCE = 0.5
 
+#: Training sources whose COCO-AB Z_c rule (``mode``) became an option with a new default.
+_COCO_Z_SOURCES = ("coco-ab", "synthetic-coco")
+
+
+def legacy_source_options(source: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The recorded source options, plus what an older result used without recording it.
+
+    COCO-AB Z_c: results made before the default became the paper's final add action (LUAB §4.1,
+    ``last_add``) do not record ``mode``; they were trained with the icon replay, so it is passed
+    again explicitly (``config.data.config.mode`` when recorded, else ``replay``).
+    """
+    from luab_bench.data.coco_ab import LEGACY_MODE
+
+    options = dict(data.get("options") or {})
+    if source in _COCO_Z_SOURCES and "mode" not in options:
+        recorded = (data.get("config") or {}).get("mode")
+        options["mode"] = recorded if isinstance(recorded, str) else LEGACY_MODE
+    return options
+
 
 @dataclasses.dataclass(frozen=True)
 class MetricDrift:
@@ -118,7 +137,7 @@ def reproduce_result(
     suite = evaluation.get("suite", recorded.suite.name)
     dev = device or evaluation.get("device", "auto")
     say = echo or (lambda _s: None)
-    options = dict(data.get("options") or {})
+    options = legacy_source_options(source, data)
     # the suite train_one is given only picks defaults (recipe, protocols; both recorded here): the
     # evaluation suite when it can train, else the training suite whose default source this is
     train_suite = suite

@@ -5,7 +5,8 @@ Where: ``--train-data ROOT`` or ``--data-root ROOT`` holding ``train2014/`` and
 paths). Samples: the instances' images whose file exists in the folder, by image_id. Labels: multi-hot
 over the instances' categories (80, sorted by category_id = the column order; images without any
 annotation keep an all-zero row and are counted). Z_c: the COCO-AB records (``--byproducts`` or an
-ingested point table; replay mode by default, option ``mode: last_add`` for the official loader's rule)
+ingested point table; by default the final ``add`` action per class, LUAB §4.1; option ``mode: replay``
+for the position after replaying add/move/remove)
 joined by image_id, one column per category. Sizes from the instances json (checked at decode).
 Held-out curves (``val_map``, ``val_point_in_box``): a seeded subset of ``val2014/`` +
 ``annotations/instances_val2014.json`` (options ``held_out`` = count, default 1000, 0 = off;
@@ -33,6 +34,7 @@ _OPTIONS = ("images", "instances", "mode", "strict", "held_out", "val_images", "
 def coco_ab_source(req: SourceRequest) -> PreparedSource:
     """COCO-2014 train joined with COCO-AB Z_c per class."""
     from luab_bench.data.coco import folder_image_ids, load_instances
+    from luab_bench.data.coco_ab import DEFAULT_MODE, z_mode
     from luab_bench.train.data import FileTrainData
     from luab_bench.train.sources.common import file_listing, join_counts, point_table
     from luab_bench.train.sources.images import PathImages
@@ -64,7 +66,7 @@ def coco_ab_source(req: SourceRequest) -> PreparedSource:
     paths = [image_dir / instances.images[i][0] for i in image_ids]
     sizes = np.asarray([(instances.images[i][2], instances.images[i][1]) for i in image_ids], dtype=np.int64)
     fingerprint, _ = file_listing([*paths, instances_path], root)
-    mode = str(req.options.get("mode", "replay"))
+    mode = z_mode(req.options.get("mode", DEFAULT_MODE), "training source 'coco-ab'")
     table = point_table(req, "coco-ab", {"mode": mode})
     aligned = table.align(image_ids)
     points, has = aligned.dense(np.arange(n), columns)
@@ -87,7 +89,7 @@ def coco_ab_source(req: SourceRequest) -> PreparedSource:
     )
     meta = {
         "source": "coco-ab",
-        "options": dict(req.options),  # `luab-bench reproduce` passes them again
+        "options": {**req.options, "mode": mode},  # `luab-bench reproduce` passes them again
         "variant": "coco2014-train",
         "fingerprint": fingerprint,
         "config": {

@@ -39,6 +39,17 @@ def point_table(req: SourceRequest, dataset: str, options: dict[str, Any]) -> An
         return pt.ingest_imagenet_ab(Path(req.byproducts).expanduser(), out, strict=strict, **options)
     if (out / pt.META_FILE).is_file():
         table = pt.PointTable(out)
+        built = table.meta.get("options") or {}
+        differ = {k: (built.get(k), v) for k, v in options.items() if built.get(k) != v}
+        if differ:  # e.g. a COCO-AB table ingested with the replay rule, training asks for last_add
+            wanted = " ".join(f"--{k.replace('_', '-')} {v}" for k, (_, v) in differ.items())
+            have = ", ".join(f"{k}={b!r}" for k, (b, _) in differ.items())
+            raise ConfigError(
+                f"{out}: the ingested {dataset} table was built with {have}, but this run needs "
+                f"{', '.join(f'{k}={v!r}' for k, (_, v) in differ.items())}; re-ingest it "
+                f"(`luab-bench data ingest {dataset} PATH {wanted}`), pass --byproducts PATH, or pass "
+                f"--source-option to match the table"
+            )
         req.echo(f"Byproducts: the point table ingested in {out}")
         return table
     hub_file = "imagenet_ab_v1_0.tar.gz" if dataset == "imagenet-ab" else "coco_ab_v1_0.json"

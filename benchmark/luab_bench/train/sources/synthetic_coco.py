@@ -1,8 +1,9 @@
 """``synthetic-coco``: the embedded COCO-AB-schema multi-label split (``data/synthetic_coco.py``).
 
 Multi-hot labels (N, K) from ``train/labels.npy``; Z_c per (image, class) from the split's
-``coco_ab.json`` through :func:`luab_bench.data.coco_ab.parse_coco_ab` (the icon replay real COCO-AB
-goes through), columns in the manifest's class order (``category_id`` -> index). In memory. Held-out curves
+``coco_ab.json`` through :func:`luab_bench.data.coco_ab.parse_coco_ab`, as real COCO-AB (option
+``mode``: ``last_add``, the default, = the final add action of LUAB §4.1; ``replay`` = after
+add/move/remove), columns in the manifest's class order (``category_id`` -> index). In memory. Held-out curves
 (``val_map``, ``val_point_in_box``): a seeded 512-image subset of the ``val`` split with its visible
 object boxes (``objects.npy``).
 """
@@ -63,7 +64,7 @@ def class_points(
 @TRAIN_SOURCES.register("synthetic-coco")
 def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
     """Generate (or reuse) the synthetic COCO-AB variant under ``data_dir`` and join its Z_c."""
-    from luab_bench.data.coco_ab import parse_coco_ab
+    from luab_bench.data.coco_ab import DEFAULT_MODE, parse_coco_ab, z_mode
     from luab_bench.data.synthetic_coco import (
         RECORDS_FILE,
         SYNTHETIC_COCO_VARIANTS,
@@ -73,7 +74,8 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
     from luab_bench.train.data import TrainData
     from luab_bench.train.heldout import HeldOutSet
 
-    req.check_options("synthetic-coco", ())
+    req.check_options("synthetic-coco", ("mode",))
+    mode = z_mode(req.options.get("mode", DEFAULT_MODE), "training source 'synthetic-coco'")
     variant = req.variant or "synthetic-coco"
     if variant not in SYNTHETIC_COCO_VARIANTS:
         raise LuabError(unknown_name_message("synthetic-coco variant", variant, SYNTHETIC_COCO_VARIANTS))
@@ -82,7 +84,7 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
     manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     split = load_coco_split(directory, "train")
     columns = {int(c["category_id"]): int(c["index"]) for c in manifest["classes"]}
-    parsed = parse_coco_ab(directory / RECORDS_FILE)
+    parsed = parse_coco_ab(directory / RECORDS_FILE, mode=mode)  # type: ignore[arg-type]
     points, has, join = class_points(parsed, [int(i) for i in split["image_ids"]], columns)
     req.echo(
         f"Byproducts: {join['images_with_z']}/{join['images']} training images have a Z_c "
@@ -96,6 +98,7 @@ def synthetic_coco_source(req: SourceRequest) -> PreparedSource:
     )
     meta = {
         "source": "synthetic-coco",
+        "options": {"mode": mode},  # `luab-bench reproduce` passes them again
         "variant": variant,
         "fingerprint": manifest["fingerprint"],
         "config": cfg.model_dump(mode="json"),
