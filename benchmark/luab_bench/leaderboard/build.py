@@ -49,6 +49,7 @@ from luab_bench.results.replays import find_replays
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
 from luab_bench.results.signing import verify_document
 from luab_bench.results.trust import TrustSet, as_trust_set
+from luab_bench.safe_json import display_name, has_surrogate
 
 TITLE = "luab-bench leaderboard"
 DETAIL_DIR = "r"
@@ -191,6 +192,10 @@ def collect_rows(
     trusted = as_trust_set(trusted_keys)
     report = BuildReport(trust=_trust_text(trusted))
     for path in sorted(results_dir.glob("*.json")):
+        if has_surrogate(path.name):  # not UTF-8: it could not be written into a page or results.json
+            reason = "file name is not valid UTF-8; rename the file"
+            report.invalid.append({"file": display_name(path.name), "reason": reason})
+            continue
         if not path.is_file():
             report.invalid.append({"file": path.name, "reason": "not a regular file"})
             continue
@@ -401,10 +406,31 @@ def render_detail(
     )
 
 
+#: What a spreadsheet reads as the start of a formula (after NFKC, so fullwidth ＝ ＋ － ＠ and
+#: their small/superscript variants count too; OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _csv_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in submitted strings (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Neutralise spreadsheet formulas in submitted strings (CSV injection) with a leading ``'``.
+
+    A string is neutralised when it starts with a tab, CR or LF, or when its first character after
+    any leading whitespace and control/format characters (spaces, ``\\r``, zero-width space, BOM)
+    is, after NFKC normalisation, one of ``= + - @`` (``" =1+1"``, ``"\\r=1+1"``, ``"＝1+1"``).
+    Line breaks inside a value are kept; :func:`results_csv` quotes such fields (CRLF records).
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "\t\r\n":
         return "'" + value
+    import unicodedata
+
+    for ch in value:
+        if ch.isspace() or unicodedata.category(ch)[0] == "C":
+            continue
+        if unicodedata.normalize("NFKC", ch)[:1] in _FORMULA_STARTS:
+            return "'" + value
+        break
     return value
 
 
@@ -412,7 +438,9 @@ def results_csv(report: BuildReport) -> str:
     """One line per result: identity, signature status, and value / ci_low / ci_high / n per metric."""
     columns = [c["name"] for c in metric_columns(report.rows)]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 records end in CRLF; Python's writer quotes a field holding a character of the line
+    # terminator, so with "\r\n" every field with a CR or LF is quoted (with "\n" a lone CR was not)
+    w = csv.writer(buf, lineterminator="\r\n")
     head = ["file", "result_id", "model", "protocol", "suite", "variant", "seed", "signature"]
     w.writerow(head + [f"{c}{s}" for c in columns for s in ("", "_ci_low", "_ci_high", "_n")])
     for r in report.rows:
