@@ -257,6 +257,7 @@ def ingest_coco_ab(
         return table
     parsed = parse_coco_ab(source, strict=strict, mode=mode)  # type: ignore[arg-type]
     images = [(iid, img) for iid, img in parsed.images.items() if img.points]
+    _require_sound_source(source, parsed.report)
     n_rows = sum(len(img.points) for _, img in images)
     keys = np.fromiter((iid for iid, _ in images), dtype=np.int64, count=len(images))
     counts = np.fromiter((len(img.points) for _, img in images), dtype=np.int32, count=len(images))
@@ -302,6 +303,7 @@ def ingest_imagenet_ab(
         return table
     parsed = parse_imagenet_ab(source, strict=strict, click=click, aggregate=aggregate)  # type: ignore[arg-type]
     n = len(parsed.points)
+    _require_sound_source(source, parsed.report)
     xy = np.asarray(list(parsed.points.values()), dtype=np.float32).reshape(n, 2)
     return write_point_table(
         out_dir,
@@ -313,6 +315,23 @@ def ingest_imagenet_ab(
         icons=np.ones(n, dtype=np.int32),
         meta={**key, "report": parsed.report.as_dict()},
     )
+
+
+def _require_sound_source(source: str | Path, report: Any) -> None:
+    """Refuse to write a table from a truncated or corrupt file.
+
+    A record that is not valid JSON (``unparsable_json``) means the file is cut short or damaged: a
+    table built from it would silently lack the rest (a file cut inside its first record gave an
+    empty table), so nothing is written and the user re-fetches the file. Malformed but parsable
+    records (NaN, out-of-range, duplicates) are counted in the table's report as before.
+    """
+    unparsable = report.malformed.get("unparsable_json", 0)
+    if unparsable:
+        example = (report.examples.get("unparsable_json") or [""])[0]
+        raise DataError(
+            f"{source}: {unparsable:,} record(s) are not valid JSON (e.g. {example[:120]}); the file is "
+            "truncated or corrupt, re-download it; no table was written"
+        )
 
 
 def default_table_dir(data_dir: str | Path, dataset: str) -> Path:
