@@ -51,9 +51,10 @@ def _unique_key_loader() -> type:
         pass
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-        loader.flatten_mapping(node)
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges are overridden by explicit keys (YAML 1.1), no duplicate
             key = loader.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen

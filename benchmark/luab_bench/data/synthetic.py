@@ -47,7 +47,7 @@ from pydantic import Field, model_validator
 
 from luab_bench.config import StrictModel
 from luab_bench.errors import DataError, LuabError
-from luab_bench.io import atomic_write_bytes
+from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 
 GENERATOR_VERSION = "1.0.0"
 SPLITS: tuple[str, ...] = ("train", "val", "only_fg", "no_fg", "mixed_same", "mixed_rand")
@@ -827,7 +827,8 @@ def generate(cfg: SyntheticConfig, root: Path, progress: Any = None) -> Path:
     if target.exists() and verify_dataset(target, cfg) is None:
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+    remove_stale_temp_files(root)  # half-generated datasets of killed runs
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=temp_suffix(), dir=root))
     try:
         _write_dataset(cfg, tmp, progress)
         if target.exists():

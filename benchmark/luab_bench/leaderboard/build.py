@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import LuabError
-from luab_bench.io import atomic_write_bytes
+from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
@@ -75,6 +75,7 @@ class BuildReport:
     results: dict[str, Result] = field(default_factory=dict, repr=False)
     cells: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
     pages_written: int = 0  # detail pages created or replaced (unchanged ones are left alone)
+    stale_removed: list[str] = field(default_factory=list)  # temp files of killed builds, removed
     index_path: Path | None = None
     json_path: Path | None = None
 
@@ -485,7 +486,7 @@ def write_if_changed(path: Path, text: str, *, sync: bool = True) -> bool:
     if sync:
         atomic_write_bytes(path, data)
         return True
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{temp_suffix()}")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -515,7 +516,7 @@ def _write_detail_pages(out_dir: Path, report: BuildReport, renderer: _Renderer,
     rebuilds (``luab-bench run`` adding one result) change few pages.
     """
     final = out_dir / DETAIL_DIR
-    tmp = out_dir / f".{DETAIL_DIR}.tmp-{os.getpid()}"
+    tmp = out_dir / f".{DETAIL_DIR}{temp_suffix()}"
     _remove(tmp)  # left by an interrupted build with this process id
     pages = (
         (
@@ -574,6 +575,9 @@ def build_site(
     data = site_data(report, references)
     renderer = get_renderer()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # temp files / folders of killed builds (`.r.<host>-<pid>.tmp`, `.index.html.….tmp`) must never
+    # be published with the site; r/ itself is swept by _write_detail_pages (anything not a page)
+    report.stale_removed = remove_stale_temp_files(out_dir)
     report.pages_written = _write_detail_pages(out_dir, report, renderer, title)
     report.index_path = out_dir / "index.html"
     report.json_path = out_dir / "results.json"
