@@ -144,6 +144,33 @@ def test_site_build_survives_every_bad_file(tmp_path: Path, key: Path, verified_
     assert not temp_leftovers(tmp_path / "site")
 
 
+def test_extreme_but_finite_numbers_render(tmp_path: Path) -> None:
+    """Training curves and config numbers have no magnitude bound: charts must stay finite."""
+    from luab_bench.leaderboard.build import build_site
+
+    doc = synthetic_doc("resnet10t", "luab", 0, 50.0)
+    doc["training"] = {"curves": {"total": [1.7e308, -1.7e308, 1e308], "tiny": [5e-324, 0.0]}, "epochs": 3}
+    doc["config"]["recipe"]["lr"] = 1e308
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "a.json").write_text(json.dumps(doc))
+    report = build_site(tmp_path / "res", tmp_path / "site")
+    assert report.n_results == 1 and not report.invalid
+    page = (tmp_path / "site" / report.rows[0]["detail"]).read_text(encoding="utf-8")
+    import math
+    import re
+
+    points = [p for attr in re.findall(r'points="([^"]*)"', page) for p in attr.replace(",", " ").split()]
+    assert points and all(math.isfinite(float(p)) for p in points), points
+
+
+def test_reproduce_refuses_a_seed_training_cannot_take(tmp_path: Path) -> None:
+    doc = synthetic_doc("resnet10t", "luab", 2**40, 50.0)
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    res = CliRunner().invoke(cli, ["reproduce", str(tmp_path / "r.json"), "--data-dir", str(tmp_path / "d")])
+    one_line_error(res, "seed 1099511627776 is outside 0..4294967295")
+    assert not (tmp_path / "d").exists()
+
+
 # --------------------------------------------------------------------------- byproduct records
 def bad_record_files() -> dict[str, bytes]:
     record = {
