@@ -229,6 +229,20 @@ def test_record_corpus_data_commands_fail_cleanly(tmp_path: Path) -> None:
     assert not temp_leftovers(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "meta",
+    [DEEP, b'{"version": "\xff"}', b"[]", b'{"version": 1}', b"{", bytes(range(256))],
+    ids=["deep", "not-utf8", "list", "no-counts", "truncated", "binary"],
+)
+def test_data_info_on_a_bad_table_is_one_line(tmp_path: Path, meta: bytes) -> None:
+    from luab_bench.data.point_table import META_FILE
+
+    table = tmp_path / "table"
+    table.mkdir()
+    (table / META_FILE).write_bytes(meta)
+    one_line_error(CliRunner().invoke(cli, ["data", "info", str(table)]), META_FILE)
+
+
 # ------------------------------------------------------------------- FIFOs via `python -m` (hangs)
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs POSIX FIFOs")
 def test_fifo_never_hangs_python_m(tmp_path: Path, key: Path) -> None:
