@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leaderboard_fixtures import synthetic_doc
 from luab_bench.cli import cli
@@ -470,6 +472,14 @@ def test_submission_symlinks_out_of_the_folder_are_refused(submission: Path, tmp
     )
 
 
+def test_submission_yaml_symlinked_elsewhere_is_refused(submission: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.yaml"
+    (submission / "submission.yaml").rename(elsewhere)
+    (submission / "submission.yaml").symlink_to(elsewhere)
+    res = check(submission)
+    assert res.exit_code != 0 and "symlink leading outside the submission directory" in res.output
+
+
 @pytest.mark.parametrize(
     ("field", "value", "needle"),
     [
@@ -697,3 +707,53 @@ def test_luab_errors_with_undecodable_names_print(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["verify", str(tmp_path)])
     one_line_error(res)
     assert "\\xff.json" in res.output
+
+
+# ------------------------------------------------------------------------------ property tests
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_json_values)
+def test_safe_loads_round_trips_valid_json(value: Any) -> None:
+    from luab_bench import safe_json
+
+    text = json.dumps(value, ensure_ascii=False)
+    assert safe_json.loads(text.encode("utf-8"), reject_duplicates=True) == value
+    assert safe_json.loads(text.encode("utf-8")) == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=100).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_safe_loads_raises_only_input_problem(data: bytes) -> None:
+    from luab_bench import safe_json
+
+    try:
+        safe_json.loads(data, reject_duplicates=True)
+        safe_json.loads(data)
+    except safe_json.InputProblem:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_csv_cell_round_trips_one_record(value: str) -> None:
+    import unicodedata
+
+    from luab_bench.leaderboard.build import _csv_cell
+
+    cell = _csv_cell(value)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow([cell, "end"])
+    parsed = list(csv.reader(io.StringIO(buf.getvalue(), newline="")))
+    assert parsed == [[cell, "end"]]  # one record, the value intact
+    assert cell in (value, "'" + value)
+    if cell == value:  # not neutralised: no formula start after leading blanks / controls
+        rest = [c for c in value if not (c.isspace() or unicodedata.category(c)[0] == "C")]
+        assert not value[:1] or value[0] not in "\t\r\n"
+        assert not rest or unicodedata.normalize("NFKC", rest[0])[:1] not in "=+-@"

@@ -279,6 +279,10 @@ def check_submission(
             f"{file}: not found; a submission is a directory submissions/<id>/ holding {SUBMISSION_FILE} "
             "(see submissions/README.md)"
         )
+    if file.is_symlink() and not file.resolve().is_relative_to(file.parent.resolve()):
+        raise SubmissionError(
+            f"{file}: a symlink leading outside the submission directory; commit the file itself"
+        )
     try:
         data = load_yaml(file)
     except ConfigError as err:
