@@ -157,8 +157,11 @@ def loads(
     orjson first (it refuses invalid UTF-8, lone surrogates and nesting over 1024 by itself); on its
     failure, or when duplicate keys must be detected (orjson keeps the last silently), the stdlib
     parser, which also reads NaN/Infinity and big ints (the callers' schemas then refuse them) and
-    gives the same error positions. ``max_depth=None``: no walk over the parsed tree (for large
-    record files whose records are checked one by one; the parsers' own depth limits still apply).
+    gives the same error positions (orjson reads an integer beyond 64 bits as a float; the record
+    checks refuse such values either way, and ``reject_duplicates=True``, used for results and
+    checkpoints, always takes the exact stdlib path). ``max_depth=None``: no walk over the parsed
+    tree (for large record files whose records are checked one by one; the parsers' own depth
+    limits still apply).
     """
     if _orjson is not None and not reject_duplicates:
         try:
