@@ -274,6 +274,8 @@ def check_submission(
     never part of a message (CI logs are public).
     """
     file = submission_file(path)
+    if file.exists() and not file.is_file():
+        raise SubmissionError(f"{file}: not a regular file (a FIFO, device or directory); commit a YAML file")
     if not file.is_file():
         raise SubmissionError(
             f"{file}: not found; a submission is a directory submissions/<id>/ holding {SUBMISSION_FILE} "
