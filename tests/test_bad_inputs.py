@@ -260,6 +260,7 @@ def test_fifo_never_hangs_python_m(tmp_path: Path, key: Path) -> None:
     for args in (
         ["verify", str(fifo)],
         ["data", "parse", str(fifo)],
+        ["data", "stats", "coco-ab", str(fifo)],
         ["sign", str(fifo), "--key", str(key)],
         ["submission", "check", str(sub)],
     ):
