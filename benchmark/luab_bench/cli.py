@@ -346,7 +346,8 @@ def sign(results: tuple[Path, ...], key: Path, submission_id: str | None) -> Non
 
     for path in results:
         sign_result_file(path, key, submission_id=submission_id)
-        click.echo(f"signed {display_name(path)}" + (f" for submission {submission_id}" if submission_id else ""))
+        bound = f" for submission {submission_id}" if submission_id else ""
+        click.echo(f"signed {display_name(path)}{bound}")
 
 
 @cli.command()

@@ -163,7 +163,8 @@ class Submission(StrictModel):
                 raise ValueError(
                     f"{v!r} is not 'package.module:callable' (dotted module, one colon, a Python name)"
                 )
-            if v not in (info.context or {}).get("allowed_factories", ()):
+            ctx = info.context or {}
+            if ctx.get("check_factories", True) and v not in ctx.get("allowed_factories", ()):
                 raise ValueError(
                     f"{v!r} is a 'module:callable' factory: evaluating it imports and runs that code "
                     "(os:system would run a shell command), so it is accepted only when a maintainer "
@@ -262,7 +263,11 @@ def submission_file(path: str | Path) -> Path:
 
 
 def check_submission(
-    path: str | Path, *, check_timm: bool = True, allowed_factories: Collection[str] = ()
+    path: str | Path,
+    *,
+    check_timm: bool = True,
+    allowed_factories: Collection[str] = (),
+    check_factories: bool = True,
 ) -> Submission:
     """Load and validate a submission directory (or its ``submission.yaml``).
 
@@ -270,6 +275,8 @@ def check_submission(
     ``check_timm=False`` skips looking the model up in ``timm.list_models()`` (used by tests that
     need no timm import; the syntax checks still run). ``allowed_factories``: the ``module:callable``
     models a maintainer has reviewed; any other factory is refused (evaluating it runs its code).
+    ``check_factories=False``: for callers that only read the declared model name (binding results
+    to submissions); the gate is `submission check` / `submission keys`, which CI runs first.
     A file that looks like it holds a private key is refused before it is parsed, and the key is
     never part of a message (CI logs are public).
     """
@@ -292,7 +299,12 @@ def check_submission(
     _refuse_private_key(file)
     if not isinstance(data, dict):
         raise SubmissionError(f"{file}: must be a mapping of team, contact, model, weights, ...")
-    context = {"root": file.parent, "check_timm": check_timm, "allowed_factories": set(allowed_factories)}
+    context = {
+        "root": file.parent,
+        "check_timm": check_timm,
+        "allowed_factories": set(allowed_factories),
+        "check_factories": check_factories,
+    }
     try:
         return Submission.model_validate(data, context=context)
     except ValidationError as err:
