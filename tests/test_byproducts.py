@@ -470,9 +470,9 @@ def test_plain_json_fallback_gives_the_same_result(tmp_path, monkeypatch):
     ]
     path = write_jsonl(tmp_path / "r.jsonl", records)
     with_orjson = parse_imagenet_ab(path)
-    from luab_bench.data import record_base
+    from luab_bench import safe_json
 
-    monkeypatch.setattr(record_base, "_orjson", None)  # the shared loader both parsers use
+    monkeypatch.setattr(safe_json, "_orjson", None)  # the shared loader both parsers use
     without = parse_imagenet_ab(path)
     assert without.points == with_orjson.points == {"a/a_1": (0.25, 0.75)}
     assert without.report.as_dict() == with_orjson.report.as_dict()

@@ -42,7 +42,10 @@ class LuabGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LuabError as err:
-            raise click.ClickException(str(err)) from None
+            from luab_bench.safe_json import display_name
+
+            # a message may quote a file name or value that is not UTF-8: printable, never a crash
+            raise click.ClickException(display_name(str(err))) from None
         except KeyboardInterrupt:
             raise click.ClickException("interrupted; files written so far are complete (atomic)") from None
 
@@ -339,10 +342,12 @@ def keygen(out: Path, name: str) -> None:
 def sign(results: tuple[Path, ...], key: Path, submission_id: str | None) -> None:
     """Sign result JSON files in place (atomically)."""
     from luab_bench.results.signing import sign_result_file
+    from luab_bench.safe_json import display_name
 
     for path in results:
         sign_result_file(path, key, submission_id=submission_id)
-        click.echo(f"signed {path}" + (f" for submission {submission_id}" if submission_id else ""))
+        bound = f" for submission {submission_id}" if submission_id else ""
+        click.echo(f"signed {display_name(path)}{bound}")
 
 
 @cli.command()

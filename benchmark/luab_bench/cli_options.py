@@ -8,14 +8,22 @@ from typing import Any
 
 import click
 
+from luab_bench.limits import MAX_SEED
+
 DEFAULT_DATA_DIR = Path("~/.cache/luab-bench/data")
 DEFAULT_RESULTS_DIR = Path("leaderboard/results")
 DEFAULT_SITE_DIR = Path("leaderboard/site")
 DEFAULT_RUNS_DIR = Path("runs")
 
 
+#: ``--seed``: refused at parse time outside 0..MAX_SEED, with the valid range.
+SEED_TYPE = click.IntRange(0, MAX_SEED)
+
+
 def opt_seed(f: Any) -> Any:
-    return click.option("--seed", type=int, default=0, show_default=True, help="Training seed.")(f)
+    return click.option(
+        "--seed", type=SEED_TYPE, default=0, show_default=True, help=f"Training seed (0 to {MAX_SEED})."
+    )(f)
 
 
 def opt_device(f: Any) -> Any:
@@ -30,7 +38,7 @@ def opt_device(f: Any) -> Any:
 def opt_data_dir(f: Any) -> Any:
     return click.option(
         "--data-dir",
-        type=click.Path(path_type=Path),
+        type=click.Path(path_type=Path, file_okay=False),
         default=DEFAULT_DATA_DIR,
         show_default=True,
         envvar="LUAB_BENCH_DATA",
@@ -72,7 +80,7 @@ def opt_results_dir(help: str = "Where signed result JSON files are written.") -
     """``--results-dir DIR`` (default ``leaderboard/results``)."""
     return click.option(
         "--results-dir",
-        type=click.Path(path_type=Path),
+        type=click.Path(path_type=Path, file_okay=False),
         default=DEFAULT_RESULTS_DIR,
         show_default=True,
         help=help,
@@ -82,7 +90,7 @@ def opt_results_dir(help: str = "Where signed result JSON files are written.") -
 def opt_runs_dir(f: Any) -> Any:
     return click.option(
         "--runs-dir",
-        type=click.Path(path_type=Path),
+        type=click.Path(path_type=Path, file_okay=False),
         default=DEFAULT_RUNS_DIR,
         show_default=True,
         help="Where checkpoints are written.",
@@ -92,7 +100,7 @@ def opt_runs_dir(f: Any) -> Any:
 def opt_site_dir(f: Any) -> Any:
     return click.option(
         "--site-dir",
-        type=click.Path(path_type=Path),
+        type=click.Path(path_type=Path, file_okay=False),
         default=DEFAULT_SITE_DIR,
         show_default=True,
         help="Where the static leaderboard is built.",

@@ -42,17 +42,63 @@ def validate(schema: type[M], data: Any, source: str) -> M:
         raise ConfigError(format_validation_error(source, err)) from None
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Read a YAML file; a missing or unparsable file is a :class:`ConfigError` naming it."""
+def _unique_key_loader() -> type:
+    """A ``yaml.SafeLoader`` whose mappings refuse duplicate keys (PyYAML keeps the last silently:
+    a second ``public_key:`` further down would replace the one a reviewer read)."""
     import yaml
 
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges are overridden by explicit keys (YAML 1.1), no duplicate
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the default constructor reports it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r} (first at line {seen[key].line + 1}); keep only one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark
+        return loader.construct_mapping(node, deep=deep)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return UniqueKeyLoader
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Read a YAML file; a missing, non-regular, oversized, non-UTF-8 or unparsable file, or one with
+    a duplicate key, is a one-line :class:`ConfigError` naming it."""
+    import yaml
+
+    from luab_bench import safe_json
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: file not found")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = safe_json.decode_utf8(safe_json.read_regular_file(path, max_bytes=safe_json.MAX_YAML_BYTES))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read ({err.__class__.__name__}: {err.strerror or err})") from None
+    except safe_json.InputProblem as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if "\x00" in text:
+        raise ConfigError(f"{path}: a binary file (NUL bytes), not YAML text")
+    try:
+        return yaml.load(text, Loader=_unique_key_loader())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__}: {err})") from None
+        detail = " ".join(str(err).split())  # one line (PyYAML's messages span several)
+        raise ConfigError(f"{path}: not valid YAML ({err.__class__.__name__}: {detail})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply") from None
 
 
 def load_config(schema: type[M], path: str | Path) -> M:

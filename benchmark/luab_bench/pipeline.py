@@ -398,8 +398,9 @@ def evaluate_checkpoint(
     from luab_bench.results.signing import sign_result_file
     from luab_bench.results.store import result_filename, write_result
     from luab_bench.suites.base import SUITES
-    from luab_bench.train.checkpoint import load_checkpoint
+    from luab_bench.train.checkpoint import check_evaluation_meta, load_checkpoint, read_checkpoint_meta
 
+    check_evaluation_meta(read_checkpoint_meta(checkpoint), checkpoint)  # before any model is built
     dev = resolve_device(device)
     net, meta = load_checkpoint(checkpoint, dev)
     suite_name = suite or meta["suite"]

@@ -14,11 +14,12 @@ pull request. Whether a ``module:callable`` really imports is tested when the mo
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, StrictStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from luab_bench.config import StrictModel, format_validation_error, load_yaml
 from luab_bench.errors import ConfigError, LuabError
@@ -33,6 +34,12 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+#: Size caps: a field is a name, an address or a paragraph, never a file's worth of text.
+Short = Annotated[str, Field(strict=True, max_length=320)]
+MAX_DESCRIPTION = 5000
+#: What a pasted private key looks like: PEM / OpenSSH armour, or the base64 of the PKCS#8 header of
+#: an Ed25519 key (``MC4CAQAwBQYDK2VwBCIEI`` = 302e020100300506032b657004220420) without armour.
+_PRIVATE_KEY_MARKS = ("PRIVATE KEY-----", "MC4CAQAwBQYDK2VwBCIEI")
 
 
 class SubmissionError(ConfigError):
@@ -53,25 +60,52 @@ def _root(info: ValidationInfo) -> Path | None:
 
 
 def _inside(root: Path, rel: str, what: str) -> Path:
-    """Resolve ``rel`` inside ``root``; absolute paths and ``..`` escapes are errors."""
+    """Resolve ``rel`` inside ``root``; absolute paths, ``..`` escapes and symlinks that lead out of
+    the submission directory (``example.pub -> /home/ci/.ssh/id``) are errors."""
     p = PurePosixPath(rel)
     if p.is_absolute() or ".." in p.parts:
         raise ValueError(f"{what} path {rel!r} must be relative and inside the submission directory")
     path = root / p
+    try:
+        real, real_root = path.resolve(strict=False), root.resolve(strict=False)
+    except (OSError, RuntimeError):  # a symlink loop
+        raise ValueError(f"{what} file {rel!r} cannot be resolved (a symlink loop?)") from None
+    if not real.is_relative_to(real_root):
+        raise ValueError(
+            f"{what} file {rel!r} is a symlink leading outside the submission directory; "
+            "commit the file itself"
+        )
     if not path.is_file():
         raise ValueError(f"{what} file {rel!r} not found in the submission directory {root}")
     return path
 
 
+def _no_credentials(v: str) -> None:
+    """Refuse ``https://user:secret@host/...``: a pull request is public (the value is not echoed)."""
+    try:
+        parts = urlsplit(v)
+        has_userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        return  # not a URL at all; the field's own check reports it
+    if has_userinfo or "@" in parts.netloc:
+        raise ValueError(
+            "the URL holds credentials (user:password@host); remove them and revoke that password "
+            "(a pull request is public); link a publicly readable file"
+        )
+
+
 class Weights(StrictModel):
     """Where the trained weights are, and their checksum (verified when the weights are fetched)."""
 
-    url: StrictStr = Field(description="https URL of a .safetensors file")
-    sha256: StrictStr = Field(description="SHA-256 of the file, 64 hex digits")
+    url: Annotated[str, Field(strict=True, max_length=2000)] = Field(
+        description="https URL of a .safetensors file"
+    )
+    sha256: Short = Field(description="SHA-256 of the file, 64 hex digits")
 
     @field_validator("url")
     @classmethod
     def _safetensors_https(cls, v: str) -> str:
+        _no_credentials(v)
         parts = urlsplit(v)
         if parts.scheme != "https" or not parts.netloc:
             raise ValueError(f"{v!r} is not an https:// URL; host the weights where https can fetch them")
@@ -100,21 +134,23 @@ class Submission(StrictModel):
     """The typed content of ``submission.yaml``."""
 
     team: Text
-    contact: StrictStr = Field(description="e-mail address (or https URL) of the submitter")
-    model: StrictStr = Field(description="timm model name (e.g. resnet50.a1_in1k) or module:callable")
+    contact: Short = Field(description="e-mail address (or https URL) of the submitter")
+    model: Short = Field(description="timm model name (e.g. resnet50.a1_in1k) or module:callable")
     weights: Weights
-    protocol: StrictStr = Field(description="registered protocol name or a YAML path in the submission")
-    recipe: StrictStr = Field(description="registered recipe name or a YAML path in the submission")
-    public_key: StrictStr = Field(
+    protocol: Short = Field(description="registered protocol name or a YAML path in the submission")
+    recipe: Short = Field(description="registered recipe name or a YAML path in the submission")
+    public_key: Annotated[str, Field(strict=True, max_length=1000)] = Field(
         description="base64 Ed25519 public key as written by `luab-bench keygen` (the .pub content), "
         "or the name of a .pub file in the submission directory"
     )
     suite: Text = "synthetic"
-    description: StrictStr = ""
+    description: Annotated[str, Field(strict=True, max_length=MAX_DESCRIPTION)] = ""
 
     @field_validator("contact")
     @classmethod
     def _contact(cls, v: str) -> str:
+        if v.startswith(("http://", "https://")):
+            _no_credentials(v)
         if _EMAIL.match(v) or urlsplit(v).scheme == "https":
             return v
         raise ValueError(f"{v!r} is neither an e-mail address nor an https URL")
@@ -126,6 +162,14 @@ class Submission(StrictModel):
             if not _CALLABLE.match(v):
                 raise ValueError(
                     f"{v!r} is not 'package.module:callable' (dotted module, one colon, a Python name)"
+                )
+            ctx = info.context or {}
+            if ctx.get("check_factories", True) and v not in ctx.get("allowed_factories", ()):
+                raise ValueError(
+                    f"{v!r} is a 'module:callable' factory: evaluating it imports and runs that code "
+                    "(os:system would run a shell command), so it is accepted only when a maintainer "
+                    "has reviewed it and allow-lists it "
+                    f"(`luab-bench submission check --allow-factory {v}`); or give a timm model name"
                 )
             return v
         if not _TIMM_NAME.match(v):
@@ -218,26 +262,91 @@ def submission_file(path: str | Path) -> Path:
     return path if path.is_file() else path / SUBMISSION_FILE
 
 
-def check_submission(path: str | Path, *, check_timm: bool = True) -> Submission:
+def check_submission(
+    path: str | Path,
+    *,
+    check_timm: bool = True,
+    allowed_factories: Collection[str] = (),
+    check_factories: bool = True,
+) -> Submission:
     """Load and validate a submission directory (or its ``submission.yaml``).
 
     Raises :class:`SubmissionError` listing every problem as ``<file>: <field>: <message>``.
     ``check_timm=False`` skips looking the model up in ``timm.list_models()`` (used by tests that
-    need no timm import; the syntax checks still run).
+    need no timm import; the syntax checks still run). ``allowed_factories``: the ``module:callable``
+    models a maintainer has reviewed; any other factory is refused (evaluating it runs its code).
+    ``check_factories=False``: for callers that only read the declared model name (binding results
+    to submissions); the gate is `submission check` / `submission keys`, which CI runs first.
+    A file that looks like it holds a private key is refused before it is parsed, and the key is
+    never part of a message (CI logs are public).
     """
     file = submission_file(path)
+    if file.exists() and not file.is_file():
+        raise SubmissionError(f"{file}: not a regular file (a FIFO, device or directory); commit a YAML file")
     if not file.is_file():
         raise SubmissionError(
             f"{file}: not found; a submission is a directory submissions/<id>/ holding {SUBMISSION_FILE} "
             "(see submissions/README.md)"
         )
-    data = load_yaml(file)
+    if file.is_symlink() and not file.resolve().is_relative_to(file.parent.resolve()):
+        raise SubmissionError(
+            f"{file}: a symlink leading outside the submission directory; commit the file itself"
+        )
+    try:
+        data = load_yaml(file)
+    except ConfigError as err:
+        raise SubmissionError(_without_private_key(str(err), file)) from None
+    _refuse_private_key(file)
     if not isinstance(data, dict):
         raise SubmissionError(f"{file}: must be a mapping of team, contact, model, weights, ...")
+    context = {
+        "root": file.parent,
+        "check_timm": check_timm,
+        "allowed_factories": set(allowed_factories),
+        "check_factories": check_factories,
+    }
     try:
-        return Submission.model_validate(data, context={"root": file.parent, "check_timm": check_timm})
+        return Submission.model_validate(data, context=context)
     except ValidationError as err:
         raise SubmissionError(*_problems(str(file), err)) from None
+
+
+def _private_key_line(text: str) -> int | None:
+    """1-based line of the first private-key mark in ``text``, or None."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if any(mark in line for mark in _PRIVATE_KEY_MARKS):
+            return number
+    return None
+
+
+def _refuse_private_key(file: Path) -> None:
+    """SubmissionError (without the key) if ``file`` holds something that looks like a private key."""
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return  # load_yaml has read it already; nothing new to report
+    line = _private_key_line(text)
+    if line is not None:
+        raise SubmissionError(_private_key_message(file, line))
+
+
+def _private_key_message(file: Path, line: int) -> str:
+    return (
+        f"{file}: line {line}: looks like a private key; remove it (it is not shown here). Anything "
+        "pushed is public: make a new key pair with `luab-bench keygen` and put only the .pub in the "
+        "submission"
+    )
+
+
+def _without_private_key(message: str, file: Path) -> str:
+    """A YAML error message quotes the broken line: if the file holds a private key, say only that."""
+    try:
+        line = _private_key_line(file.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        line = None
+    if line is not None or any(mark in message for mark in _PRIVATE_KEY_MARKS):
+        return _private_key_message(file, line or 0)
+    return message
 
 
 def _problems(source: str, err: ValidationError) -> list[str]:

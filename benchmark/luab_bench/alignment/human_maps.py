@@ -62,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from luab_bench import safe_json
 from luab_bench.errors import DataError, LuabError
 
 FIXATION_WEIGHT = math.sqrt(1.0 / 3.0)
@@ -376,10 +377,10 @@ def load_map_folder(
             '({"measures": {"<name>": {"fixation_like": false}}}) and <name>/<image key>.png|.npy files'
         )
     try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        spec = safe_json.read_json_file(spec_path)  # a user's folder: bounded, strict, no FIFO
         measures = spec["measures"]
         flags = {str(k): bool((v or {}).get("fixation_like", False)) for k, v in measures.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(
             f"{spec_path}: malformed ({err!r}); expected {{'measures': {{name: {{'fixation_like': bool}}}}}}"
         ) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import opt_data_dir, opt_device, opt_key, opt_out, opt_progress
+from luab_bench.cli_options import SEED_TYPE, opt_data_dir, opt_device, opt_key, opt_out, opt_progress
 from luab_bench.errors import LuabError
 
 
@@ -66,7 +66,9 @@ from luab_bench.errors import LuabError
 @click.option(
     "--n-boot", type=click.IntRange(min=10), default=100, show_default=True, help="Bootstrap resamples."
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed (noise, bootstrap, mismatches).")
+@click.option(
+    "--seed", type=SEED_TYPE, default=0, show_default=True, help="Seed (noise, bootstrap, mismatches)."
+)
 @opt_out("Existing result JSON to add the align_* metrics and the alignment block to.")
 @opt_key("Re-sign --out with this key.")
 @click.option(

@@ -40,13 +40,28 @@ def data_generate(variant: str, data_dir: Path, progress: bool) -> None:
     "--click", "click_choice", type=click.Choice(["final", "first"]), default="final", show_default=True
 )
 @click.option("--aggregate", type=click.Choice(["first", "mean"]), default="first", show_default=True)
-def data_parse(records: Path, strict: bool, click_choice: str, aggregate: str) -> None:
-    """Parse ImageNet-AB records (JSON, JSON lines, XML folder or Hub tarball); report Z coverage."""
+@click.option(
+    "--allow-malformed",
+    is_flag=True,
+    help="Exit 0 even when records are malformed (they are counted and skipped either way).",
+)
+def data_parse(records: Path, strict: bool, click_choice: str, aggregate: str, allow_malformed: bool) -> None:
+    """Parse ImageNet-AB records (JSON, JSON lines, XML folder or Hub tarball); report Z coverage.
+
+    Exits 1 after the report when any record is malformed (truncated, NaN, ...) unless
+    --allow-malformed: a check that passes must mean the file is clean.
+    """
     from luab_bench.data.byproducts import parse_imagenet_ab
 
     parsed = parse_imagenet_ab(records, strict=strict, click=click_choice, aggregate=aggregate)  # type: ignore[arg-type]
     for line in parsed.report.summary_lines():
         click.echo(line)
+    bad = parsed.report.n_malformed
+    if bad and not allow_malformed:
+        raise click.ClickException(
+            f"{records}: {bad:,} malformed record(s) (see above); fix or re-download the file, "
+            "or pass --allow-malformed to accept it as is"
+        )
 
 
 _DATASETS = click.Choice(["imagenet-ab", "coco-ab"])

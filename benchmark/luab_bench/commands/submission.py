@@ -35,12 +35,20 @@ def _paths_and_root(f: Any) -> Any:
         show_default=True,
         help="Where submissions live when no PATHS are given (every */submission.yaml is used).",
     )(f)
+    f = click.option(
+        "--allow-factory",
+        "allow_factory",
+        multiple=True,
+        metavar="MODULE:CALLABLE",
+        help="Accept this module:callable model (reviewed by a maintainer: evaluating it runs its "
+        "code); repeatable. Any other factory is refused.",
+    )(f)
     return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(f)
 
 
 @submission.command("check")
 @_paths_and_root
-def submission_check(paths: tuple[Path, ...], root: Path) -> None:
+def submission_check(paths: tuple[Path, ...], root: Path, allow_factory: tuple[str, ...]) -> None:
     """Check submission directories (or submission.yaml files); exit 1 if any is invalid.
 
     Every problem is reported as FILE: FIELD: MESSAGE. Nothing is downloaded or imported.
@@ -52,7 +60,7 @@ def submission_check(paths: tuple[Path, ...], root: Path) -> None:
     failed = 0
     for path in targets:
         try:
-            sub = check_submission(path)
+            sub = check_submission(path, allowed_factories=allow_factory)
         except SubmissionError as err:
             failed += 1
             for problem in err.problems:
@@ -68,7 +76,7 @@ def submission_check(paths: tuple[Path, ...], root: Path) -> None:
 
 @submission.command("keys")
 @_paths_and_root
-def submission_keys(paths: tuple[Path, ...], root: Path) -> None:
+def submission_keys(paths: tuple[Path, ...], root: Path, allow_factory: tuple[str, ...]) -> None:
     """Print the public key of every (valid) submission, one base64 key per line.
 
     CI checks that there is at least one; it verifies results with `--submissions`, which binds each
@@ -77,4 +85,4 @@ def submission_keys(paths: tuple[Path, ...], root: Path) -> None:
     from luab_bench.submissions import check_submission
 
     for path in _targets(paths, root):
-        click.echo(check_submission(path, check_timm=False).public_key)
+        click.echo(check_submission(path, check_timm=False, allowed_factories=allow_factory).public_key)

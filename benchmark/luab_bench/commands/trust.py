@@ -18,6 +18,7 @@ def verify_files(files: Sequence[Path], trusted_keys: Sequence[str], submissions
     from luab_bench.results.schema import read_json_document, validate_result
     from luab_bench.results.signing import verify_result_file
     from luab_bench.results.trust import trust_from_options
+    from luab_bench.safe_json import display_name
 
     trust = trust_from_options(trusted_keys, submissions_dir)
     outcomes = {}
@@ -44,17 +45,18 @@ def verify_files(files: Sequence[Path], trusted_keys: Sequence[str], submissions
     for path in files:
         outcome = outcomes[path]
         replay = replays.get(str(path))
+        shown = display_name(path)  # a name that is not UTF-8 is printed escaped, not a crash
         if outcome.ok and replay is None:
-            click.echo(f"OK    {path}: {outcome.reason}")
+            click.echo(f"OK    {shown}: {outcome.reason}")
         elif replay is not None:
             failed += 1
             click.echo(
-                f"FAIL  {path}: same run as {replay.duplicate_of} ({replay.reason}); "
+                f"FAIL  {shown}: same run as {display_name(replay.duplicate_of)} ({replay.reason}); "
                 "a run is submitted once, remove one of the files",
                 err=True,
             )
         else:
             failed += 1
-            click.echo(f"FAIL  {path}: {outcome.reason}", err=True)
+            click.echo(f"FAIL  {shown}: {display_name(outcome.reason)}", err=True)
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} result(s) failed verification")

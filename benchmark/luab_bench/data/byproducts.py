@@ -63,6 +63,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
+from luab_bench import safe_json
 from luab_bench.config import format_validation_error
 from luab_bench.data.record_base import (
     FiniteFloat,
@@ -239,11 +240,13 @@ def _record_files(directory: Path) -> list[Path]:
 def _read_file(path: Path) -> tuple[str, Iterator[Any]]:
     """Return the unit ("record" or "line") and the records of a JSON list / JSON-lines file."""
     try:
-        data = path.read_bytes()
+        data = safe_json.read_regular_file(path, max_bytes=None)
     except OSError as err:
         raise DataError(
             f"{path}: cannot read ImageNet-AB records ({err.strerror or err}); check the path"
         ) from None
+    except safe_json.InputProblem as err:
+        raise DataError(f"{path}: {err}; give the ImageNet-AB records file or folder") from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     head = data.lstrip()[:1]

@@ -57,16 +57,16 @@ def parse_instances(data: dict[str, Any], where: str = "instances") -> CocoInsta
 
 def load_instances(path: str | Path) -> CocoInstances:
     """Read a COCO instances json (e.g. ``annotations/instances_train2014.json``)."""
-    import orjson
+    from luab_bench import safe_json
 
     path = Path(path).expanduser()
     try:
-        data = orjson.loads(path.read_bytes())
+        data = safe_json.read_json_file(path, max_bytes=None, max_depth=None, reject_duplicates=False)
     except OSError as err:
         raise DataError(
             f"{path}: cannot read ({err.strerror or err}); give instances_train2014.json"
         ) from None
-    except orjson.JSONDecodeError as err:
+    except safe_json.InputProblem as err:
         raise DataError(f"{path}: not valid JSON ({err}); re-download the COCO annotations") from None
     return parse_instances(data, str(path))
 

@@ -547,6 +547,8 @@ def _decode_span(buf: Any, lo: int, hi: int, key: bytes | None) -> Iterator[Any]
 def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, int, Any]]:
     if isinstance(source, str | Path):
         path = Path(source)
+        if path.exists() and not path.is_file():  # a FIFO would block the memory map forever
+            raise DataError(f"{path}: not a regular file; give the COCO-AB records file (coco_ab_v1_0.json)")
         if not path.is_file():
             raise DataError(f"{path}: no such file; give the COCO-AB records file (coco_ab_v1_0.json)")
         report.sources.append(str(path))

@@ -17,7 +17,6 @@ is two array reads (O(1)), and a batch is one fancy index.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from luab_bench import safe_json
 from luab_bench.errors import DataError, LuabError
 from luab_bench.io import atomic_open, atomic_write_json
 
@@ -173,9 +173,16 @@ class PointTable:
                 f"{self.directory}: no point table here ({META_FILE} missing: never ingested or "
                 "interrupted); run `luab-bench data ingest`"
             )
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
-        if self.meta.get("version") != TABLE_VERSION:
-            raise DataError(f"{meta_path}: point table version {self.meta.get('version')!r}; re-ingest")
+        try:
+            meta = safe_json.read_json_file(meta_path)
+        except (OSError, safe_json.InputProblem) as err:
+            raise DataError(f"{meta_path}: unreadable ({err}); delete the table and re-ingest") from None
+        if not isinstance(meta, dict) or meta.get("version") != TABLE_VERSION:
+            version = meta.get("version") if isinstance(meta, dict) else None
+            raise DataError(f"{meta_path}: point table version {version!r}; re-ingest")
+        if not all(isinstance(meta.get(k), int) for k in ("images", "rows")):
+            raise DataError(f"{meta_path}: images / rows counts missing; delete the table and re-ingest")
+        self.meta: dict[str, Any] = meta
         self._keys = _read_arrow(self.directory / KEYS_FILE)
         points = _read_arrow(self.directory / POINTS_FILE)
         if len(self._keys) != self.meta["images"] or len(points) != self.meta["rows"]:
@@ -230,10 +237,12 @@ def cached_table(out_dir: str | Path, meta_key: dict[str, Any]) -> PointTable | 
     if not meta_path.is_file():
         return None
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = safe_json.read_json_file(meta_path)
     except (OSError, ValueError):
         return None
-    if meta.get("version") != TABLE_VERSION or any(meta.get(k) != v for k, v in meta_key.items()):
+    if not isinstance(meta, dict) or meta.get("version") != TABLE_VERSION:
+        return None
+    if any(meta.get(k) != v for k, v in meta_key.items()):
         return None
     try:
         return PointTable(out_dir)
@@ -257,6 +266,7 @@ def ingest_coco_ab(
         return table
     parsed = parse_coco_ab(source, strict=strict, mode=mode)  # type: ignore[arg-type]
     images = [(iid, img) for iid, img in parsed.images.items() if img.points]
+    _require_sound_source(source, parsed.report)
     n_rows = sum(len(img.points) for _, img in images)
     keys = np.fromiter((iid for iid, _ in images), dtype=np.int64, count=len(images))
     counts = np.fromiter((len(img.points) for _, img in images), dtype=np.int32, count=len(images))
@@ -302,6 +312,7 @@ def ingest_imagenet_ab(
         return table
     parsed = parse_imagenet_ab(source, strict=strict, click=click, aggregate=aggregate)  # type: ignore[arg-type]
     n = len(parsed.points)
+    _require_sound_source(source, parsed.report)
     xy = np.asarray(list(parsed.points.values()), dtype=np.float32).reshape(n, 2)
     return write_point_table(
         out_dir,
@@ -313,6 +324,23 @@ def ingest_imagenet_ab(
         icons=np.ones(n, dtype=np.int32),
         meta={**key, "report": parsed.report.as_dict()},
     )
+
+
+def _require_sound_source(source: str | Path, report: Any) -> None:
+    """Refuse to write a table from a truncated or corrupt file.
+
+    A record that is not valid JSON (``unparsable_json``) means the file is cut short or damaged: a
+    table built from it would silently lack the rest (a file cut inside its first record gave an
+    empty table), so nothing is written and the user re-fetches the file. Malformed but parsable
+    records (NaN, out-of-range, duplicates) are counted in the table's report as before.
+    """
+    unparsable = report.malformed.get("unparsable_json", 0)
+    if unparsable:
+        example = (report.examples.get("unparsable_json") or [""])[0]
+        raise DataError(
+            f"{source}: {unparsable:,} record(s) are not valid JSON (e.g. {example[:120]}); the file is "
+            "truncated or corrupt, re-download it; no table was written"
+        )
 
 
 def default_table_dir(data_dir: str | Path, dataset: str) -> Path:

@@ -8,16 +8,12 @@ provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds an
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-try:  # orjson is ~5x faster on the large byproduct files; json is the fallback (and reads NaN/Infinity).
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
+from luab_bench import safe_json
 
 MAX_EXAMPLES = 3
 
@@ -149,11 +145,9 @@ class Unparsable:
 
 
 def loads_json(data: Any) -> Any:
-    """orjson (fast); on failure the stdlib json, which also reads NaN/Infinity and big ints (then
-    flagged by the record checks) and gives the same error position. ``data``: bytes-like or str."""
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(data if isinstance(data, bytes | str) else bytes(data))
+    """Parse one record file / line / batch with the shared safe loader (:func:`luab_bench.safe_json.loads`):
+    orjson (fast); on failure the stdlib json, which also reads NaN/Infinity and big ints (then
+    flagged by the record checks) and gives the same error position. Invalid UTF-8, lone surrogates
+    and nesting too deep for the parsers raise :class:`~luab_bench.safe_json.InputProblem` (a
+    ``ValueError``, like a syntax error), never ``RecursionError``. ``data``: bytes-like or str."""
+    return safe_json.loads(data, max_depth=None)

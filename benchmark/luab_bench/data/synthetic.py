@@ -45,9 +45,10 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from luab_bench import safe_json
 from luab_bench.config import StrictModel
 from luab_bench.errors import DataError, LuabError
-from luab_bench.io import atomic_write_bytes
+from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 
 GENERATOR_VERSION = "1.0.0"
 SPLITS: tuple[str, ...] = ("train", "val", "only_fg", "no_fg", "mixed_same", "mixed_rand")
@@ -827,7 +828,8 @@ def generate(cfg: SyntheticConfig, root: Path, progress: Any = None) -> Path:
     if target.exists() and verify_dataset(target, cfg) is None:
         return target
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=root))
+    remove_stale_temp_files(root)  # half-generated datasets of killed runs
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=temp_suffix(), dir=root))
     try:
         _write_dataset(cfg, tmp, progress)
         if target.exists():
@@ -868,8 +870,8 @@ def load_manifest(dataset_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"{path}: missing (incomplete dataset); {FIX_HINT}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        manifest = safe_json.read_json_file(path)
+    except (OSError, ValueError) as err:  # safe_json.InputProblem is a ValueError
         raise DataError(f"{path}: not valid JSON ({err}); {FIX_HINT}") from None
     if not isinstance(manifest, dict) or not {"config", "splits", "fingerprint"} <= set(manifest):
         raise DataError(f"{path}: not a synthetic-dataset manifest; {FIX_HINT}")

@@ -46,7 +46,7 @@ from pydantic import Field, model_validator
 
 from luab_bench.config import StrictModel
 from luab_bench.errors import ConfigError, DataError
-from luab_bench.io import atomic_write_bytes
+from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.registry import Registry
 
 ANALOGUE_VERSION = "1.0.0"
@@ -508,7 +508,8 @@ def generate_analogues(dataset_dir: Path, acfg: AnalogueConfig | None = None, pr
         return target
     val = syn.load_split(dataset_dir, "val")
     splits = render_analogues(cfg, acfg, np.asarray(val.images), np.asarray(val.labels), progress)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=dataset_dir))
+    remove_stale_temp_files(dataset_dir)  # half-rendered analogues of killed runs
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=temp_suffix(), dir=dataset_dir))
     try:
         _write(tmp, splits, acfg, parent_fp)
         if target.exists():

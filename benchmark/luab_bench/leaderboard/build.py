@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import LuabError
-from luab_bench.io import atomic_write_bytes
+from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
@@ -49,6 +49,7 @@ from luab_bench.results.replays import find_replays
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
 from luab_bench.results.signing import verify_document
 from luab_bench.results.trust import TrustSet, as_trust_set
+from luab_bench.safe_json import display_name, has_surrogate
 
 TITLE = "luab-bench leaderboard"
 DETAIL_DIR = "r"
@@ -74,6 +75,7 @@ class BuildReport:
     results: dict[str, Result] = field(default_factory=dict, repr=False)
     cells: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict, repr=False)
     pages_written: int = 0  # detail pages created or replaced (unchanged ones are left alone)
+    stale_removed: list[str] = field(default_factory=list)  # temp files of killed builds, removed
     index_path: Path | None = None
     json_path: Path | None = None
 
@@ -191,6 +193,10 @@ def collect_rows(
     trusted = as_trust_set(trusted_keys)
     report = BuildReport(trust=_trust_text(trusted))
     for path in sorted(results_dir.glob("*.json")):
+        if has_surrogate(path.name):  # not UTF-8: it could not be written into a page or results.json
+            reason = "file name is not valid UTF-8; rename the file"
+            report.invalid.append({"file": display_name(path.name), "reason": reason})
+            continue
         if not path.is_file():
             report.invalid.append({"file": path.name, "reason": "not a regular file"})
             continue
@@ -401,10 +407,31 @@ def render_detail(
     )
 
 
+#: What a spreadsheet reads as the start of a formula (after NFKC, so fullwidth ＝ ＋ － ＠ and
+#: their small/superscript variants count too; OWASP "CSV injection").
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _csv_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in submitted strings (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Neutralise spreadsheet formulas in submitted strings (CSV injection) with a leading ``'``.
+
+    A string is neutralised when it starts with a tab, CR or LF, or when its first character after
+    any leading whitespace and control/format characters (spaces, ``\\r``, zero-width space, BOM)
+    is, after NFKC normalisation, one of ``= + - @`` (``" =1+1"``, ``"\\r=1+1"``, ``"＝1+1"``).
+    Line breaks inside a value are kept; :func:`results_csv` quotes such fields (CRLF records).
+    """
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "\t\r\n":
         return "'" + value
+    import unicodedata
+
+    for ch in value:
+        if ch.isspace() or unicodedata.category(ch)[0] == "C":
+            continue
+        if unicodedata.normalize("NFKC", ch)[:1] in _FORMULA_STARTS:
+            return "'" + value
+        break
     return value
 
 
@@ -412,7 +439,9 @@ def results_csv(report: BuildReport) -> str:
     """One line per result: identity, signature status, and value / ci_low / ci_high / n per metric."""
     columns = [c["name"] for c in metric_columns(report.rows)]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    # RFC 4180 records end in CRLF; Python's writer quotes a field holding a character of the line
+    # terminator, so with "\r\n" every field with a CR or LF is quoted (with "\n" a lone CR was not)
+    w = csv.writer(buf, lineterminator="\r\n")
     head = ["file", "result_id", "model", "protocol", "suite", "variant", "seed", "signature"]
     w.writerow(head + [f"{c}{s}" for c in columns for s in ("", "_ci_low", "_ci_high", "_n")])
     for r in report.rows:
@@ -457,7 +486,7 @@ def write_if_changed(path: Path, text: str, *, sync: bool = True) -> bool:
     if sync:
         atomic_write_bytes(path, data)
         return True
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}{temp_suffix()}")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -487,7 +516,7 @@ def _write_detail_pages(out_dir: Path, report: BuildReport, renderer: _Renderer,
     rebuilds (``luab-bench run`` adding one result) change few pages.
     """
     final = out_dir / DETAIL_DIR
-    tmp = out_dir / f".{DETAIL_DIR}.tmp-{os.getpid()}"
+    tmp = out_dir / f".{DETAIL_DIR}{temp_suffix()}"
     _remove(tmp)  # left by an interrupted build with this process id
     pages = (
         (
@@ -546,6 +575,9 @@ def build_site(
     data = site_data(report, references)
     renderer = get_renderer()
     out_dir.mkdir(parents=True, exist_ok=True)
+    # temp files / folders of killed builds (`.r.<host>-<pid>.tmp`, `.index.html.….tmp`) must never
+    # be published with the site; r/ itself is swept by _write_detail_pages (anything not a page)
+    report.stale_removed = remove_stale_temp_files(out_dir)
     report.pages_written = _write_detail_pages(out_dir, report, renderer, title)
     report.index_path = out_dir / "index.html"
     report.json_path = out_dir / "results.json"

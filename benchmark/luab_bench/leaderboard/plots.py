@@ -47,12 +47,13 @@ def _fmt(x: float) -> str:
 def line_chart(title: str, values: list[float]) -> str:
     """A small line chart of ``values`` against epoch (1-based), with min/max labels."""
     lo, hi = min(values), max(values)
-    span = hi - lo or 1.0
+    # halves: hi - lo of two finite floats can overflow to inf (±1.7e308), their halves cannot
+    span = hi / 2 - lo / 2 or 0.5
     n = len(values)
 
     def xy(i: int, v: float) -> str:
         x = PAD + (W - 2 * PAD) * (i / (n - 1) if n > 1 else 0.5)
-        y = H - PAD - (H - 2 * PAD) * ((v - lo) / span)
+        y = H - PAD - (H - 2 * PAD) * ((v / 2 - lo / 2) / span)
         return f"{x:.1f},{y:.1f}"
 
     pts = " ".join(xy(i, v) for i, v in enumerate(values))

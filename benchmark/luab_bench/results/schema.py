@@ -8,7 +8,6 @@ a file written by a newer luab-bench fails with a message that says so instead o
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from datetime import datetime, timezone
@@ -27,6 +26,14 @@ SCHEMA_VERSION = "1.2"
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: Largest magnitude a metric (or interval end, alignment number) may have. Real metrics are
+#: percentages, correlations, errors and losses, far below it; the bound keeps every sum, mean and
+#: difference the leaderboard computes over results finite (two values near 1.7e308 overflow a Δ
+#: or ``math.fsum`` to inf, which no JSON can hold), so such a file is refused on load instead.
+MAX_METRIC_MAGNITUDE = 1e12
+MetricFloat = Annotated[
+    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_METRIC_MAGNITUDE, le=MAX_METRIC_MAGNITUDE)
+]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 #: a submission directory name, ``submissions/<id>/``
@@ -56,10 +63,10 @@ def _check_finite_tree(value: Any, where: str = "") -> Any:
 class Metric(StrictModel):
     """One measured number with its sample size and (optional) confidence interval."""
 
-    value: FiniteFloat
+    value: MetricFloat
     n: NonNegInt
-    ci_low: FiniteFloat | None = None
-    ci_high: FiniteFloat | None = None
+    ci_low: MetricFloat | None = None
+    ci_high: MetricFloat | None = None
     unit: StrictStr = Field(description='"%" for accuracies in percent, "" for unitless numbers')
     higher_is_better: StrictBool
     task: StrictStr = Field("", description="what was measured and on which split/dataset")
@@ -155,12 +162,12 @@ class AlignmentCurve(StrictModel):
     """One saliency method's mean Pearson r over the Gaussian-sigma grid (the r-vs-sigma plot)."""
 
     method: Identifier
-    sigmas: list[FiniteFloat] = Field(description="sigma grid, px at the 100x100 comparison scale")
-    mean_r: list[FiniteFloat | None] = Field(
+    sigmas: list[MetricFloat] = Field(description="sigma grid, px at the 100x100 comparison scale")
+    mean_r: list[MetricFloat | None] = Field(
         description="mean Pearson r over images at each sigma; null where undefined (constant maps)"
     )
-    best_sigma: FiniteFloat
-    best_r: FiniteFloat
+    best_sigma: MetricFloat
+    best_r: MetricFloat
 
     @model_validator(mode="after")
     def _same_length(self) -> AlignmentCurve:
@@ -265,27 +272,27 @@ class Result(StrictModel):
         return doc
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ValueError(f"duplicate key {k!r}")
-        out[k] = v
-    return out
-
-
 def read_json_document(path: str | Path) -> dict[str, Any]:
-    """Parse a result file into a dict; missing file, bad JSON or duplicate keys → :class:`ResultError`."""
+    """Parse a result file into a dict with the shared safe loader (:mod:`luab_bench.safe_json`).
+
+    Missing or non-regular file (a FIFO would block), over the size cap, not UTF-8, bad JSON,
+    duplicate keys, nesting deeper than :data:`~luab_bench.safe_json.MAX_DEPTH` or a lone surrogate
+    → :class:`ResultError` naming the file: one such file never crashes a command or a site build.
+    """
+    from luab_bench import safe_json
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = safe_json.read_regular_file(path, max_bytes=safe_json.MAX_DOC_BYTES)
     except FileNotFoundError:
         raise ResultError(f"{path}: result file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ResultError(f"{path}: cannot read result file ({err.__class__.__name__}: {err})") from None
+    except safe_json.InputProblem as err:
+        raise ResultError(f"{path}: cannot read result file: {err}") from None
     try:
-        doc = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-    except ValueError as err:  # JSONDecodeError is a ValueError, as is a duplicate key
+        doc = safe_json.loads(data, reject_duplicates=True)
+    except safe_json.InputProblem as err:
         raise ResultError(f"{path}: not valid JSON ({err}); re-create it with luab-bench") from None
     if not isinstance(doc, dict):
         raise ResultError(f"{path}: a result must be a JSON object, got {type(doc).__name__}")

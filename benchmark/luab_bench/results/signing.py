@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 ALGORITHM = "ed25519"
 DEFAULT_KEY_NAME = "luab_ed25519"
+#: A key pair's base name: one plain file name, so keygen never writes outside its directory.
+_KEY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 REASON_VERIFIED = "signature verified"
 REASON_SELF_SIGNED = (
@@ -110,7 +113,14 @@ def generate_keypair(directory: str | Path, name: str = DEFAULT_KEY_NAME) -> tup
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    if not _KEY_NAME.fullmatch(name) or name.endswith(".pub"):
+        raise SignatureError(
+            f"key name {name[:60]!r} must be a plain file name (letters, digits, '.', '_', '-'; no '/' "
+            "or '..'; not ending in .pub), e.g. luab_ed25519; the key pair is written into --out"
+        )
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise SignatureError(f"{directory}: not a directory; pass a directory for the key pair")
     private_path = directory / name
     public_path = directory / f"{name}.pub"
     for p in (private_path, public_path):

@@ -86,7 +86,8 @@ class TrustSet:
 
         entries = []
         for path in find_submissions(root):
-            sub = check_submission(path, check_timm=False)
+            # binding reads the declared model name only; the factory gate is `submission check`
+            sub = check_submission(path, check_timm=False, check_factories=False)
             protocol = sub.protocol
             if protocol.endswith((".yaml", ".yml")):  # validated inside the directory by check_submission
                 protocol = load_protocol(path.parent / protocol).config.name

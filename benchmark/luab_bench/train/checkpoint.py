@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from luab_bench import safe_json
 from luab_bench.errors import DataError, LuabError
 from luab_bench.io import atomic_write_bytes, atomic_write_json
+from luab_bench.limits import MAX_CLASSES, MAX_SEED
 
 if TYPE_CHECKING:
     import torch
@@ -55,17 +60,85 @@ def save_checkpoint(directory: str | Path, model: LuabNet, meta: dict[str, Any])
     return directory
 
 
+_Name = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Triple = Field(min_length=3, max_length=3)
+
+
+class _ModelMeta(BaseModel):
+    """The ``model`` block of ``checkpoint.json`` (what :func:`load_checkpoint` rebuilds from)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: _Name
+    num_classes: Annotated[int, Field(strict=True, ge=1, le=MAX_CLASSES)]
+    num_point_heads: Annotated[int, Field(strict=True, ge=0, le=MAX_CLASSES)]
+    input_mean: Annotated[list[_Finite], Field(min_length=3, max_length=3)] | None = None
+    input_std: (
+        Annotated[list[Annotated[float, Field(gt=0, allow_inf_nan=False)]], Field(min_length=3, max_length=3)]
+        | None
+    ) = None
+
+
+class _ProtocolMeta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: _Name
+    version: Annotated[str, Field(strict=True, max_length=100)] | Annotated[int, Field(strict=True)]
+    family: _Name
+
+
+class _DataMeta(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    source: _Name
+    variant: Annotated[str, Field(strict=True, max_length=200)] | None = None
+    fingerprint: Annotated[str, Field(strict=True, max_length=200)] | None = None
+
+
+class _EvalMeta(BaseModel):
+    """The keys of ``checkpoint.json`` that ``evaluate`` reads (beyond ``model``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    suite: _Name
+    seed: Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+    protocol: _ProtocolMeta
+    recipe: dict[str, Any]
+    data: _DataMeta
+
+
+def _check_meta(schema: type[BaseModel], doc: Any, path: Path, fix: str) -> None:
+    try:
+        schema.model_validate(doc)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise DataError(f"{path}: {loc}: {first['msg']}{more}; {fix}") from None
+
+
 def read_checkpoint_meta(directory: str | Path) -> dict[str, Any]:
-    """The parsed ``checkpoint.json`` of ``directory`` (DataError when missing or malformed)."""
+    """The parsed ``checkpoint.json`` of ``directory`` (DataError when missing or malformed).
+
+    Read with the shared safe loader (regular file, size and depth caps, strict UTF-8); the ``model``
+    block is type- and range-checked (``num_classes`` "abc", NaN or 1e13 is refused here, not by a
+    crash while the model is built).
+    """
     directory = Path(directory)
     path = directory / META_FILE
     if not directory.is_dir():
         raise DataError(f"{directory}: checkpoint directory not found; train one with `luab-bench train`")
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: missing; the checkpoint is incomplete (re-run `luab-bench train`)")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        meta = safe_json.read_json_file(path)
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot read ({err.__class__.__name__}); re-run `luab-bench train`"
+        ) from None
+    except safe_json.InputProblem as err:
         raise DataError(f"{path}: not valid JSON ({err}); re-run `luab-bench train`") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise DataError(f"{path}: not a luab-bench checkpoint (no format {FORMAT!r})")
@@ -77,7 +150,19 @@ def read_checkpoint_meta(directory: str | Path) -> dict[str, Any]:
     model = meta.get("model")
     if not isinstance(model, dict) or not all(k in model for k in ("name", "num_classes", "num_point_heads")):
         raise DataError(f"{path}: model: needs name, num_classes and num_point_heads")
+    _check_meta(_ModelMeta, model, path, "the checkpoint is corrupt; re-run `luab-bench train`")
     return meta
+
+
+def check_evaluation_meta(meta: dict[str, Any], directory: str | Path) -> None:
+    """Refuse a ``checkpoint.json`` without the keys ``evaluate`` reads (suite, seed, protocol,
+    recipe, data), or with wrong types / out-of-range values in them, as one :class:`DataError`."""
+    _check_meta(
+        _EvalMeta,
+        meta,
+        Path(directory) / META_FILE,
+        "the checkpoint is incomplete; re-run `luab-bench train`",
+    )
 
 
 def load_checkpoint(
@@ -200,15 +285,19 @@ def load_train_state(directory: str | Path) -> dict[str, Any]:
     ``model`` is a state dict, ``optimizer`` a ``torch.optim`` state dict, ``rng`` the list of per-rank
     RNG states. Raises :class:`DataError` naming the file when anything is missing or corrupt.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load
 
     directory = Path(directory)
     path = directory / STATE_META_FILE
+    start_over = f"delete {path} to start over"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = safe_json.read_json_file(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no training state to resume; run without --resume") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.__class__.__name__}); {start_over}") from None
+    except safe_json.InputProblem as err:
         raise DataError(f"{path}: not valid JSON ({err}); delete it to start over") from None
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise DataError(f"{path}: not a luab-bench training state (no format {STATE_FORMAT!r})")
@@ -217,27 +306,67 @@ def load_train_state(directory: str | Path) -> dict[str, Any]:
             f"{path}: training-state version {doc.get('format_version')!r}, this luab-bench reads "
             f"{STATE_FORMAT_VERSION}; resume with the luab-bench version that wrote it or start over"
         )
-    blob_path = directory / doc["tensors"]["file"]
-    if not blob_path.is_file():
+    _check_meta(_TrainStateMeta, doc, path, start_over)
+    # the tensor file is named by the state itself: only a name save_train_state writes, in this
+    # very directory, is followed (never "../../etc/hostname" or an absolute path)
+    name = doc["tensors"]["file"]
+    blob_path = directory / name
+    if not _STATE_FILE.fullmatch(name) or blob_path.is_symlink():
         raise DataError(
-            f"{blob_path}: missing; the training state is incomplete (delete {path} to start over)"
+            f"{path}: tensors.file {name[:80]!r} is not a train_state-<step>.safetensors file in the "
+            f"run directory; {start_over}"
         )
+    if not blob_path.is_file():
+        raise DataError(f"{blob_path}: missing; the training state is incomplete ({start_over})")
     blob = blob_path.read_bytes()
-    if hashlib.sha256(blob).hexdigest() != doc["tensors"]["sha256"]:
+    if hashlib.sha256(blob).hexdigest() != doc["tensors"]["sha256"].lower():
         raise DataError(f"{blob_path}: SHA-256 does not match {STATE_META_FILE}; delete both to start over")
-    tensors = load(blob)
+    try:
+        tensors = load(blob)
+    except (SafetensorError, ValueError) as err:
+        raise DataError(f"{blob_path}: cannot read safetensors ({err}); {start_over}") from None
     model_state = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     opt_state: dict[int, dict[str, Any]] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim/"):
-            _, pid, name = k.split("/", 2)
-            opt_state.setdefault(int(pid), {})[name] = v
-    for pid, scalars in doc["optimizer"]["scalars"].items():
-        opt_state.setdefault(int(pid), {}).update(scalars)
-    rng = [tensors[f"rng/{r}"] for r in range(int(doc["num_rng_states"]))]
+    try:
+        for k, v in tensors.items():
+            if k.startswith("optim/"):
+                _, pid, tname = k.split("/", 2)
+                opt_state.setdefault(int(pid), {})[tname] = v
+        for pid, scalars in doc["optimizer"]["scalars"].items():
+            opt_state.setdefault(int(pid), {}).update(scalars)
+        rng = [tensors[f"rng/{r}"] for r in range(int(doc["num_rng_states"]))]
+    except (KeyError, ValueError, TypeError, AttributeError) as err:
+        raise DataError(
+            f"{path}: optimizer / RNG state does not match its tensor file ({err.__class__.__name__}: "
+            f"{str(err)[:80]}); {start_over}"
+        ) from None
     return {
         "model": model_state,
         "optimizer": {"state": opt_state, "param_groups": doc["optimizer"]["param_groups"]},
         "rng": rng,
         "progress": doc["progress"],
     }
+
+
+_STATE_FILE = re.compile(r"train_state-[0-9]{1,20}\.safetensors")
+
+
+class _TensorsMeta(BaseModel):
+    file: Annotated[str, Field(strict=True, max_length=200)]
+    sha256: Annotated[str, Field(strict=True, pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class _OptimizerMeta(BaseModel):
+    param_groups: list[dict[str, Any]]
+    scalars: dict[str, dict[str, Any]]
+
+
+class _TrainStateMeta(BaseModel):
+    """The keys of ``train_state.json`` that resuming reads, typed (a bad one is a DataError)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tensors: _TensorsMeta
+    optimizer: _OptimizerMeta
+    num_rng_states: Annotated[int, Field(strict=True, ge=0, le=4096)]
+    progress: dict[str, Any]

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luab_bench.errors import LuabError
+from luab_bench.errors import DataError, LuabError
 
 if TYPE_CHECKING:
     import torch
@@ -247,16 +247,22 @@ def train(
                     "recipe, seed or data differ); resume with the same settings or use a new output "
                     "directory"
                 )
-            model.load_state_dict(state["model"], strict=True)
-            optimizer.load_state_dict(state["optimizer"])
-            step, samples = int(prog["step"]), int(prog["samples"])
-            start_epoch, start_batch = int(prog["epoch"]), int(prog["batch"])
-            curves = {k: [float(v) for v in vals] for k, vals in prog["curves"].items()}
-            if dist.is_main:  # the saved partial sums are already reduced over ranks
-                sums = {k: float(prog["sums"][k]) for k in _SUM_KEYS}
-            epoch_elapsed, prior_wall = float(prog["epoch_elapsed"]), float(prog["wall_time_s"])
-            if len(state["rng"]) == dist.world_size:
-                torch.set_rng_state(state["rng"][dist.rank])
+            try:  # a state that passed the file checks but does not fit this model: one clear error
+                model.load_state_dict(state["model"], strict=True)
+                optimizer.load_state_dict(state["optimizer"])
+                step, samples = int(prog["step"]), int(prog["samples"])
+                start_epoch, start_batch = int(prog["epoch"]), int(prog["batch"])
+                curves = {k: [float(v) for v in vals] for k, vals in prog["curves"].items()}
+                if dist.is_main:  # the saved partial sums are already reduced over ranks
+                    sums = {k: float(prog["sums"][k]) for k in _SUM_KEYS}
+                epoch_elapsed, prior_wall = float(prog["epoch_elapsed"]), float(prog["wall_time_s"])
+                if len(state["rng"]) == dist.world_size:
+                    torch.set_rng_state(state["rng"][dist.rank])
+            except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError) as err:
+                raise DataError(
+                    f"{checkpoint_dir}: the training state cannot be restored ({type(err).__name__}: "
+                    f"{str(err)[:100]}); delete train_state.json there to start over"
+                ) from None
             resumed_at = step
         train_model: torch.nn.Module = model
         if dist.enabled:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import LuabError
+from luab_bench.limits import MAX_SEED
 
 DEFAULT_TOLERANCE = 0.5
 
@@ -122,6 +123,8 @@ def reproduce_result(
         raise LuabError(f"--tolerance must be >= 0, got {tolerance}")
     result_path = Path(result_path)
     recorded = load_result(result_path)
+    if recorded.seed > MAX_SEED:  # a result file allows any int; training takes 32-bit seeds
+        raise LuabError(f"{result_path}: seed {recorded.seed} is outside 0..{MAX_SEED}; it cannot be re-run")
     cfg: dict[str, Any] = recorded.config
     for key in ("protocol", "recipe", "data"):
         if not isinstance(cfg.get(key), dict):
