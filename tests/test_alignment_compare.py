@@ -28,10 +28,34 @@ def _blobs(n: int, seed: int, size: int = 100) -> np.ndarray:
     return maps
 
 
+def _imgaussfilt(m: np.ndarray, sigma: float) -> np.ndarray:
+    """MATLAB ``imgaussfilt(m, sigma)`` written out: a 2*ceil(2*sigma)+1 tap kernel normalised to sum 1,
+    'replicate' padding (np.pad 'edge'), a separable correlation by explicit loops over the taps."""
+    if sigma == 0:
+        return m.copy()
+    r = math.ceil(2 * sigma)
+    k = np.exp(-(np.arange(-r, r + 1) ** 2) / (2 * sigma**2))
+    k /= k.sum()
+    p = np.pad(m, r, mode="edge")
+    rows = sum(k[i] * p[i : i + m.shape[0], :] for i in range(2 * r + 1))
+    return sum(k[j] * rows[:, j : j + m.shape[1]] for j in range(2 * r + 1))
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 1.3, 2.5, 7.0, 30.0])
+def test_blur_is_matlab_imgaussfilt(sigma: float) -> None:
+    maps = _blobs(2, seed=7, size=40) + np.linspace(0, 1, 40)[None, :, None]  # a ramp: the border matters
+    got = correlate.blur_maps(maps, sigma)
+    ref = np.stack([_imgaussfilt(m, sigma) for m in maps])
+    assert np.allclose(got, ref, atol=1e-12)
+    assert correlate.imgaussfilt_radius(sigma) * 2 + 1 == 2 * math.ceil(2 * sigma) + 1
+    old = correlate.blur_maps(maps, sigma, "scipy-4sigma")  # luab-v1: 4-sigma truncation
+    assert np.allclose(old, gaussian_filter(maps, sigma, mode="nearest", truncate=4.0, axes=(1, 2)))
+
+
 @pytest.mark.parametrize("true_sigma", [0.0, 4.0, 9.0])
 def test_sigma_search_recovers_the_blur_of_the_human_maps(true_sigma: float) -> None:
     model = _blobs(12, seed=1)
-    human = np.stack([gaussian_filter(m, true_sigma, mode="nearest", truncate=4.0) for m in model])
+    human = np.stack([_imgaussfilt(m, true_sigma) for m in model])
     res = correlate.sigma_search(model, human)
     assert res.best_sigma == true_sigma
     assert res.best_r == pytest.approx(1.0)
@@ -48,6 +72,19 @@ def test_sigma_search_recovers_sigma_under_noise_and_split_half() -> None:
     assert abs(res.best_sigma - 6.0) <= 1.0
     cv, per_image = correlate.split_half_score(res.r_by_sigma[:, res.valid], seed=0)
     assert per_image.shape == (40,) and cv <= res.best_r + 1e-12
+    table = res.r_by_sigma[:, res.valid]
+    rep = correlate.split_half_repeated(table, n_splits=50, seed=0)
+    # independent loop: 50 permutations, fit on the first floor(N/2), score the rest
+    rng2 = np.random.default_rng(0)
+    tr, te = [], []
+    for _ in range(50):
+        perm = rng2.permutation(40)
+        fit, held = perm[:20], perm[20:]
+        best = int(np.argmax(table[:, fit].mean(1)))
+        tr.append(table[best, fit].mean())
+        te.append(table[best, held].mean())
+    assert rep.train_r == pytest.approx(np.mean(tr)) and rep.test_r == pytest.approx(np.mean(te))
+    assert rep.test_sd == pytest.approx(np.std(te)) and rep.n_splits == 50
     lo, hi = correlate.bootstrap_best_r(res.r_by_sigma[:, res.valid], n_boot=100, seed=0)
     assert lo <= hi and lo <= res.best_r + 0.05
 
@@ -100,19 +137,38 @@ def test_human_pc_recovers_the_shared_component() -> None:
     assert human_pc.shape == shared.shape
 
 
-def test_human_pc_matches_sklearn_pca_with_fixation_weights() -> None:
+def test_human_pc_langlois_loadings_match_numpy_svd_and_weights_enter_the_combination() -> None:
+    rng = np.random.default_rng(1)
+    maps = rng.random((4, 5, 8, 8)) + np.linspace(0, 1, 8)[None, None, None, :] * np.array(
+        [1, 2, 0.5, 1]
+    ).reshape(4, 1, 1, 1)
+    flags = [False, True, True, False]
+    fit = human_maps.human_pc_fit(maps, flags, ["a", "b", "c", "d"])
+    # independent: z-score each measure over all its images' pixels, centred SVD, first right vector
+    z = np.stack([(m - m.mean()) / m.std() for m in maps]).reshape(4, -1).T
+    _, s, vt = np.linalg.svd(z - z.mean(0), full_matrices=False)
+    v = vt[0] * np.sign(vt[0].sum())
+    assert np.allclose(fit.loadings, v) and fit.explained == pytest.approx(s[0] ** 2 / (s**2).sum())
+    w = np.array([1, math.sqrt(1 / 3), math.sqrt(1 / 3), 1])
+    ref = (z @ (v * w)).reshape(5, 8, 8)
+    ref -= ref.mean(axis=(1, 2), keepdims=True)
+    assert np.allclose(fit.maps, ref, atol=1e-5) and np.allclose(fit.weights, w)
+    assert fit.measures == ["a", "b", "c", "d"] and fit.convention == "langlois2021"
+
+
+def test_human_pc_luab_v1_matches_sklearn_pca_with_fixation_weights() -> None:
     from sklearn.decomposition import PCA
 
     rng = np.random.default_rng(1)
     maps = rng.random((4, 5, 8, 8)) + np.linspace(0, 1, 8)[None, None, None, :]
     flags = [False, True, True, False]
-    pc = human_maps.human_pc(maps, flags)
+    pc = human_maps.human_pc(maps, flags, convention="luab-v1")
     z = (maps - maps.mean(axis=(2, 3), keepdims=True)) / maps.std(axis=(2, 3), keepdims=True)
     w = np.array([1, math.sqrt(1 / 3), math.sqrt(1 / 3), 1])[:, None, None, None]
     x = (z * w).reshape(4, -1).T
     ref = PCA(n_components=1, svd_solver="full").fit_transform(x)[:, 0]
     assert abs(stats.pearsonr(pc.ravel(), ref)[0]) == pytest.approx(1.0, abs=1e-6)
-    assert not np.allclose(pc, human_maps.human_pc(maps))  # the weighting matters
+    assert not np.allclose(pc, human_maps.human_pc(maps, convention="luab-v1"))  # the weighting matters
 
 
 # ---------------------------------------------------------------------------------- density maps
