@@ -59,7 +59,7 @@ BLUR_BOUNDARIES = ("imgaussfilt", "scipy-4sigma")
 
 def imgaussfilt_radius(sigma: float) -> int:
     """Half-width of MATLAB ``imgaussfilt``'s default kernel: its size is ``2*ceil(2*sigma)+1``."""
-    return int(math.ceil(2.0 * sigma))
+    return math.ceil(2.0 * sigma)
 
 
 def blur_maps(maps: np.ndarray, sigma: float, boundary: str = "imgaussfilt") -> np.ndarray:

@@ -266,8 +266,8 @@ class AlignmentReport:
                     n=n,
                     unit="",
                     higher_is_better=True,
-                    task=f"{s.method}: split-half cross-validated mean Pearson r (SI §I: {s.cv.n_splits} random "
-                    f"splits, sigma fitted on floor(n/2) images, scored on the rest; mean held-out r, sd "
+                    task=f"{s.method}: split-half cross-validated mean Pearson r (SI §I: "
+                    f"{s.cv.n_splits} random splits, sigma fitted on floor(n/2) images, scored on the rest; mean held-out r, sd "
                     f"{s.cv.test_sd:.4f}; training-half peak r {s.cv.train_r:.3f})",
                 )
         if self.mask is not None:
@@ -276,7 +276,8 @@ class AlignmentReport:
             if m.protocol == "luab-v1":
                 task = (
                     f"inverse rank N/(r+N), N={m.n:g}, of the true class on grayscale images with "
-                    f"{masking.REVEAL_FRACTION:.0%} revealed by the {{}} human map ({where}; protocol luab-v1)"
+                    f"{masking.REVEAL_FRACTION:.0%} revealed by the {{}} human map ({where}; "
+                    "protocol luab-v1)"
                 )
                 mism = f"a mismatched (r < {masking.MISMATCH_MAX_R}) "
             else:
@@ -352,7 +353,8 @@ class AlignmentReport:
         if self.mask is not None:
             c, w = self.mask.correct.mean(), self.mask.mismatched.mean()
             rows.append(
-                f"masking (inverse rank, N={self.mask.n:g}, {self.mask.protocol}, n={len(self.mask.correct)}): "
+                f"masking (inverse rank, N={self.mask.n:g}, {self.mask.protocol}, "
+                f"n={len(self.mask.correct)}): "
                 f"correct {c:.3f}, mismatched {w:.3f}, gap {c - w:+.3f}"
             )
         return rows
