@@ -267,7 +267,8 @@ class AlignmentReport:
                     unit="",
                     higher_is_better=True,
                     task=f"{s.method}: split-half cross-validated mean Pearson r (SI §I: "
-                    f"{s.cv.n_splits} random splits, sigma fitted on floor(n/2) images, scored on the rest; mean held-out r, sd "
+                    f"{s.cv.n_splits} random splits, sigma fitted on floor(n/2) images, scored on the "
+                    f"rest; mean held-out r, sd "
                     f"{s.cv.test_sd:.4f}; training-half peak r {s.cv.train_r:.3f})",
                 )
         if self.mask is not None:
