@@ -486,6 +486,19 @@ def top_classes(net: LuabNet, images: np.ndarray, *, device: Any, batch_size: in
     return make_predict(net, device, batch_size)(np.asarray(images, dtype=np.float64) / 255.0).argmax(1)
 
 
+def convention_fields(name: str) -> dict[str, Any]:
+    """AlignConfig fields of a named convention set: ``langlois2021`` (the paper's code; default) or
+    ``luab-v1`` (luab-bench's earlier choices: max|g|, ReLU-only GBP, fraction noise, 4-sigma blur,
+    grey-fill masking). The target class is chosen separately (``target``)."""
+    from luab_bench.alignment.saliency import saliency_preset
+
+    if name == "langlois2021":
+        return {"saliency": saliency_preset(name), "blur": "imgaussfilt", "mask_protocol": "langlois2021"}
+    if name == "luab-v1":
+        return {"saliency": saliency_preset(name), "blur": "scipy-4sigma", "mask_protocol": "luab-v1"}
+    raise LuabError(f"unknown conventions {name!r}; use langlois2021 or luab-v1")
+
+
 def default_measure(maps: str, measure: str | None) -> str:
     """The human measure compared when none is named: byproduct clicks, or a folder's Human PC."""
     return measure or ("clicks" if maps == "byproducts" else "human_pc")
@@ -713,6 +726,8 @@ def align_result(
     run_masking: bool = True,
     skip_inapplicable: bool = True,
     variant: str | None = None,
+    target: str = "top",
+    conventions: str = "langlois2021",
 ) -> AlignResultOutcome:
     """Align the checkpoint's model on its own embedded data and write the outcome into its result.
 
@@ -755,6 +770,8 @@ def align_result(
         kernel_sigma=kernel_sigma,
         seed=seed,
     )
+    if conventions != "langlois2021":
+        aset.human.pc_convention = conventions
     fingerprint = data.get("fingerprint")
     if variant == data.get("variant") and fingerprint and fingerprint != aset.fingerprint:
         raise LuabError(
@@ -773,6 +790,8 @@ def align_result(
             seed=seed,
             data_label=aset.label,
             skip_inapplicable=skip_inapplicable,
+            target=target,
+            **convention_fields(conventions),
         ),
         device=dev,
         progress=progress,
