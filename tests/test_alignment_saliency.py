@@ -167,7 +167,7 @@ def test_their_gelu_constants_are_the_tanh_gelu_derivative() -> None:
 
 def test_gbp_refuses_activations_the_paper_does_not_cover() -> None:
     net = LuabNet(_TwoLayerAct(nn.Hardswish()), num_point_heads=0, name="hs").eval()
-    with pytest.raises(LuabError, match="Hardswish.*does not cover"):
+    with pytest.raises(LuabError, match=r"Hardswish.*does not cover"):
         compute_saliency("gbp", net, torch.ones(1, 3, 1, 1), torch.tensor([0]))
 
 
