@@ -128,7 +128,7 @@ def test_inapplicable_method_is_skipped_with_its_reason_or_raises(data_dir: Path
     # the paper's GBP rule covers GELU; its code refuses CAMERAS on a ViT, and so do we
     assert [s.method for s in report.scores] == ["gbp", "gradcam"]
     assert "CAMERAS cannot be applied to ViT" in report.skipped["cameras"]
-    assert any(line.startswith("cameras      skipped:") for line in report.table_lines())
+    assert any(line.startswith("cameras             skipped:") for line in report.table_lines())
     with pytest.raises(LuabError, match="CAMERAS cannot be applied to ViT"):
         align_model(vit, aset.images, aset.targets, aset.ids, aset.human, AlignConfig(methods=("cameras",)))
     # the luab-v1 conventions keep the old ReLU-only guided backprop

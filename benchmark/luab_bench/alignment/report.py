@@ -317,7 +317,7 @@ class AlignmentReport:
     def table_lines(self) -> list[str]:
         """Plain-text table: one row per method, then the masking test."""
         head = (
-            f"{'method':<12} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'nss':>7} {'r_cv':>7} "
+            f"{'method':<19} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'nss':>7} {'r_cv':>7} "
             f"{'cls_gap':>7} {'n':>5}"
         )
         rows = [head]
@@ -329,11 +329,11 @@ class AlignmentReport:
             ci = f"[{s.r_ci[0]:.3f}, {s.r_ci[1]:.3f}]"
             label = f"[{s.method}]" if s.kind == "baseline" else s.method
             rows.append(
-                f"{label:<12} {s.search.best_r:7.3f} {ci:>17} {s.search.best_sigma:6g} "
+                f"{label:<19} {s.search.best_r:7.3f} {ci:>17} {s.search.best_sigma:6g} "
                 f"{float(s.search.spearman.mean()):7.3f} {nss} {cv} {gap} {int(s.search.valid.sum()):5d}"
             )
         for method, why in self.skipped.items():
-            rows.append(f"{method:<12} skipped: {why}")
+            rows.append(f"{method:<19} skipped: {why}")
         if self.pairwise is not None and len(self.pairwise.names) >= 2:
             p = self.pairwise
             best = int(np.nanargmax([s.search.best_r for s in self.scores]))
@@ -586,8 +586,9 @@ def align_model(
             continue
         if all(np.ptp(m) == 0 for m in maps):
             why = (
-                f"every {method} map is constant on these {imgs.shape[1]} px images (a CAM layer of "
-                "1 x 1 at this input size gives no spatial map); use larger images or another method"
+                f"every {method} map is constant on these {imgs.shape[1]} px images: the last "
+                "convolutional layer the paper's CAMs use (SI §A.2) is 1 x 1 at this input size; "
+                "use larger images or another method"
             )
             if not cfg.skip_inapplicable:
                 raise LuabError(why)
