@@ -285,7 +285,6 @@ def test_verified_only_filter_hides_self_signed_rows(browser, tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def align_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from leaderboard_fixtures import aligned_doc_v12
-
     from luab_bench.leaderboard.build import build_site
 
     tmp = tmp_path_factory.mktemp("align_site")
