@@ -419,15 +419,18 @@ def _score_method(
 def _human_bootstrap_all(scores: list[MethodScore], resamples: Any, cfg: AlignConfig) -> None:
     """SI §D.2 error bars for every scored map: one pass over the human resamples, every method's map
     smoothed at its own peak sigma (fixed) against each resample."""
-    blurred = [
-        correlate.blur_maps(correlate.resize_maps(s.model_maps), s.search.best_sigma, cfg.blur)  # type: ignore[arg-type]
+    # z-scored once (Pearson r = mean of the product of the two z-scored maps; NaN rows = constant)
+    zmodel = [
+        correlate.zscore_flat(
+            correlate.blur_maps(correlate.resize_maps(s.model_maps), s.search.best_sigma, cfg.blur)  # type: ignore[arg-type]
+        )
         for s in scores
     ]
     means: list[list[float]] = [[] for _ in scores]
     for human in resamples:
-        h = correlate.resize_maps(human)
-        for k, model in enumerate(blurred):
-            r = correlate.pearson_per_image(model, h)
+        zh = correlate.zscore_flat(correlate.resize_maps(human))
+        for k, zm in enumerate(zmodel):
+            r = np.clip((zm * zh).mean(1), -1.0, 1.0)
             means[k].append(float(np.nanmean(r)) if np.isfinite(r).any() else np.nan)
     for s, vals in zip(scores, means, strict=True):
         arr = np.asarray(vals)
