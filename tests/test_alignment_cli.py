@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from luab_bench.alignment.human_maps import byproduct_density_maps, simulate_records
 from luab_bench.commands.align import align
+from luab_bench.errors import LuabError
 from luab_bench.results.schema import Result, load_result
 from luab_bench.results.signing import generate_keypair, verify_result_file
 from luab_bench.results.store import write_result
@@ -149,3 +150,23 @@ def test_align_method_all_gives_every_method_a_map_or_a_paper_reason(
     assert ("cameras" in res.output and "CAMERAS cannot be applied to ViT" in res.output) == (
         "vit" in model[0]
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model-arg", "img_size"], "expected KEY=VALUE"),
+        (["--model-arg", "x=[1"], "not valid YAML"),
+        (["--model-arg", "1a=2"], "expected KEY=VALUE"),
+    ],
+)
+def test_model_arg_errors_are_one_line(extra: list[str], message: str, data_dir: Path) -> None:
+    res = CliRunner().invoke(align, ["--model", "resnet10t", "--data-dir", str(data_dir), *extra])
+    assert res.exit_code != 0 and isinstance(res.exception, LuabError) and message in str(res.exception)
+
+
+def test_model_arg_needs_an_untrained_model(tmp_path: Path, data_dir: Path) -> None:
+    res = CliRunner().invoke(
+        align, ["--checkpoint", str(tmp_path), "--data-dir", str(data_dir), "--model-arg", "depth=2"]
+    )
+    assert res.exit_code != 0 and "--model-arg applies to an untrained --model" in str(res.exception)
