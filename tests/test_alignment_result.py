@@ -165,3 +165,37 @@ def test_cli_untrained_model_on_synthetic_coco(tmp_path: Path, data_dir: Path) -
     assert "align_gbp_nss" in result.metrics and np.isfinite(result.metrics["align_gbp_nss"].value)
     gap = result.metrics["align_gbp_class_gap"]  # (image, class) units with a second class
     assert 0 < gap.n < 16 and gap.ci_low <= gap.value <= gap.ci_high
+
+
+def test_all_measures_gives_methods_x_measures_and_human_pc_loadings(data_dir: Path) -> None:
+    from luab_bench.alignment import correlate
+    from luab_bench.alignment.human_maps import HumanMaps, human_pc_fit
+    from luab_bench.alignment.report import model_saliency, top_classes
+
+    aset = load_alignment_set("synthetic-tiny", data_dir, limit=8, annotators=2)
+    clicks = aset.human.maps["clicks"]
+    other = np.ascontiguousarray(clicks[:, ::-1, :])  # a second "measure": the maps flipped
+    human = HumanMaps(list(aset.human.ids), {"a": clicks, "b": other}, {"a": False, "b": True})
+    net = create_model("resnet10t", 10, num_point_heads=0, init_seed=0).eval()
+    cfg = AlignConfig(
+        methods=("gbp",),
+        measure="human_pc",
+        n_boot=10,
+        masking=False,
+        all_measures=True,
+        baselines=("centre",),
+    )
+    report = align_model(net, aset.images, aset.targets, aset.ids, human, cfg)
+    assert set(report.per_measure) == {"a", "b", "human_pc"}
+    assert report.per_measure["human_pc"]["gbp"][0] == pytest.approx(report.scores[0].search.best_r)
+    idx = [aset.ids.index(i) for i in human.ids]
+    maps = model_saliency(
+        net, aset.images[idx], top_classes(net, aset.images[idx], device="cpu"), "gbp", device="cpu"
+    )
+    ref = correlate.sigma_search(maps, other)  # independent: the search against measure b alone
+    assert report.per_measure["b"]["gbp"][:2] == pytest.approx((ref.best_r, ref.best_sigma))
+    fit = human_pc_fit(np.stack([clicks, other]), [False, True], ["a", "b"])
+    block = report.alignment_block()
+    assert block.human_pc is not None and block.human_pc.loadings == pytest.approx(list(fit.loadings))
+    assert {p.method for p in block.per_measure["a"]} == {"gbp", "centre"}
+    assert any(line.startswith("Human PC loadings") for line in report.table_lines())

@@ -79,6 +79,9 @@ class AlignConfig:
     mask_protocol: str = "langlois2021"  # masking.MASK_PROTOCOLS
     cv_splits: int = 100  # SI §I: 100 random 12/13 splits
     baselines: tuple[str, ...] = ("centre", "spectral_residual")
+    # also find each map's peak r and sigma against every other measure of the human maps (and their
+    # Human PC when there are several): main Fig. 3A is methods x measures, one sigma per pair
+    all_measures: bool = False
     batch_size: int = 32
     data_label: str = ""  # e.g. "synthetic/val, simulated clicks" (goes into task strings)
     # a method that does not apply to the model (e.g. guided backprop on a GELU network): skip it and
@@ -128,6 +131,8 @@ class AlignmentReport:
     pairwise: correlate.PairwiseTests | None = None
     pc: Any = None  # human_maps.HumanPC when the measure is human_pc
     num_classes: int | None = None
+    # measure -> map -> (peak r, its sigma, n images): the methods x measures table (all_measures)
+    per_measure: dict[str, dict[str, tuple[float, float, int]]] = field(default_factory=dict)
 
     def alignment_block(self) -> Any:
         """The result's typed ``alignment`` block: each method's mean r over the sigma grid."""
@@ -180,6 +185,14 @@ class AlignmentReport:
         conventions = (
             f"target={cfg.target}; {cfg.saliency.describe()}; blur={cfg.blur}; masking={cfg.mask_protocol}"
         )
+        per = None
+        if self.per_measure:
+            from luab_bench.results.schema import AlignmentPeak
+
+            per = {
+                m: [AlignmentPeak(method=k, best_r=v[0], best_sigma=v[1], n=v[2]) for k, v in row.items()]
+                for m, row in self.per_measure.items()
+            }
         return Alignment(
             measure=cfg.measure,
             data=cfg.data_label,
@@ -187,6 +200,7 @@ class AlignmentReport:
             conventions=conventions,
             pairwise=pw,
             human_pc=pc,
+            per_measure=per,
         )
 
     def metrics(self) -> dict[str, Metric]:
@@ -348,6 +362,11 @@ class AlignmentReport:
                 f"paired t-tests (n={p.n}, Bonferroni over {len(p.names) * (len(p.names) - 1) // 2} pairs): "
                 f"{top} above {', '.join(worse) if worse else 'no other map'} at p < 0.05"
             )
+        for m, row in self.per_measure.items():
+            cells = ", ".join(
+                f"{k} {v[0]:.3f} (σ {v[1]:g})" for k, v in sorted(row.items(), key=lambda kv: -kv[1][0])
+            )
+            rows.append(f"peak r vs {m}: {cells}")
         if self.pc is not None:
             load = ", ".join(f"{m} {v:.2f}" for m, v in zip(self.pc.measures, self.pc.loadings, strict=True))
             rows.append(f"Human PC loadings ({self.pc.explained:.1%} of variance): {load}")
@@ -414,6 +433,27 @@ def _score_method(
         kind=kind,
         model_maps=np.asarray(model_maps),
     )
+
+
+def _per_measure(
+    scores: list[MethodScore], human: HumanMaps, cfg: AlignConfig
+) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """Peak mean r and its sigma of every scored map against every measure (and the Human PC when
+    there are several measures), each pair with its own sigma (main §4: one sigma per method and
+    human measure)."""
+    names = list(human.maps) + (["human_pc"] if len(human.maps) > 1 else [])
+    out: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for name in names:
+        maps = human.measure(name)
+        row: dict[str, tuple[float, float, int]] = {}
+        for s in scores:
+            try:
+                search = correlate.sigma_search(s.model_maps, maps, cfg.sigmas, cfg.blur)  # type: ignore[arg-type]
+            except ValueError:  # no image with a defined r against this measure
+                continue
+            row[s.method] = (search.best_r, search.best_sigma, int(search.valid.sum()))
+        out[name] = row
+    return out
 
 
 def _human_bootstrap_all(scores: list[MethodScore], resamples: Any, cfg: AlignConfig) -> None:
@@ -614,6 +654,12 @@ def align_model(
                 progress(f"human-data bootstrap ({cfg.n_boot} resamples of the annotators)")
             _human_bootstrap_all(report.scores, resampler(cfg.n_boot, cfg.seed), cfg)
         report.pairwise = correlate.pairwise_t_tests({s.method: s.per_image_full() for s in report.scores})
+        if cfg.all_measures:
+            if progress:
+                progress("peak r against every human measure")
+            report.per_measure = _per_measure(report.scores, human, cfg)
+            if report.pc is None and len(human.maps) > 1:
+                report.pc = human.pc_fit()
         for s in report.scores:
             s.model_maps = None  # not kept in the report
     report.num_classes = int(net.num_classes)
@@ -732,6 +778,7 @@ def align_result(
     variant: str | None = None,
     target: str = "top",
     conventions: str = "langlois2021",
+    all_measures: bool = False,
 ) -> AlignResultOutcome:
     """Align the checkpoint's model on its own embedded data and write the outcome into its result.
 
@@ -795,6 +842,7 @@ def align_result(
             data_label=aset.label,
             skip_inapplicable=skip_inapplicable,
             target=target,
+            all_measures=all_measures,
             **convention_fields(conventions),
         ),
         device=dev,

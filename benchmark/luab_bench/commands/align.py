@@ -83,6 +83,11 @@ from luab_bench.errors import LuabError
     help="Density kernel std (px at 100x100).",
 )
 @click.option("--split-half", is_flag=True, help="Also report split-half cross-validated r.")
+@click.option(
+    "--all-measures",
+    is_flag=True,
+    help="Also give every map's peak r and sigma against every human measure (and their Human PC).",
+)
 @click.option("--masking/--no-masking", default=True, show_default=True, help="Run the causal masking test.")
 @click.option(
     "--n-boot", type=click.IntRange(min=10), default=100, show_default=True, help="Bootstrap resamples."
@@ -114,6 +119,7 @@ def align(
     annotators: int,
     kernel_sigma: float,
     split_half: bool,
+    all_measures: bool,
     masking: bool,
     n_boot: int,
     seed: int,
@@ -174,6 +180,7 @@ def align(
             variant=variant,
             target=target,
             conventions=conventions,
+            all_measures=all_measures,
         )
         if outcome.report is None or not outcome.report.scores:
             raise LuabError(f"{checkpoint}: alignment skipped: {outcome.skipped}")
@@ -208,6 +215,7 @@ def align(
             skip_inapplicable=skip,
             **convention_fields(conventions),
             target=target,
+            all_measures=all_measures,
         )
         click.echo(f"Aligning {model} (untrained) on {aset.label}; measure {cfg.measure!r}")
         report = align_set(net, aset, cfg, device=dev, progress=echo)

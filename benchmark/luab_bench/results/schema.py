@@ -185,7 +185,7 @@ class AlignmentCurve(StrictModel):
         return self
 
 
-_ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc")
+_ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc", "per_measure")
 _ALIGNMENT_1_2_CURVE = (
     "kind",
     "n",
@@ -230,6 +230,15 @@ class AlignmentHumanPC(StrictModel):
     convention: StrictStr
 
 
+class AlignmentPeak(StrictModel):
+    """One map's peak mean r against one human measure, at its own sigma (schema 1.2)."""
+
+    method: Identifier
+    best_r: FiniteFloat
+    best_sigma: FiniteFloat
+    n: NonNegInt
+
+
 class Alignment(StrictModel):
     """Human-alignment curves behind the ``align_*`` metrics (what the site plots)."""
 
@@ -239,6 +248,9 @@ class Alignment(StrictModel):
     conventions: StrictStr | None = Field(None, description="target class, saliency, blur, masking (1.2)")
     pairwise: AlignmentPairwise | None = None
     human_pc: AlignmentHumanPC | None = None
+    per_measure: dict[StrictStr, list[AlignmentPeak]] | None = Field(
+        None, description="peak r and sigma of every map against every human measure (methods x measures)"
+    )
 
 
 def _b64_of_length(text: str, length: int, what: str) -> bytes:
