@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from luab_bench.alignment.human_maps import byproduct_density_maps, simulate_records
 from luab_bench.commands.align import align
+from luab_bench.errors import LuabError
 from luab_bench.results.schema import Result, load_result
 from luab_bench.results.signing import generate_keypair, verify_result_file
 from luab_bench.results.store import write_result
@@ -116,3 +117,56 @@ def test_evenly_spaced_subset_spans_the_class_ordered_split() -> None:
     assert evenly_spaced(3, 10).tolist() == [0, 1, 2]
     labels = np.repeat(np.arange(10), 100)  # the synthetic evaluation splits are in class order
     assert np.bincount(labels[evenly_spaced(1000, 300)]).tolist() == [30] * 10
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        ["resnet10t"],
+        ["efficientnet_b0"],
+        ["vit_tiny_patch16_224", "--model-arg", "img_size=32", "--model-arg", "depth=2"],
+    ],
+    ids=["resnet", "efficientnet", "vit"],
+)
+def test_align_method_all_gives_every_method_a_map_or_a_paper_reason(
+    model: list[str], data_dir: Path
+) -> None:
+    from luab_bench.alignment.saliency import SALIENCY_METHODS
+
+    args = ["--model", *model, "--variant", "synthetic-tiny", "--data-dir", str(data_dir), "--method", "all",
+            "--limit", "4", "--annotators", "1", "--n-boot", "10", "--no-progress"]  # fmt: skip
+    res = _run(args)
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    for method in SALIENCY_METHODS.names():
+        row = [ln for ln in lines if ln.split(" ")[0] == method]
+        assert len(row) == 1, (method, res.output)
+        if "skipped:" in row[0]:  # a one-line reason tied to the paper
+            assert "paper" in row[0] and "\n" not in row[0], row[0]
+    # every guided-backprop method runs on every model (the paper's rule covers SiLU and GELU)
+    for method in ("gbp", "gbp_x_image", "sgbp"):
+        assert "skipped" not in next(ln for ln in lines if ln.split(" ")[0] == method)
+    assert "[centre]" in res.output and "[spectral_residual]" in res.output
+    assert ("cameras" in res.output and "CAMERAS cannot be applied to ViT" in res.output) == (
+        "vit" in model[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model-arg", "img_size"], "expected KEY=VALUE"),
+        (["--model-arg", "x=[1"], "not valid YAML"),
+        (["--model-arg", "1a=2"], "expected KEY=VALUE"),
+    ],
+)
+def test_model_arg_errors_are_one_line(extra: list[str], message: str, data_dir: Path) -> None:
+    res = CliRunner().invoke(align, ["--model", "resnet10t", "--data-dir", str(data_dir), *extra])
+    assert res.exit_code != 0 and isinstance(res.exception, LuabError) and message in str(res.exception)
+
+
+def test_model_arg_needs_an_untrained_model(tmp_path: Path, data_dir: Path) -> None:
+    res = CliRunner().invoke(
+        align, ["--checkpoint", str(tmp_path), "--data-dir", str(data_dir), "--model-arg", "depth=2"]
+    )
+    assert res.exit_code != 0 and "--model-arg applies to an untrained --model" in str(res.exception)

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from luab_bench.alignment.report import AlignConfig, align_model, align_result, write_alignment
+from luab_bench.alignment.saliency import saliency_preset
 from luab_bench.alignment.sets import load_alignment_set
 from luab_bench.commands.align import align
 from luab_bench.errors import LuabError
@@ -64,19 +65,26 @@ def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path
     out = _result(tmp_path / "r.json")
     key, _ = generate_keypair(tmp_path / "keys")
     done = align_result(
-        out, ckpt, data_dir=data_dir, device="cpu", methods=("gbp", "gradcam"), limit=12, n_boot=20, key=key
+        out, ckpt, data_dir=data_dir, device="cpu", methods=("gbp", "cameras"), limit=12, n_boot=20, key=key
     )
     assert done.skipped is None and done.signed and done.report is not None
     result = load_result(out)
     assert result.schema_version == "1.2" and verify_result_file(out).ok
     assert not any(k.endswith("_class_gap") for k in result.metrics)  # single-label: no partner class
-    assert {"align_gbp_r", "align_gradcam_r", "align_gbp_nss", "align_mask_gap", "top1_val"} <= set(
+    assert {"align_gbp_r", "align_cameras_r", "align_gbp_nss", "align_mask_gap", "top1_val"} <= set(
         result.metrics
     )
     block = result.alignment
     assert block is not None and block.measure == "clicks" and "synthetic-tiny/val (12 evenly" in block.data
     by = {c.method: c for c in block.curves}
-    assert set(by) == {"gbp", "gradcam"} and by["gbp"].sigmas == [float(s) for s in range(31)]
+    assert set(by) == {"gbp", "cameras", "centre", "spectral_residual"}
+    assert by["gbp"].sigmas == [float(s) for s in range(31)]
+    assert by["centre"].kind == "baseline" and by["gbp"].kind == "method"
+    # schema 1.2: human-data bootstrap (annotators redrawn), image interval, pairwise tests
+    assert by["gbp"].human_boot_n == 20 and by["gbp"].human_boot_sd is not None
+    assert by["gbp"].human_boot_ci_low <= by["gbp"].human_boot_ci_high
+    assert block.pairwise is not None and set(block.pairwise.names) == set(by)
+    assert "target=top" in block.conventions
     # the block's curve is the search behind the metric: best_r is its max, at best_sigma
     gbp = by["gbp"]
     assert gbp.best_r == pytest.approx(result.metrics["align_gbp_r"].value)
@@ -92,8 +100,10 @@ def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path
     result = load_result(out)
     assert result.signature is None and {c.method for c in result.alignment.curves} == {
         "gbp",
-        "gradcam",
+        "cameras",
         "gradient",
+        "centre",
+        "spectral_residual",
     }
 
 
@@ -111,22 +121,20 @@ def test_align_result_skips_data_without_human_maps_and_leaves_the_file(
 def test_inapplicable_method_is_skipped_with_its_reason_or_raises(data_dir: Path) -> None:
     aset = load_alignment_set("synthetic-tiny", data_dir, limit=6, annotators=1)
     vit = create_model("vit_tiny_patch16_224", 10, num_point_heads=0, img_size=32, depth=2).eval()
-    cfg = AlignConfig(methods=("gbp", "gradcam"), n_boot=10, masking=False, skip_inapplicable=True)
-    report = align_model(vit, aset.images, aset.targets, aset.ids, aset.human, cfg)
-    assert [s.method for s in report.scores] == ["gradcam"]
-    assert "guided backprop needs a ReLU network" in report.skipped["gbp"] and "GELU" in report.skipped["gbp"]
-    assert any(line.startswith("gbp          skipped:") for line in report.table_lines())
-    with pytest.raises(LuabError, match="guided backprop needs a ReLU network"):
-        align_model(vit, aset.images, aset.targets, aset.ids, aset.human, AlignConfig(methods=("gbp",)))
-    # nothing ran: nothing to write
-    empty = align_model(
-        vit,
-        aset.images,
-        aset.targets,
-        aset.ids,
-        aset.human,
-        AlignConfig(methods=("gbp",), skip_inapplicable=True),
+    cfg = AlignConfig(
+        methods=("gbp", "cameras", "gradcam"), n_boot=10, masking=False, skip_inapplicable=True, baselines=()
     )
+    report = align_model(vit, aset.images, aset.targets, aset.ids, aset.human, cfg)
+    # the paper's GBP rule covers GELU; its code refuses CAMERAS on a ViT, and so do we
+    assert [s.method for s in report.scores] == ["gbp", "gradcam"]
+    assert "CAMERAS cannot be applied to ViT" in report.skipped["cameras"]
+    assert any(line.startswith("cameras             skipped:") for line in report.table_lines())
+    with pytest.raises(LuabError, match="CAMERAS cannot be applied to ViT"):
+        align_model(vit, aset.images, aset.targets, aset.ids, aset.human, AlignConfig(methods=("cameras",)))
+    # the luab-v1 conventions keep the old ReLU-only guided backprop
+    old = AlignConfig(methods=("gbp",), saliency=saliency_preset("luab-v1"), skip_inapplicable=True)
+    empty = align_model(vit, aset.images, aset.targets, aset.ids, aset.human, old)
+    assert "needs a ReLU network" in empty.skipped["gbp"] and "GELU" in empty.skipped["gbp"]
     assert not empty.scores and empty.mask is None
     with pytest.raises(LuabError, match="no saliency method could be run"):
         write_alignment(Path("unused.json"), empty)
@@ -135,19 +143,19 @@ def test_inapplicable_method_is_skipped_with_its_reason_or_raises(data_dir: Path
 def test_cli_checkpoint_path_writes_the_block(tmp_path: Path, data_dir: Path) -> None:
     ckpt = _checkpoint(tmp_path / "ckpt", data_dir)
     out = _result(tmp_path / "r.json")
-    args = ["--checkpoint", str(ckpt), "--data-dir", str(data_dir), "--method", "gradcam", "--limit", "8",
+    args = ["--checkpoint", str(ckpt), "--data-dir", str(data_dir), "--method", "cameras", "--limit", "8",
             "--annotators", "1", "--n-boot", "10", "--no-progress", "--out", str(out),
             "--device", "cpu"]  # fmt: skip
     res = CliRunner().invoke(align, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert "UNSIGNED" in res.output and "gradcam" in res.output
-    assert load_result(out).alignment.curves[0].method == "gradcam"
+    assert "UNSIGNED" in res.output and "cameras" in res.output
+    assert load_result(out).alignment.curves[0].method == "cameras"
 
 
 def test_cli_untrained_model_on_synthetic_coco(tmp_path: Path, data_dir: Path) -> None:
     out = _result(tmp_path / "r.json", version="1.1")
     args = ["--model", "resnet10t", "--variant", "synthetic-coco-tiny", "--data-dir", str(data_dir),
-            "--method", "gradcam,gbp", "--limit", "16", "--annotators", "2", "--n-boot", "10",
+            "--method", "cameras,gbp", "--limit", "16", "--annotators", "2", "--n-boot", "10",
             "--no-progress", "--out", str(out), "--device", "cpu"]  # fmt: skip
     res = CliRunner().invoke(align, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -157,3 +165,37 @@ def test_cli_untrained_model_on_synthetic_coco(tmp_path: Path, data_dir: Path) -
     assert "align_gbp_nss" in result.metrics and np.isfinite(result.metrics["align_gbp_nss"].value)
     gap = result.metrics["align_gbp_class_gap"]  # (image, class) units with a second class
     assert 0 < gap.n < 16 and gap.ci_low <= gap.value <= gap.ci_high
+
+
+def test_all_measures_gives_methods_x_measures_and_human_pc_loadings(data_dir: Path) -> None:
+    from luab_bench.alignment import correlate
+    from luab_bench.alignment.human_maps import HumanMaps, human_pc_fit
+    from luab_bench.alignment.report import model_saliency, top_classes
+
+    aset = load_alignment_set("synthetic-tiny", data_dir, limit=8, annotators=2)
+    clicks = aset.human.maps["clicks"]
+    other = np.ascontiguousarray(clicks[:, ::-1, :])  # a second "measure": the maps flipped
+    human = HumanMaps(list(aset.human.ids), {"a": clicks, "b": other}, {"a": False, "b": True})
+    net = create_model("resnet10t", 10, num_point_heads=0, init_seed=0).eval()
+    cfg = AlignConfig(
+        methods=("gbp",),
+        measure="human_pc",
+        n_boot=10,
+        masking=False,
+        all_measures=True,
+        baselines=("centre",),
+    )
+    report = align_model(net, aset.images, aset.targets, aset.ids, human, cfg)
+    assert set(report.per_measure) == {"a", "b", "human_pc"}
+    assert report.per_measure["human_pc"]["gbp"][0] == pytest.approx(report.scores[0].search.best_r)
+    idx = [aset.ids.index(i) for i in human.ids]
+    maps = model_saliency(
+        net, aset.images[idx], top_classes(net, aset.images[idx], device="cpu"), "gbp", device="cpu"
+    )
+    ref = correlate.sigma_search(maps, other)  # independent: the search against measure b alone
+    assert report.per_measure["b"]["gbp"][:2] == pytest.approx((ref.best_r, ref.best_sigma))
+    fit = human_pc_fit(np.stack([clicks, other]), [False, True], ["a", "b"])
+    block = report.alignment_block()
+    assert block.human_pc is not None and block.human_pc.loadings == pytest.approx(list(fit.loadings))
+    assert {p.method for p in block.per_measure["a"]} == {"gbp", "centre"}
+    assert any(line.startswith("Human PC loadings") for line in report.table_lines())

@@ -280,3 +280,55 @@ def test_verified_only_filter_hides_self_signed_rows(browser, tmp_path: Path) ->
     assert _col_values(page, "aggregates", 0) == [] and _col_values(page, "deltas", 0) == []
     assert errors == []
     page.close()
+
+
+@pytest.fixture(scope="module")
+def align_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from leaderboard_fixtures import aligned_doc_v12
+    from luab_bench.leaderboard.build import build_site
+
+    tmp = tmp_path_factory.mktemp("align_site")
+    docs = [
+        aligned_doc_v12("resnet10t", "luab", 0, 60.0, 0.45),
+        aligned_doc_v12(EVIL, "baseline", 0, 58.0, 0.55),  # a hostile model name: text, not markup
+    ]
+    write_results(tmp / "results", docs, None)
+    build_site(tmp / "results", tmp / "out")
+    return tmp / "out"
+
+
+def test_alignment_page_ranks_shows_references_curves_and_matrix(  # type: ignore[no-untyped-def]
+    browser, align_site: Path, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto((align_site / "index.html").as_uri())
+    page.locator("#alignment-link").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("alignment.html")
+    table = "align-table-1"
+    methods = _col_values(page, table, 2)
+    peaks = [float(v) for v in _col_values(page, table, 3)]
+    # 4 model rows ranked by peak r, then the two reference rows (shown once, not per result)
+    assert methods == ["gbp", "gbp", "gradcam", "gradcam", "[centre]", "[spectral_residual]"]
+    assert peaks[:4] == sorted(peaks[:4], reverse=True) and peaks[0] == 0.55
+    assert page.locator(f"#{table} tr.align-reference").count() == 2
+    assert "[0.530, 0.570] (100)" in _col_values(page, table, 5)[0]  # human-data interval
+    assert EVIL in _col_values(page, table, 1)[0] and page.locator(f"#{table} script").count() == 0
+    # sorting by a column works on this page too
+    page.locator(f"#{table} thead th").nth(3).click()
+    asc = [float(v) for v in _col_values(page, table, 3)]
+    assert asc == sorted(asc)
+    chart = page.locator("#align-curves-1 svg.alignment-chart")
+    assert chart.count() == 1 and chart.locator("g.series").count() == 6  # 4 model curves + 2 references
+    matrix = page.locator("#align-sig-1-1")
+    assert matrix.locator("td.sig-above").count() >= 1 and matrix.locator("td.sig-below").count() >= 1
+    assert matrix.locator("td.sig-none").count() >= 4  # the diagonal at least
+    page.screenshot(path=str(tmp_path / "alignment_page.png"), full_page=True)
+    shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
+    if shot_dir:
+        shutil.copy(tmp_path / "alignment_page.png", Path(shot_dir) / "alignment_page.png")
+    assert errors == [], errors
+    page.close()

@@ -80,3 +80,63 @@ def test_bench_sgbp_ratio_interleaved(benchmark, net, size: int) -> None:  # typ
     benchmark.extra_info.update(info)
     print(f"\nsgbp {size}px interleaved: " + ", ".join(f"{k}={v:.2f}" for k, v in info.items()))
     assert len(batched) == len(single) == 7
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_bench_sgbp_vs_captum_noise_tunnel(benchmark, net, size: int) -> None:  # type: ignore[no-untyped-def]
+    """Issue #12: luab-bench's SGBP (30 samples, the paper's noise std and raw-gradient averaging) vs
+    captum's ``NoiseTunnel(GuidedBackprop)`` with ``nt_type="smoothgrad"``, the same model, input,
+    target, noise std and noise draws (both use ``torch.normal``/``randn`` from the same seed), one
+    image, one thread; the two alternate in every round. The maps after the same normalisation
+    (``sum_c |.|``, divided by the max) must agree within 1e-5; the speed-up (captum time / ours)
+    goes into ``extra_info``. No timing assertion (the machine is shared)."""
+    import statistics
+    import time
+    import warnings
+
+    from captum.attr import GuidedBackprop, NoiseTunnel
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x).logits
+
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([3])
+    std = float((0.1 * (x.max() - x.min())) ** 2)  # their smooth_grad.py: normal_(0, sigma**2)
+    tunnel = NoiseTunnel(GuidedBackprop(Logits(net)))
+    fn = SALIENCY_METHODS.get("sgbp")
+    times: dict[str, list[float]] = {"ours": [], "captum": []}
+    maps: dict[str, torch.Tensor] = {}
+
+    def pair() -> None:
+        t0 = time.perf_counter()
+        maps["ours"] = fn(net, x, t, seed=7)
+        times["ours"].append(time.perf_counter() - t0)
+        torch.manual_seed(7)  # captum draws its noise from the global generator
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            attr = tunnel.attribute(
+                x, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES, stdevs=std, target=3
+            )
+        times["captum"].append(time.perf_counter() - t0)
+        maps["captum"] = attr.abs().sum(1)
+
+    benchmark.pedantic(pair, rounds=7, warmup_rounds=1)
+    ours, theirs = times["ours"][1:], times["captum"][1:]
+    a, b = maps["ours"] / maps["ours"].max(), maps["captum"] / maps["captum"].max()
+    diff = float((a - b).abs().max())
+    info = {
+        "ours_min_ms": 1e3 * min(ours),
+        "captum_min_ms": 1e3 * min(theirs),
+        "speedup_min": min(theirs) / min(ours),
+        "speedup_median": statistics.median(theirs) / statistics.median(ours),
+        "max_abs_diff_normalised": diff,
+    }
+    benchmark.extra_info.update(info)
+    print(f"\nSGBP vs captum {size}px: " + ", ".join(f"{k} {v:.3g}" for k, v in info.items()))
+    assert diff <= 1e-5

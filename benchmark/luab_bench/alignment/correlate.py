@@ -4,8 +4,12 @@ Protocol, as specified for luab-bench (issue #5) after the paper:
 
 1. Model and human maps are resized to 100 x 100 (:func:`resize_maps`, bilinear with antialiasing).
 2. Each *model* map is blurred with an isotropic Gaussian of std sigma pixels for every sigma of the
-   grid (default 0, 1, ..., 30 px at the 100-px scale; sigma 0 = unblurred). scipy ``gaussian_filter``
-   with ``mode="nearest"`` and ``truncate=4``.
+   grid (default 0, 1, ..., 30 px at the 100-px scale, SI §D.2 "sigma = 0 - 30"; sigma 0 = unblurred).
+   The paper smooths with MATLAB's ``imgaussfilt`` (SI §D.2), whose documented defaults are a kernel
+   of ``2*ceil(2*sigma)+1`` taps normalised to sum 1 and ``'replicate'`` padding; :func:`blur_maps`
+   with ``boundary="imgaussfilt"`` (default) is exactly that (scipy ``gaussian_filter`` with
+   ``mode="nearest"`` = replicate and ``radius=ceil(2*sigma)``). ``"scipy-4sigma"`` (luab-v1: nearest,
+   truncated at 4 sigma) is kept as a named option.
 3. Per image, Pearson r between the blurred model map and the human map over the 10,000 pixels; the
    score of a method is ``max_sigma mean_images r`` and the arg-max sigma (ties -> smallest sigma).
    Spearman rho (the ClickMe convention) is reported at the same sigma. Images whose human or model
@@ -21,6 +25,7 @@ Protocol, as specified for luab-bench (issue #5) after the paper:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,14 +54,32 @@ def resize_maps(maps: np.ndarray, size: int = MAP_SIZE) -> np.ndarray:
     )
 
 
-def blur_maps(maps: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of every (H, W) map of a stack (N, H, W) with std ``sigma`` px (0 = copy)."""
+BLUR_BOUNDARIES = ("imgaussfilt", "scipy-4sigma")
+
+
+def imgaussfilt_radius(sigma: float) -> int:
+    """Half-width of MATLAB ``imgaussfilt``'s default kernel: its size is ``2*ceil(2*sigma)+1``."""
+    return math.ceil(2.0 * sigma)
+
+
+def blur_maps(maps: np.ndarray, sigma: float, boundary: str = "imgaussfilt") -> np.ndarray:
+    """Gaussian blur of every (H, W) map of a stack (N, H, W) with std ``sigma`` px (0 = copy).
+
+    ``boundary="imgaussfilt"``: MATLAB ``imgaussfilt(A, sigma)`` with its defaults (module doc);
+    ``"scipy-4sigma"``: replicate padding, kernel truncated at 4 sigma (luab-v1).
+    """
     from scipy.ndimage import gaussian_filter
 
     arr = np.asarray(maps, dtype=np.float64)
     if sigma <= 0:
         return arr.copy()
-    return gaussian_filter(arr, sigma=sigma, mode="nearest", truncate=4.0, axes=(1, 2))
+    if boundary == "imgaussfilt":
+        return gaussian_filter(
+            arr, sigma=sigma, mode="nearest", radius=imgaussfilt_radius(sigma), axes=(1, 2)
+        )
+    if boundary == "scipy-4sigma":
+        return gaussian_filter(arr, sigma=sigma, mode="nearest", truncate=4.0, axes=(1, 2))
+    raise ValueError(f"unknown blur boundary {boundary!r}; use one of {', '.join(BLUR_BOUNDARIES)}")
 
 
 def pearson_per_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,30 +136,36 @@ def _best_index(mean_r: np.ndarray) -> int:
 
 
 def correlation_table(
-    model_maps: np.ndarray, human_maps: np.ndarray, sigmas: Sequence[float] = SIGMA_GRID
+    model_maps: np.ndarray,
+    human_maps: np.ndarray,
+    sigmas: Sequence[float] = SIGMA_GRID,
+    boundary: str = "imgaussfilt",
 ) -> np.ndarray:
     """(S, N) Pearson r of every image for every sigma (maps resized to 100 x 100 first)."""
     model = resize_maps(model_maps)
     human = resize_maps(human_maps)
     if len(model) != len(human):
         raise ValueError(f"{len(model)} model maps but {len(human)} human maps")
-    return np.stack([pearson_per_image(blur_maps(model, s), human) for s in sigmas])
+    return np.stack([pearson_per_image(blur_maps(model, s, boundary), human) for s in sigmas])
 
 
 def sigma_search(
-    model_maps: np.ndarray, human_maps: np.ndarray, sigmas: Sequence[float] = SIGMA_GRID
+    model_maps: np.ndarray,
+    human_maps: np.ndarray,
+    sigmas: Sequence[float] = SIGMA_GRID,
+    boundary: str = "imgaussfilt",
 ) -> SigmaSearch:
     """The sigma maximising mean Pearson r over images, with per-image r and Spearman (see module doc)."""
     sigmas = tuple(float(s) for s in sigmas)
     if not sigmas or min(sigmas) < 0:
         raise ValueError(f"sigma grid must be non-empty and non-negative, got {sigmas}")
-    table = correlation_table(model_maps, human_maps, sigmas)
+    table = correlation_table(model_maps, human_maps, sigmas, boundary)
     valid = np.isfinite(table).all(0)
     if not valid.any():
         raise ValueError("every image has a constant model or human map: no correlation is defined")
     mean_r = table[:, valid].mean(1)
     best = _best_index(mean_r)
-    model = blur_maps(resize_maps(model_maps), sigmas[best])
+    model = blur_maps(resize_maps(model_maps), sigmas[best], boundary)
     rho = spearman_per_image(model, resize_maps(human_maps))[valid]
     return SigmaSearch(sigmas, mean_r, table, valid, best, rho)
 
@@ -244,3 +273,107 @@ def class_gap_per_unit(model_maps: np.ndarray, human_maps: np.ndarray, partners:
     other = pearson_per_image(model, np.asarray(human_maps)[np.asarray(partners)[have]])
     gap = own - other
     return gap[np.isfinite(gap)]
+
+
+@dataclass(frozen=True)
+class SplitHalfCV:
+    """Repeated split-half cross-validation of sigma (SI §I): means and sds over the splits."""
+
+    n_splits: int
+    train_r: float
+    train_sd: float
+    test_r: float
+    test_sd: float
+
+
+def split_half_repeated(table: np.ndarray, *, n_splits: int = 100, seed: int = 0) -> SplitHalfCV:
+    """SI §I: ``n_splits`` times, permute the images, fit sigma on ``floor(N/2)`` of them (12 of 25 in
+    the paper) by the peak mean r, and score the other ``N - floor(N/2)`` at that sigma. Returns the
+    mean and sd (ddof=0) over splits of the training peak r and the held-out r. ``table`` is (S, N) of
+    valid images."""
+    _s, n = table.shape
+    if n < 2:
+        raise ValueError("split-half cross-validation needs at least 2 images")
+    rng = np.random.default_rng(seed)
+    k = n // 2
+    train, test = np.empty(n_splits), np.empty(n_splits)
+    for b in range(n_splits):
+        perm = rng.permutation(n)
+        fit, held = perm[:k], perm[k:]
+        curve = table[:, fit].mean(1)
+        best = _best_index(curve)
+        train[b], test[b] = curve[best], table[best, held].mean()
+    return SplitHalfCV(
+        n_splits, float(train.mean()), float(train.std()), float(test.mean()), float(test.std())
+    )
+
+
+@dataclass(frozen=True)
+class PairwiseTests:
+    """Paired t-tests of per-image r between every pair of methods (SI §D.3), Bonferroni-corrected."""
+
+    names: list[str]
+    n: int  # images defined for every method
+    t: np.ndarray  # (M, M) t statistic of row - column (NaN on the diagonal)
+    p: np.ndarray  # (M, M) two-sided p, uncorrected
+    p_bonferroni: np.ndarray  # (M, M) min(1, p * number of pairs)
+    mean_diff: np.ndarray  # (M, M) mean over images of r_row - r_col
+
+
+def pairwise_t_tests(per_image_r: dict[str, np.ndarray]) -> PairwiseTests:
+    """SI §D.3: a paired t-test across images for every pair of methods' per-image r (each at its own
+    peak sigma), two-sided, with the Bonferroni correction over the ``M (M - 1) / 2`` pairs. Images
+    where any method's r is undefined are left out (NaN entries)."""
+    from scipy.stats import ttest_rel
+
+    names = list(per_image_r)
+    m = len(names)
+    mat = np.stack([np.asarray(per_image_r[k], dtype=np.float64) for k in names]) if m else np.empty((0, 0))
+    ok = np.isfinite(mat).all(0) if m else np.zeros(0, dtype=bool)
+    mat = mat[:, ok] if m else mat
+    t = np.full((m, m), np.nan)
+    p = np.full((m, m), np.nan)
+    diff = np.full((m, m), np.nan)
+    pairs = m * (m - 1) // 2
+    for i in range(m):
+        for j in range(m):
+            if i == j or mat.shape[1] < 2:
+                continue
+            d = mat[i] - mat[j]
+            diff[i, j] = d.mean()
+            if np.ptp(d) == 0:  # identical per-image differences: t undefined, not a finding
+                t[i, j], p[i, j] = (0.0, 1.0) if d[0] == 0 else (np.sign(d[0]) * np.inf, 0.0)
+                continue
+            res = ttest_rel(mat[i], mat[j])
+            t[i, j], p[i, j] = float(res.statistic), float(res.pvalue)
+    bonf = np.minimum(1.0, p * max(1, pairs))
+    return PairwiseTests(names, int(ok.sum()), t, p, bonf, diff)
+
+
+@dataclass(frozen=True)
+class HumanBootstrap:
+    """Mean r at a fixed sigma against ``B`` human-map resamples (SI §D.2 error bars)."""
+
+    n_boot: int
+    mean_r: np.ndarray  # (B,) mean r over images per resample
+    sd: float  # what the paper's error bars show (sd over resamples)
+    ci: tuple[float, float]  # 95% percentile interval over resamples
+
+
+def human_bootstrap(
+    model_maps: np.ndarray, human_resamples: Sequence[np.ndarray], sigma: float, boundary: str = "imgaussfilt"
+) -> HumanBootstrap:
+    """SI §D.2: the model maps smoothed at their peak ``sigma`` against each resampled human map set
+    (annotators / clicks drawn with replacement, maps rebuilt); per resample the mean r over images
+    with a defined r; the paper's error bar is the sd over the resamples (ddof=0)."""
+    model = blur_maps(resize_maps(model_maps), sigma, boundary)
+    means = []
+    for human in human_resamples:
+        r = pearson_per_image(model, resize_maps(human))
+        means.append(float(np.nanmean(r)) if np.isfinite(r).any() else np.nan)
+    arr = np.asarray(means, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    if not len(arr):
+        raise ValueError("no human resample gave a defined correlation")
+    lo, hi = np.percentile(arr, [2.5, 97.5])
+    return HumanBootstrap(len(arr), arr, float(arr.std()), (float(lo), float(hi)))

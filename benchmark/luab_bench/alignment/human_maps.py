@@ -44,18 +44,33 @@ an error naming the missing file). A map must be finite, at least 2 x 2, and hav
 ratio (any resolution: maps are resized to 100 x 100); PNG values are used as they are (0..255 or
 0..65535; the correlations do not depend on the scale).
 
-**Human PC** (:func:`human_pc`): Langlois et al. 2021 summarise their 6 measures by the first principal
-component of the z-scored maps. Here each map is z-scored over its own pixels, fixation-like measures
-are multiplied by sqrt(1/3) when flagged (the paper down-weights its three fixation measures so they do
-not dominate the component), the (pixels of all images) x (measures) matrix is decomposed by SVD and
-the maps are projected on the first right singular vector, signed so its loadings sum to >= 0.
+**Human PC** (:func:`human_pc_fit`, SI §D.1). Convention ``langlois2021`` (default): each measure's maps
+of *all* images are z-scored together (the paper z-scores each "2,500 x 100" concatenation of the 25
+maps of one measure), MATLAB ``pca`` (columns centred) of the (pixels of all images) x (measures)
+matrix gives the loadings of the first component (signed so they sum to >= 0), and the Human PC is
+``sum_m w_m l_m z_m`` with ``w_m = sqrt(1/3)`` for the measures flagged ``fixation_like`` (the paper's
+three fixation maps) and 1 otherwise; each image's PC map is then centred (the released PC maps
+have mean 0 per image; the centring does not change any per-image correlation). Checked against
+the paper's released maps (github czhao39/neurips-attention ``human-maps/img*_{patchRate, discr,
+chainKDE, freeFIX, salFIX, objFIX, humanPC}.mat``, 25 images, maps resized to 100 x 100 bilinearly):
+this reproduces their ``humanPC`` maps at mean per-image r = 0.9997, first component 53.1 % of the
+variance (SI: 53.3 %), loadings 0.37, 0.36, 0.20, 0.49, 0.49, 0.45; the earlier luab-v1 convention
+(each map z-scored over its own pixels, the sqrt(1/3) weights applied *before* the PCA) gives r =
+0.94. ``luab-v1`` stays available as a named convention.
+
+**Relation to the paper's KDE maps** (SI §C.3): the paper's spatial-memory and fixation maps are
+kernel density estimates: a Gaussian kernel (diagonal covariance) centred at every point, summed and
+normalised. Byproduct maps here are the same construction on the 100 x 100 grid, with two stated
+differences: points are first binned to pixels (at most half a pixel of displacement) and mouse-track
+samples get a total weight per record (the paper has no tracks). The paper does not give its kernel
+bandwidth; ``sigma_px`` (default 3 px at 100 x 100) is our choice.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +109,19 @@ class HumanMaps:
     fixation_like: dict[str, bool] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     fixations: dict[str, np.ndarray] = field(default_factory=dict)  # unblurred event maps (for NSS)
+    pc_convention: str = "langlois2021"  # how ``measure("human_pc")`` is built (PC_CONVENTIONS)
+    # ``resampler(n_boot, seed)`` yields human-map sets (N, H, W) rebuilt from annotators drawn with
+    # replacement (SI §D.2 error bars); None where the per-annotator data are not available (folders)
+    resampler: Callable[[int, int], Iterator[np.ndarray]] | None = field(default=None, repr=False)
+
+    def pc_fit(self) -> HumanPC:
+        """The Human PC of all measures with its loadings (SI §D.1)."""
+        return human_pc_fit(
+            np.stack([self.maps[m] for m in self.maps]),
+            [self.fixation_like.get(m, False) for m in self.maps],
+            list(self.maps),
+            self.pc_convention,
+        )
 
     def fixation_map(self, name: str) -> np.ndarray | None:
         """Fixation weights for NSS: the event histogram if kept, the map of a fixation-like measure,
@@ -107,10 +135,7 @@ class HumanMaps:
     def measure(self, name: str) -> np.ndarray:
         """The maps of one measure (``human_pc`` gives the first principal component of all)."""
         if name == "human_pc":
-            return human_pc(
-                np.stack([self.maps[m] for m in self.maps]),
-                [self.fixation_like.get(m, False) for m in self.maps],
-            )
+            return self.pc_fit().maps
         if name not in self.maps:
             from luab_bench.registry import unknown_name_message
 
@@ -443,23 +468,105 @@ def zscore_maps(maps: np.ndarray) -> np.ndarray:
     return np.where(sd > 0, (m - mu) / np.where(sd > 0, sd, 1.0), 0.0)
 
 
-def human_pc(maps: np.ndarray, fixation_like: Sequence[bool] | None = None) -> np.ndarray:
-    """First principal component of z-scored maps (M measures, N, H, W) -> (N, H, W) float32.
+PC_CONVENTIONS = ("langlois2021", "luab-v1")
 
-    See the module doc for the weighting and sign convention.
-    """
+
+@dataclass(frozen=True)
+class HumanPC:
+    """The Human PC maps and how they were made (SI §D.1)."""
+
+    maps: np.ndarray  # (N, H, W) float32
+    measures: list[str]
+    loadings: np.ndarray  # (M,) first-component coefficients (sum >= 0)
+    weights: np.ndarray  # (M,) sqrt(1/3) for fixation-like measures, else 1
+    explained: float  # fraction of variance of the first component
+    convention: str
+
+
+def human_pc_fit(
+    maps: np.ndarray,
+    fixation_like: Sequence[bool] | None = None,
+    measures: Sequence[str] | None = None,
+    convention: str = "langlois2021",
+) -> HumanPC:
+    """First principal component of M measures' maps (M, N, H, W), by ``convention`` (module doc)."""
     arr = np.asarray(maps, dtype=np.float64)
     if arr.ndim != 4 or arr.shape[0] < 1:
         raise ValueError(f"maps must be (measures, images, H, W), got {arr.shape}")
-    z = zscore_maps(arr)
+    if convention not in PC_CONVENTIONS:
+        raise LuabError(f"unknown Human PC convention {convention!r}; use one of {', '.join(PC_CONVENTIONS)}")
     flags = list(fixation_like) if fixation_like is not None else [False] * arr.shape[0]
     if len(flags) != arr.shape[0]:
         raise ValueError(f"{len(flags)} fixation flags for {arr.shape[0]} measures")
+    names = list(measures) if measures is not None else [f"m{k}" for k in range(arr.shape[0])]
     w = np.array([FIXATION_WEIGHT if f else 1.0 for f in flags])
-    x = (z * w[:, None, None, None]).reshape(arr.shape[0], -1).T  # (pixels, measures)
-    x = x - x.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
+    if convention == "langlois2021":
+        flat = arr.reshape(arr.shape[0], -1)
+        sd = flat.std(axis=1, keepdims=True)
+        z = np.where(sd > 0, (flat - flat.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0), 0.0)
+        x = z.T  # (pixels of all images, measures)
+    else:
+        x = (zscore_maps(arr) * w[:, None, None, None]).reshape(arr.shape[0], -1).T
+    xc = x - x.mean(axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(xc, full_matrices=False)
     v = vt[0]
     if v.sum() < 0:
         v = -v
-    return (x @ v).reshape(arr.shape[1:]).astype(np.float32)
+    explained = float(s[0] ** 2 / np.sum(s**2)) if np.sum(s**2) > 0 else float("nan")
+    if convention == "langlois2021":
+        pc = (x @ (v * w)).reshape(arr.shape[1:])
+        pc = pc - pc.mean(axis=(-2, -1), keepdims=True)
+    else:
+        pc = (xc @ v).reshape(arr.shape[1:])
+    return HumanPC(pc.astype(np.float32), names, v, w, explained, convention)
+
+
+def human_pc(
+    maps: np.ndarray, fixation_like: Sequence[bool] | None = None, convention: str = "langlois2021"
+) -> np.ndarray:
+    """First principal component of z-scored maps (M measures, N, H, W) -> (N, H, W) float32."""
+    return human_pc_fit(maps, fixation_like, convention=convention).maps
+
+
+def bootstrap_byproduct_maps(
+    records: Iterable[Mapping[str, Any]],
+    ids: Sequence[str],
+    kernel: DensityKernel = DensityKernel(),
+    *,
+    n_boot: int = 100,
+    seed: int = 0,
+) -> Iterator[np.ndarray]:
+    """SI §D.2 error bars for byproduct maps: ``n_boot`` human-map sets (N, size, size), each rebuilt
+    from the image's records (annotators) drawn with replacement, as many as it has. Same kernel and
+    normalisation as :func:`byproduct_density_maps`; an image whose draw has no point gets a zero map
+    (its r is undefined and left out of that resample's mean)."""
+    from scipy.ndimage import gaussian_filter
+
+    wanted = {i: k for k, i in enumerate(ids)}
+    hists: list[list[np.ndarray]] = [[] for _ in ids]
+    s = kernel.size
+    for rec in records:
+        image_id = rec.get("imageID") if isinstance(rec, Mapping) else None
+        if image_id not in wanted:
+            continue
+        pts, ws = _record_points(rec, kernel)
+        h = np.zeros((s, s), dtype=np.float64)
+        p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+        wt = np.asarray(ws, dtype=np.float64)
+        ok = np.isfinite(p).all(1) & (wt > 0)
+        if ok.any():
+            rows = np.clip((p[ok, 1] * s).astype(np.int64), 0, s - 1)
+            cols = np.clip((p[ok, 0] * s).astype(np.int64), 0, s - 1)
+            np.add.at(h, (rows, cols), wt[ok])
+        hists[wanted[image_id]].append(h)  # type: ignore[index]
+    missing = [ids[k] for k, h in enumerate(hists) if not h]
+    if missing:
+        raise DataError(f"no byproduct record for image {missing[0]!r}: cannot resample its annotators")
+    stacks = [np.stack(h) for h in hists]
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        sums = np.stack([st[rng.integers(len(st), size=len(st))].sum(0) for st in stacks])
+        if kernel.sigma_px > 0:
+            sums = gaussian_filter(sums, kernel.sigma_px, mode="constant", axes=(1, 2))
+        tot = sums.sum(axis=(1, 2), keepdims=True)
+        yield np.where(tot > 0, sums / np.where(tot > 0, tot, 1.0), 0.0).astype(np.float32)

@@ -39,8 +39,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from luab_bench.alignment import correlate, masking
+from luab_bench.alignment.saliency import SaliencyConfig
 from luab_bench.alignment.sets import evenly_spaced  # noqa: F401  (re-exported)
 from luab_bench.errors import LuabError
+
+
+def _preset(name: str) -> SaliencyConfig:
+    from luab_bench.alignment.saliency import saliency_preset
+
+    return saliency_preset(name)
+
 
 if TYPE_CHECKING:
     from luab_bench.alignment.human_maps import HumanMaps
@@ -48,9 +56,12 @@ if TYPE_CHECKING:
     from luab_bench.results.schema import Metric
 
 
+TARGETS = ("top", "true")
+
+
 @dataclass(frozen=True)
 class AlignConfig:
-    """What to compute; defaults are the protocol of docs/alignment.md."""
+    """What to compute; defaults are the protocol of docs/alignment.md (Langlois et al.'s, SI §A, §D)."""
 
     methods: tuple[str, ...] = ("sgbp", "gradcam")
     measure: str = "clicks"
@@ -58,8 +69,19 @@ class AlignConfig:
     n_boot: int = correlate.N_BOOT
     split_half: bool = False
     masking: bool = True
-    inverse_rank_n: float = 1.0
+    inverse_rank_n: float | None = None  # None: the number of classes (langlois2021) / 1 (luab-v1)
     seed: int = 0
+    # SI §A.2: maps for the model's top predicted class; "true": the labelled class (luab-v1). For
+    # (image, class) units of multi-label data the unit's class is always used.
+    target: str = "top"
+    saliency: SaliencyConfig = field(default_factory=lambda: _preset("langlois2021"))
+    blur: str = "imgaussfilt"  # correlate.BLUR_BOUNDARIES
+    mask_protocol: str = "langlois2021"  # masking.MASK_PROTOCOLS
+    cv_splits: int = 100  # SI §I: 100 random 12/13 splits
+    baselines: tuple[str, ...] = ("centre", "spectral_residual")
+    # also find each map's peak r and sigma against every other measure of the human maps (and their
+    # Human PC when there are several): main Fig. 3A is methods x measures, one sigma per pair
+    all_measures: bool = False
     batch_size: int = 32
     data_label: str = ""  # e.g. "synthetic/val, simulated clicks" (goes into task strings)
     # a method that does not apply to the model (e.g. guided backprop on a GELU network): skip it and
@@ -87,6 +109,14 @@ class MethodScore:
     nss_ci: tuple[float, float] | None = None
     class_gap: np.ndarray | None = None  # per unit with a same-image partner class (multi-label data)
     class_gap_ci: tuple[float, float] | None = None
+    cv: correlate.SplitHalfCV | None = None  # SI §I repeated split-half
+    human_boot: correlate.HumanBootstrap | None = None  # SI §D.2 human-data resamples
+    kind: str = "method"  # "method" | "baseline"
+    model_maps: np.ndarray | None = field(default=None, repr=False)  # raw maps, for the human bootstrap
+
+    def per_image_full(self) -> np.ndarray:
+        """Per-image r at the best sigma for *every* image (NaN where undefined), for paired tests."""
+        return self.search.r_by_sigma[self.search.best_index].copy()
 
 
 @dataclass
@@ -98,22 +128,80 @@ class AlignmentReport:
     scores: list[MethodScore] = field(default_factory=list)
     mask: masking.MaskingOutcome | None = None
     skipped: dict[str, str] = field(default_factory=dict)  # method -> why it was not run
+    pairwise: correlate.PairwiseTests | None = None
+    pc: Any = None  # human_maps.HumanPC when the measure is human_pc
+    num_classes: int | None = None
+    # measure -> map -> (peak r, its sigma, n images): the methods x measures table (all_measures)
+    per_measure: dict[str, dict[str, tuple[float, float, int]]] = field(default_factory=dict)
 
     def alignment_block(self) -> Any:
         """The result's typed ``alignment`` block: each method's mean r over the sigma grid."""
-        from luab_bench.results.schema import Alignment, AlignmentCurve
+        from luab_bench.results.schema import Alignment, AlignmentCurve, AlignmentHumanPC, AlignmentPairwise
 
-        curves = [
-            AlignmentCurve(
-                method=s.method,
-                sigmas=[float(v) for v in s.search.sigmas],
-                mean_r=[float(v) if np.isfinite(v) else None for v in s.search.mean_r],
-                best_sigma=float(s.search.best_sigma),
-                best_r=float(s.search.best_r),
+        curves = []
+        for s in self.scores:
+            extra: dict[str, Any] = {"kind": s.kind, "n": int(s.search.valid.sum())}
+            if s.cv is not None:
+                extra.update(cv_train_r=s.cv.train_r, cv_test_r=s.cv.test_r, cv_test_sd=s.cv.test_sd)
+            if s.human_boot is not None:
+                hb = s.human_boot
+                extra.update(
+                    human_boot_n=hb.n_boot,
+                    human_boot_sd=hb.sd,
+                    human_boot_ci_low=hb.ci[0],
+                    human_boot_ci_high=hb.ci[1],
+                )
+            extra.update(image_ci_low=s.r_ci[0], image_ci_high=s.r_ci[1])
+            curves.append(
+                AlignmentCurve(
+                    method=s.method,
+                    sigmas=[float(v) for v in s.search.sigmas],
+                    mean_r=[float(v) if np.isfinite(v) else None for v in s.search.mean_r],
+                    best_sigma=float(s.search.best_sigma),
+                    best_r=float(s.search.best_r),
+                    **extra,
+                )
             )
-            for s in self.scores
-        ]
-        return Alignment(measure=self.config.measure, data=self.config.data_label, curves=curves)
+        pw = None
+        if self.pairwise is not None and len(self.pairwise.names) >= 2:
+            p = self.pairwise
+
+            def _m(a: np.ndarray) -> list[list[float | None]]:
+                return [[float(v) if np.isfinite(v) else None for v in row] for row in a]
+
+            pw = AlignmentPairwise(
+                names=p.names, n=p.n, mean_diff=_m(p.mean_diff), t=_m(p.t), p_bonferroni=_m(p.p_bonferroni)
+            )
+        pc = None
+        if self.pc is not None:
+            pc = AlignmentHumanPC(
+                measures=list(self.pc.measures),
+                loadings=[float(v) for v in self.pc.loadings],
+                weights=[float(v) for v in self.pc.weights],
+                explained=float(self.pc.explained),
+                convention=self.pc.convention,
+            )
+        cfg = self.config
+        conventions = (
+            f"target={cfg.target}; {cfg.saliency.describe()}; blur={cfg.blur}; masking={cfg.mask_protocol}"
+        )
+        per = None
+        if self.per_measure:
+            from luab_bench.results.schema import AlignmentPeak
+
+            per = {
+                m: [AlignmentPeak(method=k, best_r=v[0], best_sigma=v[1], n=v[2]) for k, v in row.items()]
+                for m, row in self.per_measure.items()
+            }
+        return Alignment(
+            measure=cfg.measure,
+            data=cfg.data_label,
+            curves=curves,
+            conventions=conventions,
+            pairwise=pw,
+            human_pc=pc,
+            per_measure=per,
+        )
 
     def metrics(self) -> dict[str, Metric]:
         """Result-schema metrics (names in the module doc)."""
@@ -130,6 +218,16 @@ class AlignmentReport:
         out: dict[str, Metric] = {}
         for s in self.scores:
             n = int(s.search.valid.sum())
+            hb = (
+                f"; human-data bootstrap ({s.human_boot.n_boot} resamples of the annotators, maps rebuilt, "
+                f"sigma fixed): sd {s.human_boot.sd:.4f}, 95% [{s.human_boot.ci[0]:.3f}, "
+                f"{s.human_boot.ci[1]:.3f}]"
+                if s.human_boot is not None
+                else ""
+            )
+            what = (
+                "baseline map" if s.kind == "baseline" else f"target {cfg.target}; {cfg.saliency.describe()}"
+            )
             out[f"align_{s.method}_r"] = Metric(
                 value=s.search.best_r,
                 n=n,
@@ -138,8 +236,8 @@ class AlignmentReport:
                 unit="",
                 higher_is_better=True,
                 task=f"{s.method}: mean Pearson r with {where}; "
-                f"best sigma {s.search.best_sigma:g} px of {grid}; "
-                f"95% CI: {s.r_ci_kind}, {cfg.n_boot} resamples over images",
+                f"best sigma {s.search.best_sigma:g} px of {grid} (blur {cfg.blur}); "
+                f"95% CI: {s.r_ci_kind}, {cfg.n_boot} resamples over images{hb}; {what}",
             )
             rho = float(s.search.spearman.mean())
             out[f"align_{s.method}_spearman"] = Metric(
@@ -176,24 +274,37 @@ class AlignmentReport:
                     f"image) at sigma {s.search.best_sigma:g} px ({where}); "
                     f"95% CI: {cfg.n_boot} resamples over units",
                 )
-            if s.r_cv is not None:
+            if s.cv is not None:
                 out[f"align_{s.method}_r_cv"] = Metric(
-                    value=s.r_cv,
+                    value=s.cv.test_r,
                     n=n,
                     unit="",
                     higher_is_better=True,
-                    task=f"{s.method}: split-half cross-validated mean Pearson r (sigma from the other half)",
+                    task=f"{s.method}: split-half cross-validated mean Pearson r (SI §I: "
+                    f"{s.cv.n_splits} random splits, sigma fitted on floor(n/2) images, scored on the "
+                    f"rest; mean held-out r, sd "
+                    f"{s.cv.test_sd:.4f}; training-half peak r {s.cv.train_r:.3f})",
                 )
         if self.mask is not None:
             m = self.mask
             k = len(m.correct)
-            task = (
-                f"inverse rank N/(r+N), N={cfg.inverse_rank_n:g}, of the true class on grayscale images with "
-                f"{masking.REVEAL_FRACTION:.0%} revealed by the {{}} human map ({where})"
-            )
+            if m.protocol == "luab-v1":
+                task = (
+                    f"inverse rank N/(r+N), N={m.n:g}, of the true class on grayscale images with "
+                    f"{masking.REVEAL_FRACTION:.0%} revealed by the {{}} human map ({where}; "
+                    "protocol luab-v1)"
+                )
+                mism = f"a mismatched (r < {masking.MISMATCH_MAX_R}) "
+            else:
+                task = (
+                    f"inverse rank N/(r+N), N={m.n:g} classes, of the unmasked top-1 class on RGB images x "
+                    f"the {{}} human map thresholded to reveal {masking.REVEAL_FRACTION:.0%} ({where}; "
+                    "Langlois et al. SI §G)"
+                )
+                mism = f"mean over {m.mismatches_per_image} other images'"
             for name, vals, what in (
                 ("correct", m.correct, "image's own"),
-                ("mismatched", m.mismatched, f"a mismatched (r < {masking.MISMATCH_MAX_R}) "),
+                ("mismatched", m.mismatched, mism),
             ):
                 ci = bootstrap_ci(vals, n_boot=cfg.n_boot, seed=cfg.seed)
                 out[f"align_mask_{name}"] = Metric(
@@ -220,27 +331,51 @@ class AlignmentReport:
     def table_lines(self) -> list[str]:
         """Plain-text table: one row per method, then the masking test."""
         head = (
-            f"{'method':<12} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'nss':>7} {'r_cv':>7} "
+            f"{'method':<19} {'r':>7} {'95% CI':>17} {'sigma':>6} {'rho':>7} {'nss':>7} {'r_cv':>7} "
             f"{'cls_gap':>7} {'n':>5}"
         )
         rows = [head]
         for s in self.scores:
-            cv = f"{s.r_cv:7.3f}" if s.r_cv is not None else f"{'-':>7}"
+            cv = f"{s.cv.test_r:7.3f}" if s.cv is not None else f"{'-':>7}"
             nss = f"{float(s.nss.mean()):7.3f}" if s.nss is not None and len(s.nss) else f"{'-':>7}"
             has_gap = s.class_gap is not None and len(s.class_gap)
             gap = f"{float(s.class_gap.mean()):+7.3f}" if has_gap else f"{'-':>7}"  # type: ignore[union-attr]
             ci = f"[{s.r_ci[0]:.3f}, {s.r_ci[1]:.3f}]"
+            label = f"[{s.method}]" if s.kind == "baseline" else s.method
             rows.append(
-                f"{s.method:<12} {s.search.best_r:7.3f} {ci:>17} {s.search.best_sigma:6g} "
+                f"{label:<19} {s.search.best_r:7.3f} {ci:>17} {s.search.best_sigma:6g} "
                 f"{float(s.search.spearman.mean()):7.3f} {nss} {cv} {gap} {int(s.search.valid.sum()):5d}"
             )
         for method, why in self.skipped.items():
-            rows.append(f"{method:<12} skipped: {why}")
+            rows.append(f"{method:<19} skipped: {why}")
+        if self.pairwise is not None and len(self.pairwise.names) >= 2:
+            p = self.pairwise
+            best = int(np.nanargmax([s.search.best_r for s in self.scores]))
+            top = self.scores[best].method
+            i = p.names.index(top)
+            worse = [
+                p.names[j]
+                for j in range(len(p.names))
+                if j != i and p.p_bonferroni[i, j] < 0.05 and p.mean_diff[i, j] > 0
+            ]
+            rows.append(
+                f"paired t-tests (n={p.n}, Bonferroni over {len(p.names) * (len(p.names) - 1) // 2} pairs): "
+                f"{top} above {', '.join(worse) if worse else 'no other map'} at p < 0.05"
+            )
+        for m, row in self.per_measure.items():
+            cells = ", ".join(
+                f"{k} {v[0]:.3f} (σ {v[1]:g})" for k, v in sorted(row.items(), key=lambda kv: -kv[1][0])
+            )
+            rows.append(f"peak r vs {m}: {cells}")
+        if self.pc is not None:
+            load = ", ".join(f"{m} {v:.2f}" for m, v in zip(self.pc.measures, self.pc.loadings, strict=True))
+            rows.append(f"Human PC loadings ({self.pc.explained:.1%} of variance): {load}")
         if self.mask is not None:
             c, w = self.mask.correct.mean(), self.mask.mismatched.mean()
             rows.append(
-                f"masking (inverse rank, n={len(self.mask.correct)}): correct {c:.3f}, "
-                f"mismatched {w:.3f}, gap {c - w:+.3f}"
+                f"masking (inverse rank, N={self.mask.n:g}, {self.mask.protocol}, "
+                f"n={len(self.mask.correct)}): "
+                f"correct {c:.3f}, mismatched {w:.3f}, gap {c - w:+.3f}"
             )
         return rows
 
@@ -252,21 +387,26 @@ def _score_method(
     cfg: AlignConfig,
     fixations: np.ndarray | None = None,
     partners: np.ndarray | None = None,
+    kind: str = "method",
 ) -> MethodScore:
     from luab_bench.metrics.bootstrap import bootstrap_ci
 
-    search = correlate.sigma_search(model_maps, human, cfg.sigmas)
+    search = correlate.sigma_search(model_maps, human, cfg.sigmas, cfg.blur)
     table = search.r_by_sigma[:, search.valid]
     value = search.best_r
     lo, hi = correlate.bootstrap_best_r(table, n_boot=cfg.n_boot, seed=cfg.seed)
-    kind = "bootstrap re-picking sigma"
+    kind_ci = "bootstrap re-picking sigma"
     if not lo <= value <= hi:
         fixed = bootstrap_ci(search.per_image_r, n_boot=cfg.n_boot, seed=cfg.seed)
-        lo, hi, kind = fixed.low, fixed.high, "bootstrap at the chosen sigma"
+        lo, hi, kind_ci = fixed.low, fixed.high, "bootstrap at the chosen sigma"
     rho = bootstrap_ci(search.spearman, n_boot=cfg.n_boot, seed=cfg.seed)
-    r_cv = correlate.split_half_score(table, seed=cfg.seed)[0] if cfg.split_half else None
+    cv = (
+        correlate.split_half_repeated(table, n_splits=cfg.cv_splits, seed=cfg.seed)
+        if cfg.split_half and table.shape[1] >= 2
+        else None
+    )
     nss = nss_ci = gap = gap_ci = None
-    blurred = correlate.blur_maps(correlate.resize_maps(model_maps), search.best_sigma)
+    blurred = correlate.blur_maps(correlate.resize_maps(model_maps), search.best_sigma, cfg.blur)
     if partners is not None:
         gap = correlate.class_gap_per_unit(blurred, correlate.resize_maps(human), partners)
         if len(gap):
@@ -278,7 +418,66 @@ def _score_method(
         if len(nss):
             ci = bootstrap_ci(nss, n_boot=cfg.n_boot, seed=cfg.seed)
             nss_ci = (ci.low, ci.high)
-    return MethodScore(method, search, (lo, hi), kind, (rho.low, rho.high), r_cv, nss, nss_ci, gap, gap_ci)
+    return MethodScore(
+        method,
+        search,
+        (lo, hi),
+        kind_ci,
+        (rho.low, rho.high),
+        cv.test_r if cv is not None else None,
+        nss,
+        nss_ci,
+        gap,
+        gap_ci,
+        cv=cv,
+        kind=kind,
+        model_maps=np.asarray(model_maps),
+    )
+
+
+def _per_measure(
+    scores: list[MethodScore], human: HumanMaps, cfg: AlignConfig
+) -> dict[str, dict[str, tuple[float, float, int]]]:
+    """Peak mean r and its sigma of every scored map against every measure (and the Human PC when
+    there are several measures), each pair with its own sigma (main §4: one sigma per method and
+    human measure)."""
+    names = list(human.maps) + (["human_pc"] if len(human.maps) > 1 else [])
+    out: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for name in names:
+        maps = human.measure(name)
+        row: dict[str, tuple[float, float, int]] = {}
+        for s in scores:
+            try:
+                search = correlate.sigma_search(s.model_maps, maps, cfg.sigmas, cfg.blur)  # type: ignore[arg-type]
+            except ValueError:  # no image with a defined r against this measure
+                continue
+            row[s.method] = (search.best_r, search.best_sigma, int(search.valid.sum()))
+        out[name] = row
+    return out
+
+
+def _human_bootstrap_all(scores: list[MethodScore], resamples: Any, cfg: AlignConfig) -> None:
+    """SI §D.2 error bars for every scored map: one pass over the human resamples, every method's map
+    smoothed at its own peak sigma (fixed) against each resample."""
+    # z-scored once (Pearson r = mean of the product of the two z-scored maps; NaN rows = constant)
+    zmodel = [
+        correlate.zscore_flat(
+            correlate.blur_maps(correlate.resize_maps(s.model_maps), s.search.best_sigma, cfg.blur)  # type: ignore[arg-type]
+        )
+        for s in scores
+    ]
+    means: list[list[float]] = [[] for _ in scores]
+    for human in resamples:
+        zh = correlate.zscore_flat(correlate.resize_maps(human))
+        for k, zm in enumerate(zmodel):
+            r = np.clip((zm * zh).mean(1), -1.0, 1.0)
+            means[k].append(float(np.nanmean(r)) if np.isfinite(r).any() else np.nan)
+    for s, vals in zip(scores, means, strict=True):
+        arr = np.asarray(vals)
+        arr = arr[np.isfinite(arr)]
+        if len(arr):
+            lo, hi = np.percentile(arr, [2.5, 97.5])
+            s.human_boot = correlate.HumanBootstrap(len(arr), arr, float(arr.std()), (float(lo), float(hi)))
 
 
 def make_predict(net: LuabNet, device: Any, batch_size: int = 256) -> Callable[[np.ndarray], np.ndarray]:
@@ -309,8 +508,9 @@ def model_saliency(
     device: Any,
     seed: int = 0,
     batch_size: int = 32,
+    config: SaliencyConfig | None = None,
 ) -> np.ndarray:
-    """Saliency maps (N, H, W) float32 of uint8 ``images`` (N, H, W, 3) for their true ``labels``."""
+    """Saliency maps (N, H, W) float32 of uint8 ``images`` (N, H, W, 3) for the classes ``labels``."""
     import torch
 
     from luab_bench.alignment.saliency import compute_saliency
@@ -319,7 +519,27 @@ def model_saliency(
     std = torch.tensor(net.input_std).view(1, 3, 1, 1)
     x = (torch.as_tensor(np.asarray(images), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0 - mean) / std
     t = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    return compute_saliency(method, net, x.to(device), t.to(device), seed=seed, batch_size=batch_size).numpy()
+    return compute_saliency(
+        method, net, x.to(device), t.to(device), seed=seed, batch_size=batch_size, config=config
+    ).numpy()
+
+
+def top_classes(net: LuabNet, images: np.ndarray, *, device: Any, batch_size: int = 64) -> np.ndarray:
+    """The model's top predicted class of each uint8 image (SI §A.2: the class the maps explain)."""
+    return make_predict(net, device, batch_size)(np.asarray(images, dtype=np.float64) / 255.0).argmax(1)
+
+
+def convention_fields(name: str) -> dict[str, Any]:
+    """AlignConfig fields of a named convention set: ``langlois2021`` (the paper's code; default) or
+    ``luab-v1`` (luab-bench's earlier choices: max|g|, ReLU-only GBP, fraction noise, 4-sigma blur,
+    grey-fill masking). The target class is chosen separately (``target``)."""
+    from luab_bench.alignment.saliency import saliency_preset
+
+    if name == "langlois2021":
+        return {"saliency": saliency_preset(name), "blur": "imgaussfilt", "mask_protocol": "langlois2021"}
+    if name == "luab-v1":
+        return {"saliency": saliency_preset(name), "blur": "scipy-4sigma", "mask_protocol": "luab-v1"}
+    raise LuabError(f"unknown conventions {name!r}; use langlois2021 or luab-v1")
 
 
 def default_measure(maps: str, measure: str | None) -> str:
@@ -379,12 +599,26 @@ def align_model(
         correlate.same_group_partners(np.asarray(groups)[idx], seed=cfg.seed) if groups is not None else None
     )
     report = AlignmentReport(cfg, len(idx))
+    if cfg.measure == "human_pc":
+        report.pc = human.pc_fit()
+    if cfg.target not in TARGETS:
+        raise LuabError(f"unknown target {cfg.target!r}; use one of {', '.join(TARGETS)}")
+    explain = ys
+    if cfg.target == "top" and groups is None:  # (image, class) units keep their class
+        explain = top_classes(net, imgs, device=device)
     for method in cfg.methods:
         if progress:
             progress(f"saliency {method} on {len(idx)} images")
         try:
             maps = model_saliency(
-                net, imgs, ys, method, device=device, seed=cfg.seed, batch_size=cfg.batch_size
+                net,
+                imgs,
+                explain,
+                method,
+                device=device,
+                seed=cfg.seed,
+                batch_size=cfg.batch_size,
+                config=cfg.saliency,
             )
         except LuabError as err:
             if not cfg.skip_inapplicable:
@@ -393,7 +627,42 @@ def align_model(
             if progress:
                 progress(f"skipped {method}: {err}")
             continue
+        if all(np.ptp(m) == 0 for m in maps):
+            why = (
+                f"every {method} map is constant on these {imgs.shape[1]} px images: the last "
+                "convolutional layer the paper's CAMs use (SI §A.2) is 1 x 1 at this input size; "
+                "use larger images or another method"
+            )
+            if not cfg.skip_inapplicable:
+                raise LuabError(why)
+            report.skipped[method] = why
+            continue
         report.scores.append(_score_method(method, maps, human_maps, cfg, fixations, partners))
+    if report.scores:
+        from luab_bench.alignment.baselines import BASELINES
+
+        for name in cfg.baselines:
+            try:
+                maps = BASELINES.get(name)(imgs)
+            except LuabError as err:
+                report.skipped[f"[{name}]"] = str(err)
+                continue
+            report.scores.append(_score_method(name, maps, human_maps, cfg, fixations, partners, "baseline"))
+        resampler = human.resampler if cfg.measure in human.maps else None
+        if resampler is not None and cfg.n_boot > 0:
+            if progress:
+                progress(f"human-data bootstrap ({cfg.n_boot} resamples of the annotators)")
+            _human_bootstrap_all(report.scores, resampler(cfg.n_boot, cfg.seed), cfg)
+        report.pairwise = correlate.pairwise_t_tests({s.method: s.per_image_full() for s in report.scores})
+        if cfg.all_measures:
+            if progress:
+                progress("peak r against every human measure")
+            report.per_measure = _per_measure(report.scores, human, cfg)
+            if report.pc is None and len(human.maps) > 1:
+                report.pc = human.pc_fit()
+        for s in report.scores:
+            s.model_maps = None  # not kept in the report
+    report.num_classes = int(net.num_classes)
     if cfg.masking and report.scores:
         if progress:
             progress("masking test")
@@ -404,6 +673,7 @@ def align_model(
             human_maps,
             n=cfg.inverse_rank_n,
             seed=cfg.seed,
+            protocol=cfg.mask_protocol,
         )
     return report
 
@@ -506,6 +776,9 @@ def align_result(
     run_masking: bool = True,
     skip_inapplicable: bool = True,
     variant: str | None = None,
+    target: str = "top",
+    conventions: str = "langlois2021",
+    all_measures: bool = False,
 ) -> AlignResultOutcome:
     """Align the checkpoint's model on its own embedded data and write the outcome into its result.
 
@@ -548,6 +821,8 @@ def align_result(
         kernel_sigma=kernel_sigma,
         seed=seed,
     )
+    if conventions != "langlois2021":
+        aset.human.pc_convention = conventions
     fingerprint = data.get("fingerprint")
     if variant == data.get("variant") and fingerprint and fingerprint != aset.fingerprint:
         raise LuabError(
@@ -566,6 +841,9 @@ def align_result(
             seed=seed,
             data_label=aset.label,
             skip_inapplicable=skip_inapplicable,
+            target=target,
+            all_measures=all_measures,
+            **convention_fields(conventions),
         ),
         device=dev,
         progress=progress,

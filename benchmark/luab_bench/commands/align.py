@@ -39,6 +39,27 @@ from luab_bench.errors import LuabError
     show_default=True,
     help="Comma list of saliency methods, or 'all'.",
 )
+@click.option(
+    "--target",
+    type=click.Choice(["top", "true"]),
+    default="top",
+    show_default=True,
+    help="Class the maps explain: the model's top prediction (Langlois et al. SI §A.2) or the label.",
+)
+@click.option(
+    "--conventions",
+    type=click.Choice(["langlois2021", "luab-v1"]),
+    default="langlois2021",
+    show_default=True,
+    help="Saliency, blur, Human PC and masking conventions: the paper's code, or luab-bench's earlier ones.",
+)
+@click.option(
+    "--model-arg",
+    "model_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keyword for the untrained --model (repeatable; YAML values), e.g. img_size=32 depth=2.",
+)
 @click.option("--split", default="val", show_default=True, help="Dataset split of the images.")
 @click.option(
     "--limit",
@@ -62,6 +83,11 @@ from luab_bench.errors import LuabError
     help="Density kernel std (px at 100x100).",
 )
 @click.option("--split-half", is_flag=True, help="Also report split-half cross-validated r.")
+@click.option(
+    "--all-measures",
+    is_flag=True,
+    help="Also give every map's peak r and sigma against every human measure (and their Human PC).",
+)
 @click.option("--masking/--no-masking", default=True, show_default=True, help="Run the causal masking test.")
 @click.option(
     "--n-boot", type=click.IntRange(min=10), default=100, show_default=True, help="Bootstrap resamples."
@@ -87,11 +113,15 @@ def align(
     maps: str,
     measure: str | None,
     methods: str,
+    target: str,
+    conventions: str,
+    model_args: tuple[str, ...],
     split: str,
     limit: int,
     annotators: int,
     kernel_sigma: float,
     split_half: bool,
+    all_measures: bool,
     masking: bool,
     n_boot: int,
     seed: int,
@@ -108,6 +138,7 @@ def align(
         AlignConfig,
         align_result,
         align_set,
+        convention_fields,
         default_measure,
         plot_sigma_curves,
         write_alignment,
@@ -117,6 +148,9 @@ def align(
 
     if (checkpoint is None) == (model is None):
         raise LuabError("give exactly one of --checkpoint DIR or --model NAME")
+    if model_args and model is None:
+        raise LuabError("--model-arg applies to an untrained --model, not to --checkpoint")
+    kwargs = _model_kwargs(model_args)
     if key is not None and out is None:
         raise LuabError("--key signs the result given by --out; add --out RESULT.json")
     if out is not None and not out.is_file():
@@ -146,6 +180,9 @@ def align(
             run_masking=masking,
             skip_inapplicable=skip,
             variant=variant,
+            target=target,
+            conventions=conventions,
+            all_measures=all_measures,
         )
         if outcome.report is None or not outcome.report.scores:
             raise LuabError(f"{checkpoint}: alignment skipped: {outcome.skipped}")
@@ -165,7 +202,10 @@ def align(
             seed=seed,
             progress=progress,
         )
-        net = create_model(model, aset.num_classes, num_point_heads=0, init_seed=seed).to(dev).eval()  # type: ignore[arg-type]
+        net = create_model(model, aset.num_classes, num_point_heads=0, init_seed=seed, **kwargs)  # type: ignore[arg-type]
+        net = net.to(dev).eval()
+        if conventions != "langlois2021":
+            aset.human.pc_convention = conventions
         cfg = AlignConfig(
             methods=names,
             measure=default_measure(maps, measure),
@@ -175,6 +215,9 @@ def align(
             seed=seed,
             data_label=aset.label,
             skip_inapplicable=skip,
+            **convention_fields(conventions),
+            target=target,
+            all_measures=all_measures,
         )
         click.echo(f"Aligning {model} (untrained) on {aset.label}; measure {cfg.measure!r}")
         report = align_set(net, aset, cfg, device=dev, progress=echo)
@@ -191,3 +234,19 @@ def align(
             f"Result: {out} "
             + ("(re-signed)" if signed else "(UNSIGNED: its old signature was removed; sign it with --key)")
         )
+
+
+def _model_kwargs(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``("img_size=32", "depth=2")`` -> ``{"img_size": 32, "depth": 2}`` (values parsed as YAML)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise LuabError(f"--model-arg {pair!r}: expected KEY=VALUE, e.g. img_size=32")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise LuabError(f"--model-arg {pair!r}: value is not valid YAML ({err})") from None
+    return out

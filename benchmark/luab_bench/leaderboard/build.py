@@ -12,6 +12,8 @@ Site layout (``out_dir``)::
     index.html           results table (sort, filter), mean over seeds, Δ view, paper's numbers
     r/<result>.html      one detail page per result: metrics, signature, provenance, config, curves,
                          human-alignment plot (schema-1.1 results with an ``alignment`` block)
+    alignment.html       alignment leaderboard: methods ranked by peak r, intervals, baselines,
+                         overlaid r-vs-sigma curves, t-test matrices (:mod:`.alignment_page`)
     results.json         rows, aggregates, deltas, the paper's reference tables with Δ, invalid files
     results.csv          one line per result and metric value/interval
     result.schema.json   the JSON Schema of a result file
@@ -599,6 +601,9 @@ def build_site(
     write_if_changed(out_dir / "result.schema.json", _schema_text())
     index = render_index(report, title, references=references, data=data, renderer=renderer)
     write_if_changed(report.index_path, index)
+    from luab_bench.leaderboard.alignment_page import render_alignment_page
+
+    write_if_changed(out_dir / "alignment.html", render_alignment_page(report.rows, renderer, title))
     return report
 
 

@@ -22,7 +22,8 @@ from luab_bench.errors import LuabError
 SCHEMA_VERSION = "1.2"
 # 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
 # bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
-# 1.2 adds optional fields only (``submission_id``); absent ones are never written back as ``null``.
+# 1.2 adds optional fields only (``submission_id``; the alignment block's intervals, tests and Human
+# PC); absent ones are never written back as ``null``.
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -168,6 +169,18 @@ class AlignmentCurve(StrictModel):
     )
     best_sigma: MetricFloat
     best_r: MetricFloat
+    # schema 1.2, all optional (Langlois et al. SI §D.2, §I)
+    kind: Literal["method", "baseline"] | None = Field(None, description="a model's map or a reference map")
+    n: NonNegInt | None = Field(None, description="images with a defined r")
+    image_ci_low: MetricFloat | None = Field(None, description="95% bootstrap over images (sigma re-picked)")
+    image_ci_high: MetricFloat | None = None
+    human_boot_n: NonNegInt | None = Field(None, description="human-data resamples (annotators redrawn)")
+    human_boot_sd: MetricFloat | None = Field(None, description="sd of mean r over the human resamples")
+    human_boot_ci_low: MetricFloat | None = None
+    human_boot_ci_high: MetricFloat | None = None
+    cv_train_r: MetricFloat | None = Field(None, description="split-half: mean training-half peak r")
+    cv_test_r: MetricFloat | None = Field(None, description="split-half: mean held-out r")
+    cv_test_sd: MetricFloat | None = None
 
     @model_validator(mode="after")
     def _same_length(self) -> AlignmentCurve:
@@ -179,12 +192,72 @@ class AlignmentCurve(StrictModel):
         return self
 
 
+_ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc", "per_measure")
+_ALIGNMENT_1_2_CURVE = (
+    "kind",
+    "n",
+    "image_ci_low",
+    "image_ci_high",
+    "human_boot_n",
+    "human_boot_sd",
+    "human_boot_ci_low",
+    "human_boot_ci_high",
+    "cv_train_r",
+    "cv_test_r",
+    "cv_test_sd",
+)
+
+
+class AlignmentPairwise(StrictModel):
+    """Paired t-tests of per-image r between maps (SI §D.3), Bonferroni-corrected (schema 1.2)."""
+
+    names: list[Identifier]
+    n: NonNegInt
+    mean_diff: list[list[MetricFloat | None]] = Field(description="mean r(row) - r(column) over images")
+    t: list[list[MetricFloat | None]]
+    p_bonferroni: list[list[MetricFloat | None]]
+
+    @model_validator(mode="after")
+    def _square(self) -> AlignmentPairwise:
+        m = len(self.names)
+        for name in ("mean_diff", "t", "p_bonferroni"):
+            rows = getattr(self, name)
+            if len(rows) != m or any(len(r) != m for r in rows):
+                raise ValueError(f"pairwise {name} must be {m} x {m}")
+        return self
+
+
+class AlignmentHumanPC(StrictModel):
+    """How the Human PC was built (SI §D.1; schema 1.2)."""
+
+    measures: list[StrictStr]
+    loadings: list[MetricFloat]
+    weights: list[MetricFloat]
+    explained: MetricFloat
+    convention: StrictStr
+
+
+class AlignmentPeak(StrictModel):
+    """One map's peak mean r against one human measure, at its own sigma (schema 1.2)."""
+
+    method: Identifier
+    best_r: MetricFloat
+    best_sigma: MetricFloat
+    n: NonNegInt
+
+
 class Alignment(StrictModel):
     """Human-alignment curves behind the ``align_*`` metrics (what the site plots)."""
 
     measure: StrictStr = Field(description='human map measure, e.g. "clicks" or "human_pc"')
     data: StrictStr = Field(description="which images and human maps were compared")
     curves: list[AlignmentCurve]
+    conventions: StrictStr | None = Field(None, description="target class, saliency, blur, masking (1.2)")
+    pairwise: AlignmentPairwise | None = None
+    human_pc: AlignmentHumanPC | None = None
+    per_measure: dict[StrictStr, list[AlignmentPeak]] | None = Field(
+        None, description="peak r and sigma of every map against every human measure (methods x measures)"
+    )
 
 
 def _b64_of_length(text: str, length: int, what: str) -> bytes:
@@ -267,6 +340,15 @@ class Result(StrictModel):
         doc = self.model_dump(mode="json")
         if doc.get("alignment") is None:
             doc.pop("alignment", None)
+        else:  # optional 1.2 fields that are absent stay absent (a 1.1 block round-trips unchanged)
+            block = doc["alignment"]
+            for key in _ALIGNMENT_1_2_BLOCK:
+                if block.get(key) is None:
+                    block.pop(key, None)
+            for curve in block.get("curves", []):
+                for key in _ALIGNMENT_1_2_CURVE:
+                    if curve.get(key) is None:
+                        curve.pop(key, None)
         if doc.get("submission_id") is None:
             doc.pop("submission_id", None)
         return doc
