@@ -53,8 +53,9 @@ Parsing rules
   ``click="first"`` the earliest (ties: the first one).
 * No Z, counted by reason: ``not_selected`` (never clicked) and ``deselected`` (clicked, then
   unselected).
-* Malformed kinds (the fixes never say "re-export": a Hub file cannot be re-exported; parsed without
-  ``strict`` such records are skipped and counted in the report): ``unparsable_json`` (a JSON-lines line, with its line number), ``missing_key``,
+* Malformed kinds (a fix never says "re-export": a Hub file cannot be; without ``strict`` such
+  records are skipped and counted in the report):
+  ``unparsable_json`` (a JSON-lines line, with its line number), ``missing_key``,
   ``wrong_type``, ``non_finite`` (NaN/inf), ``out_of_range``, ``empty_list`` (``selected`` is true
   but ``selectedRecord`` is empty: the tool appends a click on every selection, so such a record is
   corrupt) and ``duplicate_id``. For a duplicated ``imageID`` the **first valid** record wins (in
@@ -75,6 +76,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from luab_bench import safe_json
 from luab_bench.config import format_validation_error
+from luab_bench.data.imagenet_ab_xml import EMPTY_LIST_SPELLINGS
 from luab_bench.data.record_base import (
     FiniteFloat,
     RecordModel,
@@ -88,7 +90,6 @@ from luab_bench.data.record_base import (
 from luab_bench.data.record_base import RecordProblem as _Bad
 from luab_bench.data.record_base import finite_number as _number
 from luab_bench.data.record_base import json_type as _json_type
-from luab_bench.data.imagenet_ab_xml import EMPTY_LIST_SPELLINGS
 from luab_bench.errors import DataError, LuabError
 
 ClickChoice = Literal["final", "first"]
