@@ -22,8 +22,9 @@ What is confirmed, and from where
 Conversion: list fields become lists of objects; a list element with no children whose text spells an
 empty list (``<mouseTracking>None</mouseTracking>``, ``<hoveredRecord/>``, ``[]``, ``null``; see
 :data:`EMPTY_LIST_SPELLINGS`) adds nothing, so the field is ``[]``; a leaf's text becomes
-``True``/``False`` for ``selected``, an int for count/size fields, a float for coordinates and times, a string otherwise. Text
-that does not convert is kept as a string, so the record parser reports it as ``wrong_type``.
+``True``/``False`` for ``selected``, an int for count/size fields, a float for coordinates and
+times, a string otherwise. Text that does not convert is kept as a string, so the record parser
+reports it as ``wrong_type``.
 """
 
 from __future__ import annotations
