@@ -286,7 +286,7 @@ def test_tasks_block_needs_1_2_and_old_files_still_load() -> None:
     tasks = {"in1k_val": {"status": "ok", "reason": ""}, "c": {"status": "failed", "reason": "c: lacks 3"}}
     r = Result.model_validate(make_doc(schema_version="1.2", tasks=tasks))
     assert r.tasks["c"].status == "failed" and r.to_json_dict()["tasks"]["c"]["reason"] == "c: lacks 3"
-    with pytest.raises(ValueError, match='"tasks" block needs schema_version "1.2"'):
+    with pytest.raises(ValueError, match=r'"tasks" block needs schema_version "1\.2"'):
         Result.model_validate(make_doc(schema_version="1.1", tasks=tasks))
     with pytest.raises(ValueError):
         Result.model_validate(make_doc(schema_version="1.2", tasks={"c": {"status": "skipped"}}))

@@ -539,6 +539,7 @@ class Suite(ABC):
         A distributed evaluation calls this on rank 0 alone, then waits for it on every rank, so that
         ``run`` on every rank only reads (no two processes write one file).
         """
+        return None
 
     @abstractmethod
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
