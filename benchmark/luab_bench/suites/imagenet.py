@@ -206,13 +206,15 @@ def _run_folders(key: str, loader: Callable[[Path], data.ImageSet], desc: str, k
 
 
 def _run_c(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
-    cells = data.load_imagenet_c(root)
-    missing = [(c, s) for c in IMAGENET_C_CORRUPTIONS for s in IMAGENET_C_SEVERITIES if (c, s) not in cells]
+    # the folder structure first (cheap): an incomplete download fails before any image is listed
+    present = data.imagenet_c_cells(root)
+    missing = [(c, s) for c in IMAGENET_C_CORRUPTIONS for s in IMAGENET_C_SEVERITIES if (c, s) not in present]
     if missing:
         raise DataError(
             f"c: {root} lacks {len(missing)} corruption/severity folders, "
             f"e.g. {missing[0][0]}/{missing[0][1]}"
         )
+    cells = data.load_imagenet_c(root)
     correct = {}
     for (c, sev), s in sorted(cells.items()):
         if c in IMAGENET_C_CORRUPTIONS:

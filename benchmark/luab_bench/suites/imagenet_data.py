@@ -163,6 +163,17 @@ def load_real_labels(path: str | Path, val: ImageSet) -> list[list[int]]:
     return [list(map(int, real[k - 1])) for k in nums]
 
 
+def imagenet_c_cells(root: str | Path) -> set[tuple[str, int]]:
+    """The ``(corruption, severity)`` folders present under an ImageNet-C root (no image listed)."""
+    root = _require_dir(root, "c")
+    return {
+        (cdir.name, int(sdir.name))
+        for cdir in _class_folders(root, "c")
+        for sdir in cdir.iterdir()
+        if sdir.is_dir() and sdir.name.isdigit()
+    }
+
+
 def load_imagenet_c(root: str | Path) -> dict[tuple[str, int], ImageSet]:
     """ImageNet-C: ``{(corruption, severity): ImageSet}`` for every corruption/severity present."""
     root = _require_dir(root, "c")
