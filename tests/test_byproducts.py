@@ -624,3 +624,29 @@ def test_a_real_wrong_type_is_still_counted_and_the_fix_does_not_say_re_export()
 def test_card_fields_are_typed():
     r = validate_record(rec(page_idx=3, image_idx=17, hit_id="H", imagenet_hit_id="IH", hit_submit_time="t"))
     assert r.page_idx == 3 and r.image_idx == 17 and r.imagenet_hit_id == "IH"
+
+
+@settings(max_examples=30, deadline=None)
+@given(record_lists(), st.data())
+def test_property_empty_list_spellings_parse_like_empty_lists(records, draw):
+    """Respelling every empty list field (JSON and, through the tarball, XML) changes nothing."""
+    respelled = []
+    for r in records:
+        r = {**r, "mouseTracking": [], "hoveredRecord": []}
+        respelled.append(
+            {k: draw.draw(st.sampled_from(JSON_EMPTY_SPELLINGS)) if v == [] else v for k, v in r.items()}
+        )
+    want = parse_imagenet_ab([{**r, "mouseTracking": [], "hoveredRecord": []} for r in records], strict=True)
+    got = parse_imagenet_ab(respelled, strict=True)
+    assert got.points == want.points and got.report.no_point == want.report.no_point
+    by_image: dict[str, list] = {}
+    for r in respelled:  # the XML writer writes "None" as <x>None</x>, "" as <x></x>, "[]" as <x>[]</x>
+        by_image.setdefault(r["imageID"], []).append(r)
+    flat = [r for image_id in sorted(by_image) for r in by_image[image_id]]
+    plain = [
+        {k: [] if k in LIST_FIELDS and not isinstance(v, list) else v for k, v in r.items()} for r in flat
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = parse_imagenet_ab(write_imagenet_ab_tar(Path(tmp) / "ab.tar.gz", by_image), strict=True)
+    want = parse_imagenet_ab(plain, strict=True)
+    assert xml.points == want.points and xml.report.no_point == want.report.no_point
