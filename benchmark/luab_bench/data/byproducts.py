@@ -21,13 +21,14 @@ Record schema: what is confirmed, and from where
   ``selected``, and a click is appended to ``selectedRecord`` **only when it selects** (a
   deselecting click appends nothing). Hence for a selected image the latest click is the click that
   made the final selection, which is the Z this module returns.
-* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``) is read by third-party scripts
-  (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as per-image XML
-  files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per annotation, holding
-  the fields above plus ``worker_id`` and ``assignment_id``. The Hub card's example record (as reported
-  in issue 16 from the card; not re-read here) also has ``hit_id``, ``hit_submit_time``, ``page_idx`` (not ``page_id``),
-  ``image_idx`` and ``imagenet_hit_id``; their types are not documented there, so only ``page_idx``
-  and ``image_idx`` (integers) and the ids (strings) are typed. Other extra keys are kept, not checked.
+* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``) is read by
+  third-party scripts (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as
+  per-image XML files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per
+  annotation, holding the fields above plus ``worker_id`` and ``assignment_id``. The Hub card's
+  example record (as reported in issue 16 from the card; not re-read here) also has ``hit_id``,
+  ``hit_submit_time``, ``page_idx`` (not ``page_id``), ``image_idx`` and ``imagenet_hit_id``; their
+  types are not documented there, so only ``page_idx`` and ``image_idx`` (integers) and the ids
+  (strings) are typed. Other extra keys are kept, not checked.
   Times: ``selectedRecord`` times are in **seconds**, ``hoveredRecord`` / ``mouseTracking`` times in
   **milliseconds** (the card's example); only the order of clicks matters for Z, so the unit is not
   converted.
