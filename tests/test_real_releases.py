@@ -35,6 +35,7 @@ IMAGENET_METRICS = {
 }  # fmt: skip
 WSOL_METRICS = {"wsol_maxboxacc_v2", "wsol_boxacc_iou30", "wsol_boxacc_iou50", "wsol_boxacc_iou70"}
 WSOL_METRICS |= {"wsol_point_loc_acc"}
+COCO_METRICS = {"coco_map", "coco_vavg", "coco_vmin", "coco_self_drop", "coco_mpxap"}
 
 
 @pytest.fixture(autouse=True)
@@ -123,7 +124,7 @@ def test_every_release_is_evaluated_end_to_end(releases: dict, in1k_ckpt: Path, 
     )
     assert code == 0, out
     doc = json.loads((tmp_path / "coco.json").read_text())
-    assert set(doc["metrics"]) == {"coco_map"} and doc["metrics"]["coco_map"]["n"] == 6
+    assert set(doc["metrics"]) == COCO_METRICS and doc["metrics"]["coco_map"]["n"] == 6
 
     # issue 16 item 5: a COCO model on the imagenet suite is refused up front, in one line
     code, out = evaluate("--checkpoint", coco, "--suite", "imagenet", "--data-root", releases["root"],
