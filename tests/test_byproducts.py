@@ -561,3 +561,92 @@ def test_property_xml_round_trip_matches_json(records, choice):
             assert got.points == want.points
             assert got.report.no_point == want.report.no_point
             assert got.report.malformed == want.report.malformed
+
+
+# --------------------------------------------------------------------------- empty-list spellings (issue 16)
+
+from luab_bench.data.byproducts import LIST_FIELDS  # noqa: E402
+
+#: JSON values that spell an empty list, as exports write them
+JSON_EMPTY_SPELLINGS = [None, [], "", "None", "null", "[]", "  None "]
+#: XML bodies of a list field that spell an empty list (the Hub's ``<x>None</x>``, an empty element)
+XML_EMPTY_SPELLINGS = ["<{t}>None</{t}>", "<{t}/>", "<{t}></{t}>", "<{t}>[]</{t}>", "<{t}>null</{t}>"]
+
+
+@pytest.mark.parametrize("spelling", JSON_EMPTY_SPELLINGS)
+@pytest.mark.parametrize("field", LIST_FIELDS)
+def test_json_empty_list_spellings_are_empty_lists(field, spelling):
+    unselected = rec("a/a_1", selected=False, clicks=[])
+    unselected[field] = spelling
+    selected = rec("a/a_2", clicks=[click(0.3, 0.6, 1)])
+    if field != "selectedRecord":
+        selected[field] = spelling
+    bp = parse_imagenet_ab([unselected, selected], strict=True)
+    assert bp.report.no_point == {"not_selected": 1, "deselected": 0}
+    assert bp.points == {"a/a_2": (0.3, 0.6)} and bp.report.n_malformed == 0
+    assert getattr(validate_record(unselected), field) == []
+    check_invariants(bp.report)
+
+
+def _meta(body: str, selected: str = "False") -> str:
+    return f"<metadata><selected>{selected}</selected>{body}<worker_id>W1</worker_id></metadata>"
+
+
+@pytest.mark.parametrize("spelling", XML_EMPTY_SPELLINGS)
+def test_xml_empty_list_spellings_count_as_not_selected(tmp_path, spelling):
+    empty = "".join(spelling.format(t=t) for t in LIST_FIELDS)
+    clicked = "<selectedRecord><x>0.25</x><y>0.5</y><time>3.5</time></selectedRecord>"
+    clicked += spelling.format(t="mouseTracking") + spelling.format(t="hoveredRecord")
+    xml = f"<annotation><folder>n01</folder>{_meta(empty)}{_meta(clicked, 'True')}</annotation>"
+    folder = tmp_path / "train_xml" / "n01440764"
+    folder.mkdir(parents=True)
+    (folder / "n01440764_1.xml").write_text(xml)
+    (folder / "n01440764_2.xml").write_text(f"<annotation>{_meta(empty)}</annotation>")
+    bp = parse_imagenet_ab(tmp_path / "train_xml", strict=True, aggregate="mean")
+    assert bp.points == {"n01440764/n01440764_1": (0.25, 0.5)}
+    assert bp.report.no_point == {"not_selected": 1, "deselected": 0} and bp.report.n_malformed == 0
+    first = parse_imagenet_ab(tmp_path / "train_xml")  # first annotation wins: not selected
+    assert first.report.no_point["not_selected"] == 2 and first.report.malformed["duplicate_id"] == 1
+
+
+def test_a_real_wrong_type_is_still_counted_and_the_fix_does_not_say_re_export():
+    bad = rec("a/a_3", selectedRecord="nothing")
+    bp = parse_imagenet_ab([bad, rec("a/a_4")])
+    assert bp.report.malformed["wrong_type"] == 1
+    with pytest.raises(DataError, match="without --strict") as err:
+        parse_imagenet_ab([bad], strict=True)
+    assert "re-export" not in str(err.value)
+    with pytest.raises(DataError) as err:
+        parse_imagenet_ab([_drop("imageID")(rec())], strict=True)
+    assert "re-export" not in str(err.value)
+
+
+def test_card_fields_are_typed():
+    r = validate_record(rec(page_idx=3, image_idx=17, hit_id="H", imagenet_hit_id="IH", hit_submit_time="t"))
+    assert r.page_idx == 3 and r.image_idx == 17 and r.imagenet_hit_id == "IH"
+
+
+@settings(max_examples=30, deadline=None)
+@given(record_lists(), st.data())
+def test_property_empty_list_spellings_parse_like_empty_lists(records, draw):
+    """Respelling every empty list field (JSON and, through the tarball, XML) changes nothing."""
+    respelled = []
+    for r in records:
+        r = {**r, "mouseTracking": [], "hoveredRecord": []}
+        respelled.append(
+            {k: draw.draw(st.sampled_from(JSON_EMPTY_SPELLINGS)) if v == [] else v for k, v in r.items()}
+        )
+    want = parse_imagenet_ab([{**r, "mouseTracking": [], "hoveredRecord": []} for r in records], strict=True)
+    got = parse_imagenet_ab(respelled, strict=True)
+    assert got.points == want.points and got.report.no_point == want.report.no_point
+    by_image: dict[str, list] = {}
+    for r in respelled:  # the XML writer writes "None" as <x>None</x>, "" as <x></x>, "[]" as <x>[]</x>
+        by_image.setdefault(r["imageID"], []).append(r)
+    flat = [r for image_id in sorted(by_image) for r in by_image[image_id]]
+    plain = [
+        {k: [] if k in LIST_FIELDS and not isinstance(v, list) else v for k, v in r.items()} for r in flat
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = parse_imagenet_ab(write_imagenet_ab_tar(Path(tmp) / "ab.tar.gz", by_image), strict=True)
+    want = parse_imagenet_ab(plain, strict=True)
+    assert xml.points == want.points and xml.report.no_point == want.report.no_point

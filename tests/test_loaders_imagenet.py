@@ -12,6 +12,7 @@ from PIL import Image
 from luab_bench.errors import DataError
 from luab_bench.suites import imagenet_data as data
 from luab_bench.suites.imagenet import border_crop, evaluate_suite_group
+from release_fixtures import objectnet as _objectnet  # the one builder of release layouts
 
 SYN = data.imagenet_synsets()
 
@@ -61,29 +62,6 @@ def test_imagenet_c_tree_and_real_alignment(tmp_path):
     assert cells[("fog", 1)].labels.tolist() == [3]
     (tmp_path / "real.json").write_text(json.dumps([[], [3, 7], [1]]))
     assert data.load_real_labels(tmp_path / "real.json", cells[("fog", 1)]) == [[3, 7]]
-
-
-def _objectnet(root):
-    maps = root / "mappings"
-    maps.mkdir(parents=True)
-    (maps / "folder_to_objectnet_label.json").write_text(
-        json.dumps({"alarm_clock": "Alarm clock", "mug": "Mug"})
-    )
-    (maps / "objectnet_to_imagenet_1k.json").write_text(
-        json.dumps({"Alarm clock": "analog clock; digital clock", "Mug": "cup"})
-    )
-    names = [f"name{i}" for i in range(1000)]
-    names[409], names[530], names[968] = "analog clock", "digital clock", "cup"
-    # the released files relate line numbers (2012 ids) to pytorch indices; use a shifted permutation
-    (maps / "pytorch_to_imagenet_2012_id.json").write_text(
-        json.dumps({str(i): (i + 1) % 1000 for i in range(1000)})
-    )
-    lines = [""] * 1000
-    for i in range(1000):
-        lines[(i + 1) % 1000] = names[i]
-    (maps / "imagenet_to_label_2012_v2").write_text("\n".join(lines) + "\n")
-    _img(root / "images" / "alarm_clock" / "1.png", 10)
-    _img(root / "images" / "mug" / "2.png", 20)
 
 
 def test_objectnet_mapping_and_border(tmp_path):

@@ -280,3 +280,15 @@ def test_metric_round_trips_any_finite_value(value: float, width: float, n: int)
     m = Metric(value=value, n=n, ci_low=value - width, ci_high=value + width, unit="", higher_is_better=True)
     back = Metric.model_validate(json.loads(json.dumps(m.model_dump(mode="json"))))
     assert back == m
+
+
+def test_tasks_block_needs_1_2_and_old_files_still_load() -> None:
+    tasks = {"in1k_val": {"status": "ok", "reason": ""}, "c": {"status": "failed", "reason": "c: lacks 3"}}
+    r = Result.model_validate(make_doc(schema_version="1.2", tasks=tasks))
+    assert r.tasks["c"].status == "failed" and r.to_json_dict()["tasks"]["c"]["reason"] == "c: lacks 3"
+    with pytest.raises(ValueError, match=r'"tasks" block needs schema_version "1\.2"'):
+        Result.model_validate(make_doc(schema_version="1.1", tasks=tasks))
+    with pytest.raises(ValueError):
+        Result.model_validate(make_doc(schema_version="1.2", tasks={"c": {"status": "skipped"}}))
+    old = Result.model_validate(make_doc(schema_version="1.0"))
+    assert "tasks" not in old.to_json_dict() and "alignment" not in old.to_json_dict()

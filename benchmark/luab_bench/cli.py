@@ -284,6 +284,11 @@ def train(
 @opt_out("Result JSON path (default: <results-dir>/<stable name>.json).")
 @opt_results_dir("Directory for the result when --out is not given.")
 @opt_key("Sign the result with this Ed25519 private key.")
+@click.option(
+    "--strict/--no-strict",
+    default=False,
+    help="Exit non-zero when any task is missing or failed (the result is still written).",
+)
 @opt_device
 @opt_progress
 def evaluate(
@@ -294,11 +299,18 @@ def evaluate(
     out: Path | None,
     results_dir: Path,
     key: Path | None,
+    strict: bool,
     device: str,
     progress: bool,
 ) -> None:
-    """Evaluate a checkpoint on a suite and write a (optionally signed) result JSON."""
+    """Evaluate a checkpoint on a suite and write a (optionally signed) result JSON.
+
+    Every task that can run does; missing and failed tasks are listed in the result's tasks block.
+    Exits non-zero when nothing ran, or with --strict when any task did not complete. Under
+    `torchrun -m luab_bench evaluate` the images of every task are sharded over the processes.
+    """
     from luab_bench import pipeline
+    from luab_bench.train.distributed import env_world
 
     path = pipeline.evaluate_checkpoint(
         checkpoint=checkpoint,
@@ -311,7 +323,10 @@ def evaluate(
         device=device,
         progress=progress,
         echo=click.echo,
+        strict=strict,
     )
+    if (env_world() or (0, 1, 0))[0] != 0:
+        return  # torchrun: rank 0 prints
     from luab_bench.results.schema import load_result
 
     pipeline.print_results_table([(path, load_result(path))])

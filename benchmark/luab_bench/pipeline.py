@@ -385,13 +385,86 @@ def evaluate_checkpoint(
     progress: bool = True,
     echo: Echo = _noop,
     data_root: Path | None = None,
+    strict: bool = False,
 ) -> Path:
     """Evaluate a checkpoint, write the result JSON (signed when ``key`` is given); return its path.
 
     ``synthetic`` evaluates held-out splits of the generated dataset the model was trained on
     (checked by fingerprint); other suites (imagenet, coco, wsol, …) read released datasets under
-    ``data_root`` and list the ones that are missing.
+    ``data_root``. Every task that can run does; each task's status (ok / missing / failed, with the
+    reason) goes into the result's ``tasks`` block. The result is written whenever a task ran; with
+    ``strict`` a missing or failed task then raises :class:`LuabError` (after writing). When nothing
+    ran the suite raises and nothing is written.
+
+    Under ``torchrun`` every rank evaluates its shard of every task's images and the outputs are
+    gathered once per inference pass (``suites.base.predict``): the metrics equal a single-process
+    run's; rank 0 alone writes derived data (first, the others wait), the result and its signature.
+    ``created_at`` is ``SOURCE_DATE_EPOCH`` when set (reproducible, byte-identical re-evaluations).
     """
+    from luab_bench.train.distributed import barrier, init_distributed, shutdown_distributed
+
+    ctx, dev = init_distributed(resolve_device(device))
+    try:
+        if not ctx.is_main:  # only rank 0 prints and draws progress bars
+            progress, echo = False, _noop
+        path, outcome = _evaluate_and_write(
+            ctx, checkpoint=checkpoint, suite=suite, data_dir=data_dir, out=out, results_dir=results_dir,
+            key=key, dev=dev, progress=progress, echo=echo, data_root=data_root,
+        )  # fmt: skip
+        barrier(ctx)  # the result exists for every rank once this returns
+    finally:
+        shutdown_distributed(ctx)
+    not_ok = outcome.not_ok
+    if strict and not_ok:
+        names = ", ".join(f"{k} ({v.status})" for k, v in not_ok.items())
+        raise LuabError(
+            f"--strict: {len(not_ok)} task(s) did not complete: {names}; the result was written to {path} "
+            "with each reason in its tasks block"
+        )
+    return path
+
+
+def _main_first(ctx: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()`` on rank 0, then on the other ranks once rank 0 is done (they reuse what it wrote)."""
+    from luab_bench.train.distributed import barrier
+
+    if ctx.is_main:
+        value = fn()
+        barrier(ctx)
+        return value
+    barrier(ctx)
+    return fn()
+
+
+def created_at() -> str:
+    """The result timestamp: ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) when set, else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            when = datetime.fromtimestamp(int(epoch), timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise LuabError(
+                f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds; set an integer or unset it"
+            ) from None
+    else:
+        when = datetime.now(timezone.utc)
+    return when.replace(microsecond=0).isoformat()
+
+
+def _evaluate_and_write(
+    ctx: Any,
+    *,
+    checkpoint: Path,
+    suite: str | None,
+    data_dir: Path,
+    out: Path | None,
+    results_dir: Path,
+    key: Path | None,
+    dev: str,
+    progress: bool,
+    echo: Echo,
+    data_root: Path | None,
+) -> tuple[Path, Any]:
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
     from luab_bench.results.schema import SCHEMA_VERSION, Result
@@ -401,7 +474,6 @@ def evaluate_checkpoint(
     from luab_bench.train.checkpoint import check_evaluation_meta, load_checkpoint, read_checkpoint_meta
 
     check_evaluation_meta(read_checkpoint_meta(checkpoint), checkpoint)  # before any model is built
-    dev = resolve_device(device)
     net, meta = load_checkpoint(checkpoint, dev)
     suite_name = suite or meta["suite"]
     suite_obj = SUITES.get(suite_name)()
@@ -415,7 +487,9 @@ def evaluate_checkpoint(
                 f"this model was trained on {data_meta['source']!r}; evaluate it on the suite of its "
                 "own training data, or on a real suite with --data-root"
             )
-        dataset = generated_dataset(own.source, data_meta["variant"], data_dir, progress=progress)
+        dataset = _main_first(
+            ctx, lambda: generated_dataset(own.source, data_meta["variant"], data_dir, progress=progress)
+        )
         if dataset.fingerprint != data_meta["fingerprint"]:
             raise LuabError(
                 f"{checkpoint}: trained on data {data_meta['fingerprint'][:12]} but the generated "
@@ -434,8 +508,12 @@ def evaluate_checkpoint(
             raise LuabError(f"--data-root {data_root}: not a directory")
         eval_dir, variant = Path(data_root), suite_name
         fingerprint = listing_fingerprint(eval_dir)
-    echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}")
+    where = f" ({ctx.world_size} processes)" if ctx.world_size > 1 else ""
+    echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}{where}")
     with progress_bar(progress) as prog:
+        prepare = getattr(suite_obj, "prepare", None)  # Suite's hook (duck-typed suites may lack it)
+        if callable(prepare):
+            _main_first(ctx, lambda: prepare(eval_dir, prog))
         outcome = suite_obj.evaluate(
             net,
             dataset_dir=eval_dir,
@@ -445,8 +523,13 @@ def evaluate_checkpoint(
             # the same input normalisation the model was trained with (timm's data config)
             normalize=(net.input_mean, net.input_std),
         )
-    for m in outcome.missing:
-        echo(f"missing dataset for {m.task}: looked at {m.path}; {m.how_to_get}")
+    if not outcome.tasks:  # a suite that bypasses Suite.evaluate's default
+        from luab_bench.suites.base import TaskStatus
+
+        outcome.tasks = {suite_name: TaskStatus("ok")}
+    for name, task in outcome.tasks.items():
+        if task.status != "ok":
+            echo(f"{task.status} task {name}: {task.reason}")
     config = {
         "protocol": meta["protocol"],
         "recipe": meta["recipe"],
@@ -457,7 +540,7 @@ def evaluate_checkpoint(
     doc = {
         "schema_version": SCHEMA_VERSION,
         "result_id": result_id,
-        "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "created_at": created_at(),
         "model": {
             "name": meta["model"]["name"],
             "source": "timm",
@@ -477,14 +560,16 @@ def evaluate_checkpoint(
             fingerprint, extra_data={"byproducts": data_meta.get("byproducts"), **outcome.data}
         ),
         "training": meta.get("training"),
+        "tasks": {name: task.as_dict() for name, task in outcome.tasks.items()},
         "signature": None,
     }
     result = Result.model_validate(doc)
     path = Path(out) if out is not None else Path(results_dir) / result_filename(result)
-    write_result(path, result)
-    if key is not None:
-        sign_result_file(path, key)
-    return path
+    if ctx.is_main:
+        write_result(path, result)
+        if key is not None:
+            sign_result_file(path, key)
+    return path, outcome
 
 
 def listing_fingerprint(root: Path) -> str:

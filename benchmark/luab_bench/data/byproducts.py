@@ -16,17 +16,27 @@ Record schema: what is confirmed, and from where
   ``originalImageWidth``/``originalImageHeight`` (natural pixels), ``estimateTime`` (ms spent
   hovering while not selected) and ``mouseTracking`` (list of ``{x, y, time}``).
   ``AnnotationComponent.handler.ts`` shows that x/y are ``offsetX / offsetWidth`` (relative to the
-  displayed image, so in [0, 1]), ``time`` is ``Date.now()`` (epoch ms), a click toggles
+  displayed image, so in [0, 1]), ``time`` is ``Date.now()`` (epoch ms in the tool; the released
+  ``selectedRecord`` times are in seconds, see below), a click toggles
   ``selected``, and a click is appended to ``selectedRecord`` **only when it selects** (a
   deselecting click appends nothing). Hence for a selected image the latest click is the click that
   made the final selection, which is the Z this module returns.
-* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``; the card
-  shows the collection process but lists no per-record keys) is read by third-party scripts
-  (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as per-image XML
-  files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per annotation, holding
-  the fields above plus ``worker_id`` and ``assignment_id``. Those two names are confirmed only
-  there. ``hit_id`` and ``page_id`` are modelled by analogy with COCO-AB's card and are *not*
-  confirmed for ImageNet-AB. Unknown extra keys are allowed (kept, not checked).
+* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``) is read by
+  third-party scripts (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as
+  per-image XML files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per
+  annotation, holding the fields above plus ``worker_id`` and ``assignment_id``. The Hub card's
+  example record (as reported in issue 16 from the card; not re-read here) also has ``hit_id``,
+  ``hit_submit_time``, ``page_idx`` (not ``page_id``), ``image_idx`` and ``imagenet_hit_id``; their
+  types are not documented there, so only ``page_idx`` and ``image_idx`` (integers) and the ids
+  (strings) are typed. Other extra keys are kept, not checked.
+  Times: ``selectedRecord`` times are in **seconds**, ``hoveredRecord`` / ``mouseTracking`` times in
+  **milliseconds** (the card's example); only the order of clicks matters for Z, so the unit is not
+  converted.
+* Empty lists: the XML writes an empty list field as ``<x>None</x>`` or an empty element (seen on the
+  Hub for ``hoveredRecord`` / ``mouseTracking``); JSON exports may hold ``null``, ``"None"``,
+  ``"null"``, ``"[]"`` or ``""``. Every one of these spellings (:data:`EMPTY_LIST_SPELLINGS`) is an
+  empty list for every list field, so an unselected image with an "empty" ``selectedRecord`` is counted
+  ``not_selected``, not malformed.
 * The tarball and XML folders are read by :mod:`luab_bench.data.imagenet_ab_xml` (streamed, nothing
   extracted); each ``<metadata>`` becomes one record of the schema above. One image can have
   several annotations there: ``aggregate`` chooses first-wins or the notebook's mean. The official
@@ -44,7 +54,9 @@ Parsing rules
   ``click="first"`` the earliest (ties: the first one).
 * No Z, counted by reason: ``not_selected`` (never clicked) and ``deselected`` (clicked, then
   unselected).
-* Malformed kinds: ``unparsable_json`` (a JSON-lines line, with its line number), ``missing_key``,
+* Malformed kinds (a fix never says "re-export": a Hub file cannot be; without ``strict`` such
+  records are skipped and counted in the report):
+  ``unparsable_json`` (a JSON-lines line, with its line number), ``missing_key``,
   ``wrong_type``, ``non_finite`` (NaN/inf), ``out_of_range``, ``empty_list`` (``selected`` is true
   but ``selectedRecord`` is empty: the tool appends a click on every selection, so such a record is
   corrupt) and ``duplicate_id``. For a duplicated ``imageID`` the **first valid** record wins (in
@@ -61,10 +73,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from luab_bench import safe_json
 from luab_bench.config import format_validation_error
+from luab_bench.data.imagenet_ab_xml import EMPTY_LIST_SPELLINGS
 from luab_bench.data.record_base import (
     FiniteFloat,
     RecordModel,
@@ -95,22 +108,39 @@ MALFORMED_KINDS: tuple[str, ...] = (
 )
 RECORD_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
 
+_SKIP = "parse without --strict to skip and count such records (the counts go into the result)"
 _FIXES = {
-    "unparsable_json": "re-download or regenerate the file, or delete the broken line",
-    "missing_key": "every record needs imageID, selected and selectedRecord; re-export the records",
-    "wrong_type": "re-export the records with the ImageNet-AB types (selected: bool, x/y/time: numbers)",
-    "non_finite": "clicks must be finite numbers; drop or re-export the record",
-    "out_of_range": "x/y must be relative to the displayed image (in [0, 1]) and sizes positive",
-    "empty_list": "a selected image must carry the click that selected it; drop or re-export the record",
-    "duplicate_id": "keep one record per imageID (the first valid one is used)",
+    "unparsable_json": "re-download the file (a Hub file: `luab-bench data download --force`) or, for your "
+    "own file, delete the broken line",
+    "missing_key": f"every record needs imageID, selected and selectedRecord; {_SKIP}",
+    "wrong_type": f"the ImageNet-AB types are selected: bool, x/y/time: numbers, lists as lists; {_SKIP}",
+    "non_finite": f"clicks must be finite numbers; {_SKIP}",
+    "out_of_range": f"x/y must be relative to the displayed image (in [0, 1]) and sizes positive; {_SKIP}",
+    "empty_list": f"a selected image must carry the click that selected it; {_SKIP}",
+    "duplicate_id": "the first valid record per imageID is used; parse with aggregate='mean' to average them "
+    f"or {_SKIP}",
 }
+
+#: Every list field of an ImageNet-AB record (JSON and XML).
+LIST_FIELDS: tuple[str, ...] = ("selectedRecord", "mouseTracking", "hoveredRecord")
+
+
+def empty_list_spelling(value: Any) -> bool:
+    """True for JSON ``null`` and for a string that spells an empty list (:data:`EMPTY_LIST_SPELLINGS`)."""
+    return value is None or (isinstance(value, str) and value.strip() in EMPTY_LIST_SPELLINGS)
+
+
+def as_list(value: Any) -> Any:
+    """``value`` with every empty-list spelling turned into ``[]`` (anything else unchanged)."""
+    return [] if empty_list_spelling(value) else value
 
 
 # --------------------------------------------------------------------------- typed record models
 
 
 class TimedPoint(RecordModel):
-    """A click or mouse sample: position relative to the displayed image, ``time`` in epoch ms."""
+    """A click or mouse sample: position relative to the displayed image; ``time`` in seconds for
+    ``selectedRecord``, milliseconds for ``mouseTracking`` (the Hub card's example record)."""
 
     x: UnitFloat
     y: UnitFloat
@@ -149,10 +179,17 @@ class ImageNetABRecord(RecordModel):
     estimateTime: FiniteFloat | None = Field(default=None, ge=0)
     worker_id: str | None = None
     assignment_id: str | None = None
-    # by analogy with COCO-AB: LUAB Fig. 4 shows neither; its full key list (Appendix Fig. A) is not
-    # in the available text, so whether ImageNet-AB records carry them stays open
+    # the Hub card's example record (issue 16) has hit_id, page_idx (not page_id), image_idx and
+    # imagenet_hit_id (and hit_submit_time, kept untyped); LUAB Fig. 4 shows none of them
     hit_id: str | None = None
-    page_id: int | None = None
+    imagenet_hit_id: str | None = None
+    page_idx: int | None = None
+    image_idx: int | None = None
+
+    @field_validator(*LIST_FIELDS, mode="before")
+    @classmethod
+    def _empty_list_spellings(cls, value: Any) -> Any:
+        return as_list(value)
 
 
 def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNetABRecord:
@@ -359,6 +396,7 @@ def _extract(record: Any, final: bool) -> tuple[str, tuple[float, float] | None,
             raise _Bad("missing_key", f"missing key {key!r}")
         values.append(value)
     image_id, selected, clicks = values
+    clicks = as_list(clicks)
     if not isinstance(image_id, str) or not image_id:
         raise _Bad(
             "wrong_type", f"'imageID' must be a non-empty string, got {_json_type(image_id)} {image_id!r}"
@@ -379,7 +417,7 @@ def _extract(record: Any, final: bool) -> tuple[str, tuple[float, float] | None,
             raise _Bad("out_of_range", f"{key!r} = {size} must be positive")
     for key in ("mouseTracking", "hoveredRecord"):
         track = record.get(key, _MISSING)
-        if track is not _MISSING and not isinstance(track, list):
+        if track is not _MISSING and not isinstance(as_list(track), list):
             raise _Bad("wrong_type", f"{key!r} must be a list, got {_json_type(track)}")
 
     best: tuple[float, float] | None = None

@@ -19,9 +19,12 @@ What is confirmed, and from where
   available text); they are converted by the same rules when present. ``imageID`` is taken from
   ``<metadata><imageID>`` when present, else from the member path (``<wnid>/<wnid>_<n>``).
 
-Conversion: list fields become lists of objects; a leaf's text becomes ``True``/``False`` for
-``selected``, an int for count/size fields, a float for coordinates and times, a string otherwise. Text
-that does not convert is kept as a string, so the record parser reports it as ``wrong_type``.
+Conversion: list fields become lists of objects; a list element with no children whose text spells an
+empty list (``<mouseTracking>None</mouseTracking>``, ``<hoveredRecord/>``, ``[]``, ``null``; see
+:data:`EMPTY_LIST_SPELLINGS`) adds nothing, so the field is ``[]``; a leaf's text becomes
+``True``/``False`` for ``selected``, an int for count/size fields, a float for coordinates and
+times, a string otherwise. Text that does not convert is kept as a string, so the record parser
+reports it as ``wrong_type``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from xml.etree import ElementTree as ET
 from luab_bench.errors import DataError
 
 LIST_FIELDS = frozenset({"selectedRecord", "mouseTracking", "hoveredRecord"})
+#: Text that stands for an empty list: ``str(None)`` of the XML writer, JSON ``null`` / ``[]``, nothing.
+EMPTY_LIST_SPELLINGS = frozenset({"", "None", "null", "[]"})
 INT_FIELDS = frozenset(
     {
         "selectedCount",
@@ -46,7 +51,8 @@ INT_FIELDS = frozenset(
     }
 )
 FLOAT_FIELDS = frozenset({"x", "y", "time", "estimateTime"})
-STRING_FIELDS = frozenset({"imageID", "worker_id", "assignment_id", "hit_id", "action"})
+STRING_FIELDS = frozenset({"imageID", "worker_id", "assignment_id", "hit_id", "imagenet_hit_id", "action"})
+_ID_INT_FIELDS = frozenset({"page_idx", "image_idx", "page_id"})
 TAR_SUFFIXES: tuple[str, ...] = (".tar.gz", ".tgz", ".tar")
 
 
@@ -57,7 +63,7 @@ def _leaf(tag: str, text: str | None) -> Any:
     if tag in STRING_FIELDS:
         return text
     try:
-        if tag in INT_FIELDS or tag == "page_id":
+        if tag in INT_FIELDS or tag in _ID_INT_FIELDS:
             return int(text)
         if tag in FLOAT_FIELDS:
             value = float(text)
@@ -83,6 +89,8 @@ def metadata_to_record(meta: ET.Element, image_id: str) -> dict[str, Any]:
         record[field] = []
     for child in meta:
         if child.tag in LIST_FIELDS:
+            if len(child) == 0 and (child.text or "").strip() in EMPTY_LIST_SPELLINGS:
+                continue  # <x>None</x> / <x/>: an empty list, not an element
             record[child.tag].append(_element(child))
         else:
             record[child.tag] = _element(child)

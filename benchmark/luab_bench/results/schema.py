@@ -22,8 +22,8 @@ from luab_bench.errors import LuabError
 SCHEMA_VERSION = "1.2"
 # 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
 # bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
-# 1.2 adds optional fields only (``submission_id``; the alignment block's intervals, tests and Human
-# PC); absent ones are never written back as ``null``.
+# 1.2 adds optional fields only (``submission_id``, ``tasks``; the alignment block's intervals, tests
+# and Human PC); absent ones are never written back as ``null``; 1.0 / 1.1 files still load and verify.
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -246,6 +246,13 @@ class AlignmentPeak(StrictModel):
     n: NonNegInt
 
 
+class TaskOutcome(StrictModel):
+    """Whether one evaluation task ran (schema 1.2): ``ok``, ``missing`` (no data) or ``failed``."""
+
+    status: Literal["ok", "missing", "failed"]
+    reason: StrictStr = Field("", description="why the task is missing or failed (one line)")
+
+
 class Alignment(StrictModel):
     """Human-alignment curves behind the ``align_*`` metrics (what the site plots)."""
 
@@ -301,6 +308,11 @@ class Result(StrictModel):
         description="schema 1.2: the leaderboard submission (submissions/<id>/) this result belongs to; "
         "covered by the signature, set with `luab-bench sign --submission ID`",
     )
+    tasks: dict[MetricName, TaskOutcome] | None = Field(
+        None,
+        description="each evaluation task's status (schema 1.2): the metrics of missing or failed "
+        "tasks are absent, and this says why",
+    )
     signature: Signature | None = None
 
     @field_validator("created_at")
@@ -323,6 +335,10 @@ class Result(StrictModel):
     def _alignment_needs_1_1(self) -> Result:
         if self.alignment is not None and self.schema_version == "1.0":
             raise ValueError('an "alignment" block needs schema_version "1.1" (1.0 has no such field)')
+        if self.tasks is not None and self.schema_version in ("1.0", "1.1"):
+            raise ValueError(
+                f'a "tasks" block needs schema_version "1.2" ({self.schema_version} has no such field)'
+            )
         return self
 
     @model_validator(mode="after")
@@ -351,6 +367,8 @@ class Result(StrictModel):
                         curve.pop(key, None)
         if doc.get("submission_id") is None:
             doc.pop("submission_id", None)
+        if doc.get("tasks") is None:
+            doc.pop("tasks", None)
         return doc
 
 

@@ -2,9 +2,14 @@
 
 Each task is a :class:`Task` in :data:`IMAGENET_TASKS` (one entry per dataset: loader + label-space
 mapping + metrics). A task's data root comes from ``roots[task]``, else its environment variable
-(e.g. ``LUAB_BENCH_IMAGENET_ROOT`` for val), else ``<base_dir>/<default_subdir>``.
-:func:`evaluate_suite_group` runs every task whose data is present and lists the missing ones with
-where to get them. Preprocessing is the model's timm data config (``resolve_model_data_config`` +
+(e.g. ``LUAB_BENCH_IMAGENET_ROOT`` for val), else ``<base_dir>/<default_subdir>`` (or the first of
+the task's ``alt_subdirs``, other released folder names, that exists).
+:func:`evaluate_suite_group` runs every task whose data is present, lists the missing ones with
+where to get them, and records a task whose data makes it fail (an incomplete ImageNet-C, a partial
+Sketch, an unreadable image: :data:`~luab_bench.suites.base.TASK_ERRORS`) as ``failed`` with the
+reason while the other tasks still run; ``EvalOutcome.tasks`` has every task's status. A model
+whose classifier is not 1000-way is refused up front (one line), before any image is read.
+Preprocessing is the model's timm data config (``resolve_model_data_config`` +
 ``create_transform(is_training=False)``: resize + centre crop + normalise), except ImageNet-C
 (already 224 px: centre crop only) and ObjectNet (a 2-px border crop first).
 """
@@ -20,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from luab_bench.errors import DataError
+from luab_bench.errors import DataError, LuabError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci, bootstrap_index_ci
 from luab_bench.metrics.classification import accuracy, bg_gap
 from luab_bench.metrics.ood import (
@@ -35,10 +40,12 @@ from luab_bench.metrics.subset import grouped_max_scores, real_correct
 from luab_bench.suites import imagenet_data as data
 from luab_bench.suites.base import (
     SUITES,
+    TASK_ERRORS,
     EvalOutcome,
     EvalSettings,
     MissingDataset,
     Suite,
+    TaskStatus,
     make_metric,
     predict,
 )
@@ -76,6 +83,7 @@ class Task:
     run: Callable[[Path, EvalContext], dict[str, dict[str, Any]]]
     needs: tuple[str, ...] = ()  # other tasks' roots this task also reads (e.g. val for ReaL)
     requires: str = ""  # a path under the root that must exist for the data to count as present
+    alt_subdirs: tuple[str, ...] = ()  # other released folder names under the base dir, also accepted
 
 
 def make_transform(data_config: Mapping[str, Any], kind: str = "standard") -> Callable[[Any], Any]:
@@ -198,13 +206,15 @@ def _run_folders(key: str, loader: Callable[[Path], data.ImageSet], desc: str, k
 
 
 def _run_c(root: Path, ctx: EvalContext) -> dict[str, dict[str, Any]]:
-    cells = data.load_imagenet_c(root)
-    missing = [(c, s) for c in IMAGENET_C_CORRUPTIONS for s in IMAGENET_C_SEVERITIES if (c, s) not in cells]
+    # the folder structure first (cheap): an incomplete download fails before any image is listed
+    present = data.imagenet_c_cells(root)
+    missing = [(c, s) for c in IMAGENET_C_CORRUPTIONS for s in IMAGENET_C_SEVERITIES if (c, s) not in present]
     if missing:
         raise DataError(
             f"c: {root} lacks {len(missing)} corruption/severity folders, "
             f"e.g. {missing[0][0]}/{missing[0][1]}"
         )
+    cells = data.load_imagenet_c(root)
     correct = {}
     for (c, sev), s in sorted(cells.items()):
         if c in IMAGENET_C_CORRUPTIONS:
@@ -429,9 +439,11 @@ IMAGENET_TASKS: dict[str, Task] = {
         Task(
             "v2",
             "LUAB_BENCH_IMAGENET_V2_ROOT",
-            "imagenetv2-matched-frequency",
-            "ImageNetV2 matched-frequency from the imagenetv2 project (HF: vaishaal/ImageNetV2)",
+            "imagenetv2-matched-frequency-format-val",  # what the release tarball extracts to
+            "imagenetv2-matched-frequency.tar.gz from the imagenetv2 project (HF: vaishaal/ImageNetV2), "
+            "extracted (imagenetv2-matched-frequency-format-val/)",
             _run_folders("v2", data.load_imagenet_v2, "ImageNetV2 matched-frequency: top-1"),
+            alt_subdirs=("imagenetv2-matched-frequency",),
         ),
         Task(
             "a",
@@ -508,9 +520,10 @@ IMAGENET_TASKS: dict[str, Task] = {
                 f"si_{sub}",
                 f"LUAB_BENCH_SI_SCORE_{sub.upper()}_ROOT",
                 f"si-score/{folder}",
-                f"aws s3 cp s3://si-score-dataset/{folder}/ . --recursive "
-                "(see github.com/google-research/si-score)",
+                f"aws s3 cp s3://si-score-dataset/{folder}/ . --recursive, or the https zip "
+                f"(extracts to {data.SI_SCORE_ZIP_FOLDERS[sub]}/) (see github.com/google-research/si-score)",
                 _run_si(sub),
+                alt_subdirs=(f"si-score/{data.SI_SCORE_ZIP_FOLDERS[sub]}", data.SI_SCORE_ZIP_FOLDERS[sub]),
             )
             for sub, folder in data.SI_SCORE_SUBSETS.items()
         ),
@@ -538,7 +551,8 @@ def resolve_roots(
         elif os.environ.get(t.env_var):
             out[name] = Path(os.environ[t.env_var])
         elif base_dir is not None:
-            out[name] = Path(base_dir) / t.default_subdir
+            candidates = [Path(base_dir) / d for d in (t.default_subdir, *t.alt_subdirs)]
+            out[name] = next((c for c in candidates if c.exists()), candidates[0])
     return out
 
 
@@ -556,6 +570,26 @@ def default_data_config(model: Any) -> dict[str, Any]:
     return resolve_model_data_config(getattr(model, "backbone", model))
 
 
+IMAGENET_CLASSES = 1000
+
+
+def model_num_classes(model: Any) -> int | None:
+    """The model's number of class logits when it says (LuabNet / timm ``num_classes``), else None."""
+    n = getattr(model, "num_classes", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
+
+
+def check_imagenet_classes(model: Any) -> None:
+    """Refuse, in one line, a model whose classifier is not ImageNet-1k's 1000-way one."""
+    n = model_num_classes(model)
+    if n is not None and n != IMAGENET_CLASSES:
+        raise LuabError(
+            f"imagenet suite: the model predicts {n} classes, but every ImageNet test set is scored over "
+            f"ImageNet-1k's {IMAGENET_CLASSES} logits; evaluate it on the suite it was trained for "
+            "(e.g. --suite coco for an 80-class COCO model)"
+        )
+
+
 def evaluate_suite_group(
     group: str,
     roots: Mapping[str, str | Path] | None,
@@ -571,11 +605,16 @@ def evaluate_suite_group(
     n_boot: int = 1000,
     progress: Any = None,
 ) -> EvalOutcome:
-    """Run every task of ``group`` ("imagenet") whose data exists; list the rest as missing."""
+    """Run every task of ``group`` ("imagenet") whose data exists; list the rest as missing.
+
+    A task whose data raises one of :data:`~luab_bench.suites.base.TASK_ERRORS` is recorded as
+    ``failed`` (its reason in ``EvalOutcome.tasks``) and the next task runs; its metrics are left out.
+    """
     import torch
 
     if group != "imagenet":
         raise DataError(f"unknown suite group {group!r}; available: imagenet")
+    check_imagenet_classes(model)
     resolved = resolve_roots(base_dir, roots)
     names = tasks or list(IMAGENET_TASKS)
     ctx = EvalContext(
@@ -591,6 +630,7 @@ def evaluate_suite_group(
     ctx.cache["roots"] = resolved
     metrics: dict[str, dict[str, Any]] = {}
     missing: list[MissingDataset] = []
+    status: dict[str, TaskStatus] = {}
     was_training = model.training
     model.to(ctx.device).eval()
     try:
@@ -606,11 +646,19 @@ def evaluate_suite_group(
                             name, p, IMAGENET_TASKS[n].how_to_get + f" (or set {IMAGENET_TASKS[n].env_var})"
                         )
                     )
+                why = "; ".join(f"{m.path} not found ({m.how_to_get})" for m in missing if m.task == name)
+                status[name] = TaskStatus("missing", why)
                 continue
-            metrics.update(t.run(resolved[name], ctx))
+            try:
+                got = t.run(resolved[name], ctx)
+            except TASK_ERRORS as err:
+                status[name] = TaskStatus.failed(err)
+                continue
+            metrics.update(got)
+            status[name] = TaskStatus("ok")
     finally:
         model.train(was_training)
-    return EvalOutcome(metrics, missing=tuple(missing))
+    return EvalOutcome(metrics, missing=tuple(missing), tasks=status)
 
 
 @SUITES.register("imagenet")
@@ -623,7 +671,8 @@ class ImagenetSuite(Suite):
     )
 
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
-        """All available tasks; raises DataError naming every missing dataset if none is present."""
+        """All available tasks; raises DataError naming every missing / failed task if none ran."""
+        check_imagenet_classes(model)
         cfg = default_data_config(model)
         if isinstance(settings.normalize, tuple):
             cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
@@ -640,6 +689,13 @@ class ImagenetSuite(Suite):
             progress=settings.progress,
         )
         if not res.metrics:
+            failed = "; ".join(
+                f"{k} failed: {v.reason}" for k, v in res.tasks.items() if v.status == "failed"
+            )
             lines = "; ".join(f"{m.task}: {m.path} ({m.how_to_get})" for m in res.missing)
+            if failed:
+                raise DataError(
+                    f"imagenet suite: no task completed. {failed}" + (f"; missing: {lines}" if lines else "")
+                )
             raise DataError(f"imagenet suite: no dataset found. {lines}")
         return res

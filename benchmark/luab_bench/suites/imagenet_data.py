@@ -6,7 +6,9 @@ labels + the label space); it never downloads. Layouts (as released):
 - ImageNet val: ``<root>/<wnid>/ILSVRC2012_val_XXXXXXXX.JPEG`` (the usual class-folder layout);
   labels = ImageNet index (timm's synset order). ReaL: ``real.json`` lists 50,000 label lists in
   val-number order; images are matched by the number in their file name.
-- ImageNetV2: ``<root>/<k>/*.jpeg`` with k = 0..999 the class *index* (numeric, not string order).
+- ImageNetV2: ``<root>/<k>/*.jpeg`` with k = 0..999 the class *index* (numeric, not string order);
+  the release tarball ``imagenetv2-matched-frequency.tar.gz`` extracts to
+  ``imagenetv2-matched-frequency-format-val/``.
 - ImageNet-A / -R / -O: ``<root>/<wnid>/*`` with 200 wnid folders; label = position of the wnid
   in the ascending-ImageNet-index order of the folders present (the 200-class logit mask).
 - ImageNet-Sketch: ``<root>/<wnid>/*`` with 1000 wnid folders; labels = ImageNet index.
@@ -18,10 +20,14 @@ labels + the label space); it never downloads. Layouts (as released):
   no_fg, mixed_same, mixed_rand, only_bg_t, ...), ``<root>/fg_mask/val/<NN_class>/*.npy``; the
   challenge pairs ``fg_mask/val/<c>/<name>.npy`` with ``original/val/<c>/<name>.JPEG`` (MadryLab
   ``challenge_eval.py``).
-- SI-Score (google-research/si-score, ``dataset_generator.py``): one folder per subset as released on
-  the ``si-score-dataset`` bucket (``object_size``, ``object_location``, ``object_rotation``), each with
-  ``<label>/<image_id>.jpg`` and ``foreground_classes.csv`` (header ``int,label``; ``int`` = the
-  ImageNet index of the label, from the repo's ``label_str_to_imagenet_classes``).
+- SI-Score (google-research/si-score, ``dataset_generator.py``): one folder per subset, in either
+  released layout: the ``si-score-dataset`` bucket (``object_size``, ``object_location``,
+  ``object_rotation``, each with ``<label>/<image_id>.jpg`` and ``foreground_classes.csv``, header
+  ``int,label``; ``int`` = the ImageNet index of the label, from the repo's
+  ``label_str_to_imagenet_classes``), or the https zips that TFDS downloads (``size.zip``,
+  ``location.zip``, ``rotation.zip`` from ``s3.us-east-1.amazonaws.com/si-score-dataset``), which
+  extract to ``area/``, ``location20_area02_min0pc/`` and ``rotation/`` with ``<label>/<id>.jpg``
+  and no table: the labels' ImageNet indices are then :data:`SI_SCORE_IMAGENET_INDEX`.
 """
 
 from __future__ import annotations
@@ -157,6 +163,17 @@ def load_real_labels(path: str | Path, val: ImageSet) -> list[list[int]]:
     return [list(map(int, real[k - 1])) for k in nums]
 
 
+def imagenet_c_cells(root: str | Path) -> set[tuple[str, int]]:
+    """The ``(corruption, severity)`` folders present under an ImageNet-C root (no image listed)."""
+    root = _require_dir(root, "c")
+    return {
+        (cdir.name, int(sdir.name))
+        for cdir in _class_folders(root, "c")
+        for sdir in cdir.iterdir()
+        if sdir.is_dir() and sdir.name.isdigit()
+    }
+
+
 def load_imagenet_c(root: str | Path) -> dict[tuple[str, int], ImageSet]:
     """ImageNet-C: ``{(corruption, severity): ImageSet}`` for every corruption/severity present."""
     root = _require_dir(root, "c")
@@ -226,32 +243,60 @@ SI_SCORE_SUBSETS: dict[str, str] = {
     "loc": "object_location",
     "rot": "object_rotation",
 }
+#: The folder each subset's https zip extracts to (TFDS ``siscore.py``, ``_VARIANT_EXPANDED_DIR_NAMES``).
+SI_SCORE_ZIP_FOLDERS: dict[str, str] = {
+    "size": "area",
+    "loc": "location20_area02_min0pc",
+    "rot": "rotation",
+}
+#: ImageNet-1k index of each of the 61 SI-Score foreground classes, the numbers of google-research/
+#: si-score's ``label_str_to_imagenet_classes`` as TFDS ships them (``siscore_labels.IMAGENET_LABELS``);
+#: used when a subset folder has no ``foreground_classes.csv`` (the https zips).
+#: ``tests/test_real_releases.py`` checks every entry against timm's ImageNet class names.
+SI_SCORE_IMAGENET_INDEX: dict[str, int] = {
+    "ambulance": 407, "artichoke": 944, "backpack": 414, "bagel": 931, "banana": 954, "beaker": 438,
+    "binoculars": 447, "broccoli": 937, "burrito": 965, "candle": 470, "canoe": 472, "cello": 486,
+    "cucumber": 943, "dumbbell": 543, "envelope": 549, "flowerpot": 738, "flute": 558, "goose": 99,
+    "guacamole": 924, "hamster": 333, "hedgehog": 334, "hippopotamus": 344, "ipod": 605, "jeans": 608,
+    "kite": 21, "koala": 105, "lemon": 951, "lighthouse": 437, "limousine": 627, "lipstick": 629,
+    "magpie": 18, "miniskirt": 655, "missile": 657, "mushroom": 947, "orange": 950, "ostrich": 9,
+    "otter": 360, "pig": 341, "pillow": 721, "pizza": 963, "pomegranate": 957, "pretzel": 932,
+    "printer": 742, "racket": 752, "ruler": 769, "saxophone": 776, "screwdriver": 784, "skunk": 361,
+    "snowmobile": 802, "sock": 806, "sombrero": 808, "starfish": 327, "strawberry": 949, "taxi": 468,
+    "teapot": 849, "toaster": 859, "torch": 862, "vase": 883, "wok": 909, "zebra": 340, "zucchini": 939,
+}  # fmt: skip
 
 
 def load_si_score(root: str | Path, subset: str) -> ImageSet:
     """An SI-Score subset (``root`` = the subset folder): label = the ImageNet index of its class folder.
 
-    ``class_indices`` lists the ImageNet index of each class present (one per class), in the order
-    of ``foreground_classes.csv``; labels are ImageNet indices (1000-way top-1 is the metric).
+    The indices come from ``foreground_classes.csv`` (bucket layout) when the folder has one, else
+    from :data:`SI_SCORE_IMAGENET_INDEX` (the https-zip layout). ``class_indices`` lists the ImageNet
+    index of each class present (one per class), in the table's order; labels are ImageNet indices
+    (1000-way top-1 is the metric).
     """
     root = _require_dir(root, f"si_{subset}")
     table = root / "foreground_classes.csv"
-    try:
-        with table.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        mapping = {r["label"]: int(r["int"]) for r in rows}
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise DataError(
-            f"si_{subset}: cannot read {table} ({type(e).__name__}: {e}); it ships with each SI-Score "
-            "subset (header int,label)"
-        ) from None
+    if table.exists():
+        try:
+            with table.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            mapping = {r["label"]: int(r["int"]) for r in rows}
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise DataError(
+                f"si_{subset}: cannot read {table} ({type(e).__name__}: {e}); it ships with each SI-Score "
+                "subset of the bucket layout (header int,label); delete it to use the built-in table"
+            ) from None
+    else:
+        mapping = dict(SI_SCORE_IMAGENET_INDEX)
+    source = str(table) if table.exists() else "the built-in SI-Score class table (no foreground_classes.csv)"
     bad = {k: v for k, v in mapping.items() if not 0 <= v < 1000}
     if bad:
-        raise DataError(f"si_{subset}: {table} has ImageNet indices outside 0..999: {bad}")
+        raise DataError(f"si_{subset}: {source} has ImageNet indices outside 0..999: {bad}")
     folders = _class_folders(root, f"si_{subset}")
     unknown = [f.name for f in folders if f.name not in mapping]
     if unknown:
-        raise DataError(f"si_{subset}: class folders {unknown[:5]} are not listed in {table}")
+        raise DataError(f"si_{subset}: class folders {unknown[:5]} are not listed in {source}")
     order = {name: i for i, name in enumerate(mapping)}
     folders.sort(key=lambda f: order[f.name])
     s = _folder_set(f"si_{subset}", folders, [mapping[f.name] for f in folders])

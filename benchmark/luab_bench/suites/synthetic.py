@@ -240,6 +240,13 @@ class SyntheticSuite(Suite):
         #: splits (``luab_bench.data.synthetic_ood.generate_analogues``)
         self.analogues = analogues
 
+    def prepare(self, dataset_dir: Path | None, progress: Any = None) -> None:
+        """Generate (first time only) the analogue splits next to the dataset."""
+        if self.analogues and dataset_dir is not None and Path(dataset_dir).is_dir():
+            from luab_bench.data.synthetic_ood import generate_analogues
+
+            generate_analogues(Path(dataset_dir), progress=progress)
+
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Load the evaluation splits of a generated dataset directory and run :func:`evaluate_splits`."""
         from luab_bench.data.synthetic import load_split
