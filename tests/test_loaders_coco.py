@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -82,6 +82,9 @@ def test_rle_decoding_matches_pycocotools(seed, h, w):
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**31 - 1))
+@example(7890)
+@example(5281)
+@example(1614)
 def test_polygon_fallback_close_to_pycocotools(seed):
     rng = np.random.default_rng(seed)
     h, w = 40, 50
@@ -97,7 +100,13 @@ def test_polygon_fallback_close_to_pycocotools(seed):
     k = np.ones((5, 5), bool)  # within 2 px of the reference boundary (sharp corners)
     band = ndimage.binary_dilation(ref, k) & ~ndimage.binary_erosion(ref, k)
     assert not (diff & ~band).any()
-    assert (ref & ours).sum() / max((ref | ours).sum(), 1) > 0.6
+    # Overlap is only a meaningful check for polygons large against their 2-px boundary band: seven
+    # sorted random angles can fall in a narrow arc and give a sliver of ~40 px (seed 7890: 21/39),
+    # where every pixel is a boundary pixel and the band check above is the whole claim.
+    x, y = np.asarray(poly[0::2]), np.asarray(poly[1::2])
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+    if area >= 150:
+        assert (ref & ours).sum() / max((ref | ours).sum(), 1) > 0.6
 
 
 def test_hand_built_polygon_square():
