@@ -150,14 +150,22 @@ def test_no_module_level_import_cycle() -> None:
     assert not found, "module-level import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 
+#: Deliberate call-time edges up to the pipeline: ``luab_bench.train`` is both the training package and
+#: the public API's ``train`` (its ``__call__`` is ``pipeline.train_one``; see train/__init__.py).
+ENTRY_POINT_EDGES = {(f"{PACKAGE}.train", f"{PACKAGE}.pipeline")}
+
+
 def test_report_function_level_cycles(capsys: pytest.CaptureFixture[str]) -> None:
     """Cycles that close only through imports inside functions are listed (``-s``); one through the
-    pipeline fails: it orchestrates everything, so nothing it calls may call back into it."""
+    pipeline fails (it orchestrates everything: nothing it calls may import it back), apart from
+    the public entry point's edge in ``ENTRY_POINT_EDGES``."""
     top, late = import_graph(module_files())
     both = {m: top[m] | late[m] for m in top}
-    found = cycles(both)
     with capsys.disabled():
-        for comp in found:
+        for comp in cycles(both):
             print(f"\nfunction-level import cycle ({len(comp)} modules): {', '.join(comp)}")
-    through_pipeline = [c for c in found if f"{PACKAGE}.pipeline" in c]
+    for src, dst in ENTRY_POINT_EDGES:
+        assert dst in late[src], f"stale exemption {src} -> {dst}"
+        both[src] = both[src] - {dst}
+    through_pipeline = [c for c in cycles(both) if f"{PACKAGE}.pipeline" in c]
     assert not through_pipeline, f"import cycles through the pipeline: {through_pipeline}"
