@@ -65,7 +65,7 @@ def test_list_models_pattern_covers_timm_and_the_registry() -> None:
     assert res.exit_code == 0, res.output
     names = res.output.split()
     assert "resnet10t" in names and "resnet18" in names and all(n.startswith("resnet1") for n in names)
-    assert names == sorted(names)
+    assert names.index("resnet10t") < names.index("resnet18") < names.index("resnet101")  # natural order
     res = CliRunner().invoke(cli, ["list", "models", "house_test_*"])
     assert res.output.split() == ["house_test_resnet_like"]
     full = CliRunner().invoke(cli, ["list", "models"]).output.split()
@@ -78,3 +78,21 @@ def test_list_pattern_for_other_kinds_and_no_match() -> None:
     res = CliRunner().invoke(cli, ["list", "models", "zzz_no_such*"])
     assert res.exit_code != 0 and "no models match 'zzz_no_such*'" in res.output
     assert "Traceback" not in res.output
+
+
+@pytest.mark.slow
+def test_the_architecture_doc_example_runs(tmp_path, capsys) -> None:
+    """The one-screen example in docs/ARCHITECTURE.md, executed as written."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    block = re.search(r"## Public API.*?```python\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/ARCHITECTURE.md lost its public-API example"
+    exec(compile(block[1], "docs/ARCHITECTURE.md", "exec"), {"work": tmp_path})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "['resnet10t', 'resnet14t', 'resnet18']"
+    name, value, n = lines[-2].split()
+    assert name == "luab" and 0.0 <= float(value) <= 100.0 and int(n) > 0
+    assert lines[-1] == "unsigned"
+    assert (tmp_path / "site" / "index.html").is_file()
