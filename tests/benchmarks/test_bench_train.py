@@ -130,6 +130,29 @@ def test_bench_train_step_ratio(benchmark) -> None:
     benchmark.extra_info["meets_target"] = result["wall_ratio_of_minima"] <= TARGET
 
 
+def test_bench_luab_extra_work(benchmark) -> None:
+    """The LUAB-only work of a step timed alone: point head + masked smooth-L1 (x loss weight), forward
+    and backward, on (64, 512) features as resnet10t gives them. The CE, backbone and optimiser are
+    common to both protocols; this is the part of the step ratio that is LUAB's own cost (issue 15:
+    222 us min against a ~520 ms step)."""
+    from luab_bench.protocols.base import masked_smooth_l1
+    from luab_bench.protocols.heads import PointHead
+
+    torch.set_num_threads(1)
+    cfg = load_protocol("luab").config
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn((BATCH, 512), generator=g, requires_grad=True)
+    head = PointHead(512, 1)
+    pts = torch.rand((BATCH, 1, 2), generator=g)
+    has = torch.rand((BATCH, 1), generator=g) < 0.8
+
+    def extra() -> None:
+        (cfg.loss_weight * masked_smooth_l1(head(feats), pts, has, cfg.smooth_l1_beta)).backward()
+
+    benchmark.group = "train-step LUAB-only work (isolated)"
+    benchmark.pedantic(extra, rounds=200, iterations=1, warmup_rounds=20)
+
+
 def test_train_step_flop_ratio() -> None:
     """FLOPs of a LUAB step / a baseline step (matmuls and convolutions, forward + backward)."""
     from torch.utils.flop_counter import FlopCounterMode
