@@ -401,12 +401,26 @@ def _expand_result_paths(paths: tuple[Path, ...]) -> list[Path]:
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["protocols", "suites", "variants", "recipes"]))
-def list_cmd(what: str) -> None:
-    """List registered protocols, suites, synthetic variants or recipes."""
-    from luab_bench import pipeline
+@click.argument("what", type=click.Choice(["protocols", "suites", "variants", "recipes", "models"]))
+@click.argument("pattern", required=False)
+def list_cmd(what: str, pattern: str | None) -> None:
+    """List registered protocols, suites, synthetic variants, recipes or models (timm's + registered).
 
-    for name in pipeline.list_names(what):
+    PATTERN is a glob (quote it: 'resnet*') that the names must match.
+    """
+    import fnmatch
+
+    if what == "models":
+        from luab_bench.models import list_models
+
+        names = list_models(pattern)
+    else:
+        from luab_bench import pipeline
+
+        names = [n for n in pipeline.list_names(what) if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+    if pattern is not None and not names:
+        raise LuabError(f"no {what} match {pattern!r}; `luab-bench list {what}` shows them all")
+    for name in names:
         click.echo(name)
 
 

@@ -104,6 +104,25 @@ def resolve_model_factory(spec: str) -> Callable[..., nn.Module]:
     return obj
 
 
+def list_models(pattern: str | None = None) -> list[str]:
+    """Model names :func:`create_model` builds by name: this package's ``MODELS`` registry plus
+    ``timm.list_models(pattern)``, filtered by the glob ``pattern`` (``"resnet*"``; None = all), in
+    natural order as timm lists them (``resnet10t`` before ``resnet101``).
+
+    ``package.module:callable`` factories are not listed (any importable callable is one).
+    """
+    import fnmatch
+    import re
+
+    import timm
+
+    def natural(name: str) -> list[Any]:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
+
+    own = [n for n in MODELS.names() if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+    return sorted(set(own) | set(timm.list_models(pattern or "")), key=natural)
+
+
 def check_model_name(name: str) -> None:
     """Raise :class:`LuabError` (with a did-you-mean) unless ``name`` can be built by :func:`create_model`."""
     if name in MODELS:

@@ -21,15 +21,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+# prepare/device names are re-exported from their own modules, below the pipeline (issue 15: no
+# import cycle), so ``pipeline.prepare_synthetic`` / ``pipeline.resolve_device`` keep working.
+from luab_bench.data.prepare import (  # noqa: F401
+    GENERATED_SOURCES,
+    SyntheticDataset,
+    generated_dataset,
+    prepare_synthetic,
+    prepare_training_data,
+)
+from luab_bench.device import resolve_device
 from luab_bench.errors import LuabError
 
 Echo = Callable[[str], None]
 BUILTIN_PROTOCOLS = ("baseline", "rand", "luab")
 MULTILABEL_PROTOCOLS = ("coco_baseline", "coco_rand", "coco_luab")
-# Training sources that generate the embedded data: a suite whose default source is one of these
-# evaluates held-out splits of that generated dataset itself, and evaluate_checkpoint regenerates it
-# and checks its fingerprint against the checkpoint's.
-GENERATED_SOURCES = ("synthetic", "synthetic-coco")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +61,6 @@ TRAINING_DEFAULTS: dict[str, SuiteTraining] = {
 
 def _noop(_: str) -> None:
     pass
-
-
-@dataclasses.dataclass(frozen=True)
-class SyntheticDataset:
-    """A generated synthetic dataset directory and what identifies it."""
-
-    variant: str
-    directory: Path
-    fingerprint: str
-    config: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,89 +118,6 @@ def _suite_defaults(suite: str) -> SuiteTraining:
             + " (other suites are evaluation-only: train on one of these, then `luab-bench evaluate`)"
         )
     return TRAINING_DEFAULTS[suite]
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; a CUDA request without CUDA is an error."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise LuabError(f"--device {device}: no CUDA device is available here; use --device cpu")
-    try:
-        torch.device(device)
-    except RuntimeError:
-        raise LuabError(f"--device {device!r} is not a torch device; use auto, cpu or cuda[:N]") from None
-    return device
-
-
-# ---------------------------------------------------------------- data
-def prepare_synthetic(variant: str, data_dir: Path, *, progress: bool = True) -> SyntheticDataset:
-    """Generate (or reuse) the synthetic dataset for ``variant`` under ``data_dir``."""
-    from luab_bench.data.synthetic import SYNTHETIC_VARIANTS, generate, load_manifest
-    from luab_bench.progress import progress_bar
-    from luab_bench.registry import unknown_name_message
-
-    if variant not in SYNTHETIC_VARIANTS:
-        raise LuabError(unknown_name_message("synthetic variant", variant, SYNTHETIC_VARIANTS))
-    cfg = SYNTHETIC_VARIANTS[variant]
-    with progress_bar(progress) as prog:
-        directory = generate(cfg, Path(data_dir), progress=prog)
-    manifest = load_manifest(directory)
-    return SyntheticDataset(
-        variant=variant,
-        directory=Path(directory),
-        fingerprint=manifest["fingerprint"],
-        config=cfg.model_dump(mode="json"),
-    )
-
-
-def generated_dataset(
-    source: str, variant: str, data_dir: Path, *, progress: bool = True
-) -> SyntheticDataset:
-    """Generate (or reuse) the embedded dataset of a generated training ``source`` (GENERATED_SOURCES)."""
-    if source == "synthetic":
-        return prepare_synthetic(variant, data_dir, progress=progress)
-    if source == "synthetic-coco":
-        import json
-
-        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco
-        from luab_bench.registry import unknown_name_message
-
-        if variant not in SYNTHETIC_COCO_VARIANTS:
-            raise LuabError(unknown_name_message("synthetic-coco variant", variant, SYNTHETIC_COCO_VARIANTS))
-        cfg = SYNTHETIC_COCO_VARIANTS[variant]
-        directory = generate_coco(cfg, Path(data_dir))
-        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        return SyntheticDataset(
-            variant=variant,
-            directory=Path(directory),
-            fingerprint=manifest["fingerprint"],
-            config=cfg.model_dump(mode="json"),
-        )
-    raise LuabError(f"training source {source!r} does not generate its data (generated: {GENERATED_SOURCES})")
-
-
-def prepare_training_data(dataset: SyntheticDataset, echo: Echo = _noop) -> tuple[Any, dict[str, Any]]:
-    """TrainData for the train split with byproduct Z attached, and the parser's report."""
-    from luab_bench.data.byproducts import parse_imagenet_ab
-    from luab_bench.data.synthetic import load_split
-    from luab_bench.train.data import TrainData
-
-    split = load_split(dataset.directory, "train")
-    parsed = parse_imagenet_ab(dataset.directory / "imagenet_ab.json")
-    points, has_point = parsed.lookup(list(split.ids))
-    report = parsed.report.as_dict()
-    n = len(split.labels)
-    echo(f"Byproducts: {int(has_point.sum())}/{n} training images have a final click Z")
-    data = TrainData(
-        images=split.images,
-        labels=split.labels,
-        points=points.reshape(n, 1, 2),
-        has_point=has_point.reshape(n, 1),
-    )
-    return data, report
 
 
 # ---------------------------------------------------------------- train

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import warnings
+import sys
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
@@ -24,19 +24,31 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, plugin_modules: Iterable[str] = ()) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._where: dict[str, str] = {}  # name -> "file:line" of its registration
         self._plugin_modules = tuple(plugin_modules)
         self._loaded = False
 
     def register(self, name: str | None = None) -> Callable[[T], T]:
-        """Decorator: ``@REG.register("name")``; the object's ``__name__`` is used if name is None."""
+        """Decorator: ``@REG.register("name")``; the object's ``__name__`` is used if name is None.
+
+        A name taken by another object is a :class:`LuabError` naming both registration sites (a
+        silent "later one wins" would let a plugin replace a built-in without anyone noticing);
+        registering the very same object again is a no-op.
+        """
 
         def deco(obj: T) -> T:
             key = name or getattr(obj, "__name__", None)
             if not key:
                 raise ValueError(f"cannot register an unnamed {self.kind}")
+            caller = sys._getframe(1)
+            where = f"{caller.f_code.co_filename}:{caller.f_lineno}"
             if key in self._items and self._items[key] is not obj:
-                warnings.warn(f"{self.kind} {key!r} registered twice; the later one wins", stacklevel=2)
+                raise LuabError(
+                    f"{self.kind} {key!r} is registered twice: at {self._where.get(key, '?')} "
+                    f"and at {where}; rename one of them"
+                )
             self._items[key] = obj
+            self._where.setdefault(key, where)
             return obj
 
         return deco

@@ -790,9 +790,9 @@ def align_result(
     into ``result_path`` (see :func:`write_alignment`), re-signed with ``key`` or left unsigned;
     ``result_path=None`` only measures. ``variant`` overrides the checkpoint's data variant.
     """
-    from luab_bench import pipeline
     from luab_bench.alignment.saliency import method_names
     from luab_bench.alignment.sets import ALIGNABLE_SOURCES, load_alignment_set
+    from luab_bench.device import resolve_device
     from luab_bench.train.checkpoint import load_checkpoint
 
     names = tuple(method_names(",".join(methods)))
@@ -800,7 +800,7 @@ def align_result(
         raise LuabError("a key signs a result file; give the result path too (--out RESULT.json)")
     if result_path is not None and not Path(result_path).is_file():
         raise LuabError(f"{result_path}: result file not found; create it with `luab-bench evaluate` first")
-    dev = pipeline.resolve_device(device)
+    dev = resolve_device(device)
     net, meta = load_checkpoint(Path(checkpoint_dir), dev)
     data = meta.get("data") or {}
     source = data.get("source", "synthetic")

@@ -90,10 +90,10 @@ def load_alignment_set(
     kernel = hm.DensityKernel(sigma_px=kernel_sigma)
     source = source_of_variant(variant)
     if source == "synthetic":
-        from luab_bench import pipeline
+        from luab_bench.data.prepare import prepare_synthetic
         from luab_bench.data.synthetic import load_split
 
-        dataset = pipeline.prepare_synthetic(variant, Path(data_dir).expanduser(), progress=progress)
+        dataset = prepare_synthetic(variant, Path(data_dir).expanduser(), progress=progress)
         arrays = load_split(dataset.directory, split)
         pick = evenly_spaced(len(arrays), limit)
         ids = [arrays.ids[i] for i in pick]

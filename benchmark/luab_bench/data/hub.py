@@ -26,7 +26,6 @@ Pins (main of each repo; see docs/data.md):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import DataError, LuabError
+from luab_bench.hashing import file_sha256
 from luab_bench.io import atomic_write_json
 from luab_bench.registry import Registry
 
@@ -81,15 +81,6 @@ _register(
         revision="be4770eac0d6138aec946b22e192da022396f5aa",
     )
 )
-
-
-def file_sha256(path: str | Path, chunk: int = 8 << 20) -> str:
-    """sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _network_errors() -> tuple[type[BaseException], ...]:

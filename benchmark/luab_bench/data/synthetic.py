@@ -32,7 +32,6 @@ corrupted one by writing into a temporary directory and renaming it into place.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -47,7 +46,9 @@ from pydantic import Field, model_validator
 
 from luab_bench import safe_json
 from luab_bench.config import StrictModel
+from luab_bench.data.manifest import check_file_hashes
 from luab_bench.errors import DataError, LuabError
+from luab_bench.hashing import sha256_hex
 from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 
 GENERATOR_VERSION = "1.0.0"
@@ -150,7 +151,7 @@ def class_table(num_classes: int) -> list[dict[str, Any]]:
 def config_hash(cfg: SyntheticConfig) -> str:
     """sha256 of the canonical JSON of the config and generator version."""
     payload = {"config": cfg.model_dump(mode="json"), "generator_version": GENERATOR_VERSION}
-    return hashlib.sha256(_canonical_json(payload)).hexdigest()
+    return sha256_hex(_canonical_json(payload))
 
 
 def dataset_dirname(cfg: SyntheticConfig) -> str:
@@ -733,20 +734,8 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _fingerprint(split_hashes: dict[str, dict[str, str]], record_hashes: dict[str, str]) -> str:
-    return _sha256(_canonical_json({"records": record_hashes, "splits": split_hashes}))
+    return sha256_hex(_canonical_json({"records": record_hashes, "splits": split_hashes}))
 
 
 def _write_dataset(cfg: SyntheticConfig, out: Path, progress: Any) -> None:
@@ -759,17 +748,17 @@ def _write_dataset(cfg: SyntheticConfig, out: Path, progress: Any) -> None:
         for fname in ARRAY_FILES:
             blob = _npy_bytes(arrays[fname[: -len(".npy")]])
             atomic_write_bytes(out / name / fname, blob)
-            files[fname] = _sha256(blob)
+            files[fname] = sha256_hex(blob)
         blob = _canonical_json(arrays["ids"])
         atomic_write_bytes(out / name / "ids.json", blob)
-        files["ids.json"] = _sha256(blob)
+        files["ids.json"] = sha256_hex(blob)
         split_meta[name] = {"n": len(arrays["labels"]), "files": files}
         split_hashes[name] = files
     tr = data["train"]
     records = simulate_annotator(cfg, tr["labels"], tr["boxes"], tr["masks"], tr["ids"])
     blob = _canonical_json(records)
     atomic_write_bytes(out / RECORDS_FILE, blob)
-    record_hashes = {RECORDS_FILE: _sha256(blob)}
+    record_hashes = {RECORDS_FILE: sha256_hex(blob)}
     manifest = {
         "generator_version": GENERATOR_VERSION,
         "config": cfg.model_dump(mode="json"),
@@ -798,19 +787,9 @@ def verify_dataset(dataset_dir: Path, cfg: SyntheticConfig | None = None) -> str
         record_hashes = dict(manifest["records"])
     except (KeyError, TypeError):
         return "manifest lacks split or record hashes"
-    for split, files in split_hashes.items():
-        if set(files) != set(SPLIT_FILES):
-            return f"manifest lists the wrong files for split {split!r}"
-        for fname, digest in files.items():
-            path = dataset_dir / split / fname
-            if not path.is_file():
-                return f"{path}: missing"
-            if _file_sha256(path) != digest:
-                return f"{path}: sha256 mismatch"
-    for fname, digest in record_hashes.items():
-        path = dataset_dir / fname
-        if not path.is_file() or _file_sha256(path) != digest:
-            return f"{path}: missing or sha256 mismatch"
+    problem = check_file_hashes(dataset_dir, split_hashes, SPLIT_FILES, record_hashes)
+    if problem is not None:
+        return problem
     if manifest.get("fingerprint") != _fingerprint(split_hashes, record_hashes):
         return "manifest fingerprint does not match its file hashes"
     return None

@@ -25,7 +25,6 @@ instances files use) so the records are valid COCO-AB; ``category_id`` is the re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -37,8 +36,10 @@ from pydantic import Field
 
 from luab_bench.config import StrictModel
 from luab_bench.data.coco_ab import CATEGORY_ID, COCO_CLASS_NAMES
+from luab_bench.data.manifest import check_file_hashes
 from luab_bench.data.synthetic import SHAPE_NAMES, _hsv_to_rgb, _shape_mask
 from luab_bench.errors import DataError
+from luab_bench.hashing import sha256_hex
 from luab_bench.io import atomic_write_bytes
 
 GENERATOR_VERSION = "1.0.0"
@@ -102,7 +103,7 @@ def _canonical(obj: Any) -> bytes:
 
 def config_hash(cfg: SyntheticCocoConfig) -> str:
     payload = {"config": cfg.model_dump(mode="json"), "generator_version": GENERATOR_VERSION}
-    return hashlib.sha256(_canonical(payload)).hexdigest()
+    return sha256_hex(_canonical(payload))
 
 
 def class_table(num_classes: int) -> list[dict[str, Any]]:
@@ -293,17 +294,37 @@ def dataset_dirname(cfg: SyntheticCocoConfig) -> str:
     return f"{cfg.variant}-s{cfg.seed}-{config_hash(cfg)[:8]}"
 
 
+def _fingerprint(split_hashes: dict[str, dict[str, str]], records_hash: str) -> str:
+    return sha256_hex(_canonical({"splits": split_hashes, "records": records_hash}))
+
+
+def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None) -> str | None:
+    """None if the directory is complete, matches ``cfg`` and every hash verifies; else the reason."""
+    dataset_dir = Path(dataset_dir)
+    try:
+        manifest = json.loads((dataset_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        split_hashes = {s: dict(manifest["splits"][s]["files"]) for s in SPLITS}
+        records_hash = str(manifest["records"][RECORDS_FILE])
+    except FileNotFoundError:
+        return f"{dataset_dir / MANIFEST_FILE}: missing"
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"{dataset_dir / MANIFEST_FILE}: not a synthetic-coco manifest ({err})"
+    if cfg is not None and manifest.get("config_hash") != config_hash(cfg):
+        return "manifest config differs from the requested config"
+    expected = (*ARRAY_FILES, "image_ids.json")
+    problem = check_file_hashes(dataset_dir, split_hashes, expected, {RECORDS_FILE: records_hash})
+    if problem is not None:
+        return problem
+    if manifest.get("fingerprint") != _fingerprint(split_hashes, records_hash):
+        return "manifest fingerprint does not match its file hashes"
+    return None
+
+
 def generate_coco(cfg: SyntheticCocoConfig, root: str | Path) -> Path:
-    """Write (or reuse, if its manifest matches the config) the dataset; return its directory."""
+    """Write (or reuse, if complete, matching the config and hash-verified) the dataset; return it."""
     out = Path(root).expanduser() / dataset_dirname(cfg)
-    manifest_path = out / MANIFEST_FILE
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if manifest.get("config_hash") == config_hash(cfg):
-                return out
-        except ValueError:
-            pass
+    if out.exists() and verify_coco(out, cfg) is None:
+        return out
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -317,17 +338,17 @@ def generate_coco(cfg: SyntheticCocoConfig, root: str | Path) -> Path:
             for fname in ARRAY_FILES:
                 blob = _npy(data[fname[:-4]])
                 atomic_write_bytes(tmp / name / fname, blob)
-                files[fname] = hashlib.sha256(blob).hexdigest()
+                files[fname] = sha256_hex(blob)
             blob = _canonical(data["image_ids"])
             atomic_write_bytes(tmp / name / "image_ids.json", blob)
-            files["image_ids.json"] = hashlib.sha256(blob).hexdigest()
+            files["image_ids.json"] = sha256_hex(blob)
             splits[name] = {"n": n, "files": files}
             hashes[name] = files
             if name == "train":
                 train = data
         records_blob = _canonical(simulate_coco_annotator(cfg, train))  # type: ignore[arg-type]
         atomic_write_bytes(tmp / RECORDS_FILE, records_blob)
-        records_hash = hashlib.sha256(records_blob).hexdigest()
+        records_hash = sha256_hex(records_blob)
         manifest = {
             "generator_version": GENERATOR_VERSION,
             "config": cfg.model_dump(mode="json"),
@@ -335,9 +356,7 @@ def generate_coco(cfg: SyntheticCocoConfig, root: str | Path) -> Path:
             "classes": class_table(cfg.num_classes),
             "splits": splits,
             "records": {RECORDS_FILE: records_hash},
-            "fingerprint": hashlib.sha256(
-                _canonical({"splits": hashes, "records": records_hash})
-            ).hexdigest(),
+            "fingerprint": _fingerprint(hashes, records_hash),
         }
         atomic_write_bytes(tmp / MANIFEST_FILE, _canonical(manifest))
         if out.exists():

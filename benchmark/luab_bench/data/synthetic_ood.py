@@ -31,7 +31,6 @@ existing checkpoints keep verifying; the analogue fingerprint is reported separa
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -45,7 +44,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from luab_bench.config import StrictModel
+from luab_bench.data.manifest import check_file_hashes
 from luab_bench.errors import ConfigError, DataError
+from luab_bench.hashing import sha256_hex
 from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.registry import Registry
 
@@ -392,10 +393,6 @@ def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def analogue_dirname(acfg: AnalogueConfig, parent_fingerprint: str) -> str:
     """``analogues-<hash8>``: hash of the analogue version, config and the parent dataset fingerprint."""
     payload = {
@@ -403,11 +400,11 @@ def analogue_dirname(acfg: AnalogueConfig, parent_fingerprint: str) -> str:
         "config": acfg.model_dump(mode="json"),
         "parent_fingerprint": parent_fingerprint,
     }
-    return f"analogues-{_sha(_canonical(payload))[:8]}"
+    return f"analogues-{sha256_hex(_canonical(payload))[:8]}"
 
 
 def _fingerprint(files: dict[str, dict[str, str]]) -> str:
-    return _sha(_canonical(files))
+    return sha256_hex(_canonical(files))
 
 
 def _write(out: Path, splits: dict[str, AnalogueSplit], acfg: AnalogueConfig, parent_fp: str) -> None:
@@ -421,7 +418,7 @@ def _write(out: Path, splits: dict[str, AnalogueSplit], acfg: AnalogueConfig, pa
             np.save(buf, np.ascontiguousarray(getattr(sp, key)), allow_pickle=False)
             blob = buf.getvalue()
             atomic_write_bytes(out / name / f"{key}.npy", blob)
-            files[f"{key}.npy"] = _sha(blob)
+            files[f"{key}.npy"] = sha256_hex(blob)
         hashes[name] = files
         meta[name] = {"n": len(sp), "group_names": sp.group_names, "files": files}
     manifest = {
@@ -434,10 +431,6 @@ def _write(out: Path, splits: dict[str, AnalogueSplit], acfg: AnalogueConfig, pa
     atomic_write_bytes(
         out / ANALOGUE_MANIFEST, json.dumps(manifest, sort_keys=True, indent=2).encode() + b"\n"
     )
-
-
-def _file_sha(path: Path) -> str:
-    return _sha(path.read_bytes())
 
 
 def load_analogue_manifest(analogue_dir: Path) -> dict[str, Any]:
@@ -473,15 +466,10 @@ def verify_analogues(
         hashes = {s: dict(m["splits"][s]["files"]) for s in ANALOGUE_SPLITS}
     except (KeyError, TypeError):
         return "analogue manifest lacks split hashes"
-    for split, files in hashes.items():
-        if set(files) != {f"{a}.npy" for a in ANALOGUE_ARRAYS}:
-            return f"analogue manifest lists the wrong files for split {split!r}"
-        for fname, digest in files.items():
-            path = analogue_dir / split / fname
-            if not path.is_file():
-                return f"{path}: missing"
-            if _file_sha(path) != digest:
-                return f"{path}: sha256 mismatch"
+    expected = {f"{a}.npy" for a in ANALOGUE_ARRAYS}
+    problem = check_file_hashes(analogue_dir, hashes, expected, what="analogue manifest")
+    if problem is not None:
+        return problem
     if m["fingerprint"] != _fingerprint(hashes):
         return "analogue fingerprint does not match its file hashes"
     return None

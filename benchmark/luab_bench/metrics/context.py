@@ -28,7 +28,6 @@ pair mean of the resampled images), as for the other metrics (:mod:`luab_bench.m
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from luab_bench.metrics.bootstrap import bootstrap_index_ci
+from luab_bench.seeds import named_seed
 
 #: Recorded in every context metric's ``task`` so a result says whose definition it is.
 CONTEXT_DEFINITION = (
@@ -149,7 +149,7 @@ def context_metrics(
     for key, (values, higher, label) in what.items():
         name = f"{prefix}_{key}"
         est, low, high = _image_mean_ci(
-            values, pairs.image, pairs.n_images, n_boot=n_boot, seed=[int(seed), zlib.crc32(name.encode())]
+            values, pairs.image, pairs.n_images, n_boot=n_boot, seed=named_seed(seed, name)
         )
         out[name] = make_metric(
             est,

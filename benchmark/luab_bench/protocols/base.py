@@ -12,8 +12,9 @@ config; the family class (registered in :data:`PROTOCOL_FAMILIES`) implements th
 - ``loss(out, labels, points, has_point)``: the scalar loss and its terms ``{"ce", "point"}``.
 
 A new family is one new module with ``@PROTOCOL_FAMILIES.register("name")`` on a :class:`Protocol`
-subclass. *Recipes* (``protocols/recipes/<name>.yaml``, :class:`RecipeConfig`) hold the optimisation
-settings, so one protocol can be run under several budgets.
+subclass, named in the registry's ``plugin_modules`` (imported on the first lookup). *Recipes*
+(``protocols/recipes/<name>.yaml``, :class:`RecipeConfig`) hold the optimisation settings, so one
+protocol can be run under several budgets.
 
 torch is imported inside the loss functions only: the CLI lists protocols without loading it.
 """
@@ -137,7 +138,10 @@ class Protocol(ABC):
         return has_point
 
 
-PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry("protocol family")
+# Families in their own modules are plugins, imported on the first lookup (no import cycle with base).
+PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry(
+    "protocol family", plugin_modules=("luab_bench.protocols.multilabel",)
+)
 
 
 @PROTOCOL_FAMILIES.register("plain")
@@ -407,7 +411,3 @@ def load_recipe(name_or_path: str | Path) -> RecipeConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a recipe file must be a mapping (name, version, epochs, ...)")
     return validate(RecipeConfig, data, str(path))
-
-
-# Families defined in their own modules register themselves on import (after the API above exists).
-from luab_bench.protocols import multilabel as _multilabel  # noqa: E402, F401

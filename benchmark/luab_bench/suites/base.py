@@ -482,9 +482,9 @@ class EvalSettings:
 
     def seed_for(self, metric: str) -> list[int]:
         """A per-metric bootstrap seed: stable across runs, different between metrics."""
-        import zlib
+        from luab_bench.seeds import named_seed
 
-        return [int(self.seed), zlib.crc32(metric.encode("utf-8"))]
+        return named_seed(self.seed, metric)
 
 
 class Suite(ABC):

@@ -20,7 +20,6 @@ no formula: the operational definition is ours (:mod:`luab_bench.metrics.context
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_index_ci
 from luab_bench.metrics.context import context_metrics
 from luab_bench.metrics.multilabel import mean_average_precision
+from luab_bench.seeds import named_seed
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 from luab_bench.suites.class_pxap import ClassPxap, resize_masks, supports_cam
 from luab_bench.suites.coco_data import class_masks
@@ -53,7 +53,7 @@ def map_metric(
         sub = t[idx]
         return mean_average_precision(scores[idx], sub).map if sub.any() else 0.0
 
-    ci = bootstrap_index_ci(stat, t.shape[0], n_boot=n_boot, seed=[int(seed), zlib.crc32(key.encode())])
+    ci = bootstrap_index_ci(stat, t.shape[0], n_boot=n_boot, seed=named_seed(seed, key))
     note = f"; {res.n_excluded} classes without a positive excluded" if res.n_excluded else ""
     return make_metric(
         res.map, n=t.shape[0], ci=(ci.low, ci.high), unit="%", higher_is_better=True, task=task + note

@@ -17,7 +17,6 @@ Preprocessing is the model's timm data config (``resolve_model_data_config`` +
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from luab_bench.metrics.ood import (
 )
 from luab_bench.metrics.spurious import foreground_survives, load_in_to_in9, map_to_in9
 from luab_bench.metrics.subset import grouped_max_scores, real_correct
+from luab_bench.seeds import named_seed
 from luab_bench.suites import imagenet_data as data
 from luab_bench.suites.base import (
     SUITES,
@@ -69,7 +69,7 @@ class EvalContext:
     cache: dict[str, Any] = field(default_factory=dict)
 
     def seed_for(self, metric: str) -> list[int]:
-        return [int(self.seed), zlib.crc32(metric.encode("utf-8"))]
+        return named_seed(self.seed, metric)
 
 
 @dataclass(frozen=True)

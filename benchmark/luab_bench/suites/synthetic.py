@@ -24,7 +24,6 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +33,7 @@ import numpy as np
 from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
 from luab_bench.metrics.classification import accuracy, bg_gap, point_in_box
+from luab_bench.seeds import named_seed
 from luab_bench.suites.base import (
     SUITES,
     EvalOutcome,
@@ -70,7 +70,7 @@ class SplitLike(Protocol):
 
 def _metric_seed(seed: int, metric: str) -> list[int]:
     """A per-metric bootstrap seed: stable across runs, different between metrics."""
-    return [int(seed), zlib.crc32(metric.encode("utf-8"))]
+    return named_seed(seed, metric)
 
 
 def _aligned(a: SplitLike, b: SplitLike) -> bool:

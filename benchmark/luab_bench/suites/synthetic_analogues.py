@@ -23,7 +23,6 @@ Definitions (accuracies in %, each metric with n and a seeded 95% percentile-boo
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_index_ci
 from luab_bench.metrics.classification import accuracy
 from luab_bench.metrics.ood import imagenet_o_anomaly_score, ood_aupr
+from luab_bench.seeds import named_seed
 from luab_bench.suites.base import Normalize, make_metric
 from luab_bench.suites.base import predict as batched_predict
 
@@ -49,7 +49,7 @@ SI_SPLITS: dict[str, str] = {
 
 
 def _seed(seed: int, metric: str) -> list[int]:
-    return [int(seed), zlib.crc32(metric.encode("utf-8"))]
+    return named_seed(seed, metric)
 
 
 def group_mean_accuracy(

@@ -23,7 +23,6 @@ box, for models with a point head and boxes. Intervals: bootstrap over images.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from luab_bench.metrics.wsol import (
     normalize_cam,
     pxap,
 )
+from luab_bench.seeds import named_seed
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 
 if TYPE_CHECKING:
@@ -179,7 +179,7 @@ def evaluate_wsol(
     pts = [pred.points[:, 0]] if pred.points is not None else []
 
     def seed_for(key: str) -> list[int]:
-        return [int(seed), zlib.crc32(key.encode())]
+        return named_seed(seed, key)
 
     out: dict[str, dict[str, Any]] = {}
     with_boxes = [i for i, p in enumerate(meta.paths) if p in meta.boxes]

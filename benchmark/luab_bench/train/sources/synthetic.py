@@ -12,8 +12,8 @@ from luab_bench.train.sources.base import TRAIN_SOURCES, PreparedSource, SourceR
 @TRAIN_SOURCES.register("synthetic")
 def synthetic_source(req: SourceRequest) -> PreparedSource:
     """Generate (or reuse) the variant under ``data_dir``; Z from its ``imagenet_ab.json``."""
+    from luab_bench.data.prepare import prepare_synthetic, prepare_training_data
     from luab_bench.data.synthetic import load_split
-    from luab_bench.pipeline import prepare_synthetic, prepare_training_data
     from luab_bench.train.heldout import HeldOutSet
 
     req.check_options("synthetic", ())
