@@ -30,7 +30,14 @@ from luab_bench.protocols.targets import uniform_random_targets
 # ----------------------------------------------------------------------------- loading
 def test_builtin_protocols_load() -> None:
     assert list_protocols() == [
-        "baseline", "coco_baseline", "coco_luab", "coco_rand", "luab", "oracle_background", "oracle_point", "rand"
+        "baseline",
+        "coco_baseline",
+        "coco_luab",
+        "coco_rand",
+        "luab",
+        "oracle_background",
+        "oracle_point",
+        "rand",
     ]
     base, luab, rand = (load_protocol(n) for n in ("baseline", "luab", "rand"))
     assert base.config.family == "plain" and base.num_point_heads(10) == 0

@@ -567,15 +567,16 @@ def run(
         raise LuabError(f"--key {key}: file not found; make one with `luab-bench keygen --out DIR`")
 
     results: list[tuple[Path, Any]] = []
-    for seed, proto in [(s, p) for s in (list(seeds) if seeds else [seed]) for p in protos]:
+    jobs = [(s, p) for s in (list(seeds) if seeds else [seed]) for p in protos]
+    for run_seed, proto in jobs:
         name = proto.config.name
-        ckpt_dir = Path(runs_dir) / f"{suite}__{model}__{name}__s{seed}"
+        ckpt_dir = Path(runs_dir) / f"{suite}__{model}__{name}__s{run_seed}"
         train_one(
             model=model,
             protocol=proto.source,
             suite=suite,
             variant=variant,
-            seed=seed,
+            seed=run_seed,
             recipe=recipe,
             epochs=epochs,
             data_dir=data_dir,

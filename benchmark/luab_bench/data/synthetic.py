@@ -283,7 +283,8 @@ def _take_fields(params: Any, idx: Any) -> Any:
     out = {}
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
-        out[f.name] = _take_fields(value, idx) if dataclasses.is_dataclass(value) or value is None else value[idx]
+        nested = dataclasses.is_dataclass(value) or value is None
+        out[f.name] = _take_fields(value, idx) if nested else value[idx]
     return type(params)(**out)
 
 

@@ -63,13 +63,12 @@ def mixed_rand_training_images(
     want = swapped_background_classes(plan.labels, cfg.num_classes, rng, classes)
     src = syn._index_of_class(plan.bg.labels, want, rng, exclude_self=False)
     swapped = syn._Plan(plan.labels, plan.fg, plan.bg.take(src), plan.ids)
-    arrays = syn._render_split(cfg, swapped, syn._rng(cfg.seed, 100 + syn.SPLITS.index("train")), lambda _: None)
+    noise_rng = syn._rng(cfg.seed, 100 + syn.SPLITS.index("train"))  # the train split's own stream
+    arrays = syn._render_split(cfg, swapped, noise_rng, lambda _: None)
     return arrays["images"], arrays["bg_labels"]
 
 
-def oracle_points(
-    cfg: syn.SyntheticConfig, masks: np.ndarray, mode: OraclePoint, seed: int
-) -> np.ndarray:
+def oracle_points(cfg: syn.SyntheticConfig, masks: np.ndarray, mode: OraclePoint, seed: int) -> np.ndarray:
     """Noise-free Z (N, 2), relative (x, y), for every training image.
 
     ``object_centre``: the generator's centre of the object (the shape's own centre, not the box

@@ -24,13 +24,13 @@ import numpy as np
 from pydantic import Field
 
 from luab_bench.errors import LuabError
+from luab_bench.protocols import targets as _targets
 from luab_bench.protocols.base import (
     PROTOCOL_FAMILIES,
     PlainProtocol,
     PointRegressionProtocol,
     ProtocolConfig,
 )
-from luab_bench.protocols import targets as _targets
 
 if TYPE_CHECKING:
     from luab_bench.data.synthetic import SyntheticConfig
@@ -110,7 +110,9 @@ class OraclePointProtocol(PointRegressionProtocol):
     config_class = OraclePointConfig
     config: OraclePointConfig  # type: ignore[assignment]
 
-    def make_targets(self, points: np.ndarray, has_point: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def make_targets(
+        self, points: np.ndarray, has_point: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         # adapt_source has already put the oracle Z into the data: train on it as LUAB trains on Z
         return _targets.byproduct_targets(points, has_point)
 
