@@ -443,9 +443,10 @@ def _add_feature_commands() -> None:
     from luab_bench.commands.data import data
     from luab_bench.commands.leaderboard import leaderboard
     from luab_bench.commands.reproduce import reproduce
+    from luab_bench.commands.study import study
     from luab_bench.commands.submission import submission
 
-    for command in (align, data, leaderboard, reproduce, submission):
+    for command in (align, data, leaderboard, reproduce, study, submission):
         cli.add_command(command)
 
 
