@@ -153,3 +153,37 @@ def test_mde_without_pairs_uses_the_unpaired_bound(tmp_path: Path) -> None:
     m = data["detectable_effects"][0]["metrics"]["val_top1"]
     sd = math.sqrt(2) * np.std([60.0, 62.0, 61.0], ddof=1)
     assert m["how"] == "unpaired" and m["sd_seed"] == pytest.approx(sd) and m["k"] == 3
+
+
+def test_cli_tables_show_seed_means_and_style_only_significant_deltas(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from leaderboard_fixtures import synthetic_doc
+    from luab_bench.results.schema import Result
+    from luab_bench.suites.paired_tables import print_paired_tables
+
+    values = {"baseline": [60.0, 61.0, 62.0], "luab": [64.0, 65.1, 66.3], "rand": [59.0, 63.0, 60.5]}
+    results = [
+        (tmp_path / f"{p}{s}.json", Result.model_validate(synthetic_doc("resnet10t", p, s, v)))
+        for p, vals in values.items()
+        for s, v in enumerate(vals)
+    ]
+    import io
+
+    console = Console(
+        record=True, width=400, color_system="standard", file=io.StringIO(), force_terminal=True
+    )
+    print_paired_tables(console, results)
+    text = console.export_text(clear=False)
+    assert "mean over seeds" in text and "baseline (k=3)" in text and "61.0 ±2.5" in text
+    d = np.array([4.0, 4.1, 4.3])
+    lo, hi = stats.t.interval(0.95, 2, loc=d.mean(), scale=stats.sem(d))
+    cell = f"{d.mean():+.2f} [{lo:+.2f}, {hi:+.2f}]"
+    assert cell in text
+    ansi = console.export_text(styles=True)
+    # LUAB − baseline val is significant (green); LUAB − Rand val is not (grey)
+    assert "\x1b[32m " + cell in ansi
+    r = np.array([64.0 - 59.0, 65.1 - 63.0, 66.3 - 60.5])
+    lo_r, hi_r = stats.t.interval(0.95, 2, loc=r.mean(), scale=stats.sem(r))
+    assert lo_r < 0 < hi_r
+    assert f"\x1b[90m{r.mean():+.2f} [{lo_r:+.2f}, {hi_r:+.2f}]" in ansi

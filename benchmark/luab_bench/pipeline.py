@@ -663,3 +663,6 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
     for suite, rows in by_suite.items():
         columns = layout(suite) or {k: k for _, m in rows for k in m}
         console.print(render_by_metric(rows, columns, title=f"luab-bench: {suite} (value [95% CI])"))
+    from luab_bench.suites.paired_tables import print_paired_tables
+
+    print_paired_tables(console, results)
