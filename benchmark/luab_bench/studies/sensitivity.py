@@ -483,7 +483,7 @@ def render_markdown(analysis: dict[str, Any], *, command: str, title: str = "Sen
             cells = [_delta_cell(c["metrics"][m]) if m in c["metrics"] else "–" for m in metrics]
             lines.append(f"| {c['label']} | {','.join(map(str, c['seeds']))} | " + " | ".join(cells) + " |")
         lines += ["", "### Per seed: paired bootstrap over the same test images", ""]
-        boot_metrics = [m for m in metrics if m == "bg_gap" or m.endswith("_top1")]
+        boot_metrics = [m for m in metrics if m == "bg_gap" or m.removesuffix("_top1") in PER_IMAGE_SPLITS]
         lines += [
             "| comparison | seed | " + " | ".join(boot_metrics) + " |",
             "|" + "---|" * (len(boot_metrics) + 2),
