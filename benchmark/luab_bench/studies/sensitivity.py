@@ -509,6 +509,11 @@ def render_markdown(analysis: dict[str, Any], *, command: str, title: str = "Sen
         for m in metrics:
             e = v["mde"][m]
             lines.append(f"| {m} | {e['k']} | {_f(e['sd_seed'])} | {_f(e['se_test'])} | {_f(e['mde'])} |")
+        lines += [
+            "",
+            "se_test '–': the metric has no per-image score here (SI / corruption / challenge analogues), so "
+            "its MDE counts seed variation only and is a lower bound.",
+        ]
         lines += ["", "### Positive controls", ""]
         for c in v["comparisons"]:
             if c["detected"] is None:
