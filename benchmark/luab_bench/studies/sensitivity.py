@@ -161,15 +161,18 @@ def _append_log(layout: Layout, entry: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- results on disk
 def load_verified(results_dir: Path, model: str) -> dict[tuple[str, str, int], tuple[Path, Any]]:
-    """(variant, protocol, seed) -> (path, Result) of every verified result of ``model``."""
-    from luab_bench.leaderboard.build import collect_rows
+    """(variant, protocol, seed) -> (path, Result) of every counted result of ``model``: a valid
+    signature (the leaderboard's ``counted``: verified, or self-signed in a build without trust
+    anchors, as the study's own throw-away key is) and not a replay."""
+    from luab_bench.leaderboard.build import collect_rows, counted
 
     if not results_dir.is_dir():
         return {}
     report = collect_rows(results_dir)
     out: dict[tuple[str, str, int], tuple[Path, Any]] = {}
     for row in report.rows:
-        if row["signature"]["status"] != "verified" or row["model"]["name"] != model:
+        # a valid signature (verified, or self-signed without trust anchors) and not a replay
+        if not counted(row) or row["model"]["name"] != model:
             continue
         key = (row["suite"]["variant"], row["protocol"]["name"], int(row["seed"]))
         out.setdefault(key, (results_dir / row["file"], report.results[row["file"]]))
