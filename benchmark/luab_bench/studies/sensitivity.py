@@ -28,7 +28,6 @@ import dataclasses
 import json
 import os
 import time
-import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -309,6 +308,7 @@ def analyse(
     from luab_bench.leaderboard.paired import Z_95, label
     from luab_bench.metrics.bootstrap import bootstrap_diff_ci
     from luab_bench.metrics.paired import minimum_detectable_effect, paired_difference, pooled_sd
+    from luab_bench.seeds import named_seed
 
     layout = Layout(Path(out))
     done = load_verified(layout.results, cfg.model)
@@ -357,9 +357,7 @@ def analyse(
                     va = None if sa is None else metric_scores(sa, m)
                     vb = None if sb is None else metric_scores(sb, m)
                     if va is not None and vb is not None:
-                        ci = bootstrap_diff_ci(
-                            va, vb, paired=True, n_boot=cfg.n_boot, seed=[s, zlib.crc32(m.encode())]
-                        )
+                        ci = bootstrap_diff_ci(va, vb, paired=True, n_boot=cfg.n_boot, seed=named_seed(s, m))
                         entry.update(low=ci.low, high=ci.high, boot_delta=ci.estimate)
                         se_by_metric[m].append((ci.high - ci.low) / 2 / Z_95)
                     per_seed.append(entry)
