@@ -2,7 +2,7 @@
 PY ?= python3
 TOX = $(PY) -m tox
 
-.PHONY: demo test lint bench tox clean
+.PHONY: demo test lint bench tox clean study-sensitivity
 
 tox:
 	@$(PY) -m tox --version >/dev/null 2>&1 || $(PY) -m pip install -q "tox>=4"
@@ -21,3 +21,8 @@ bench: tox
 
 clean:
 	rm -rf runs .tox leaderboard/site
+
+# The recorded sensitivity study (docs/study_sensitivity.md): baseline / Rand / LUAB / the two oracles
+# x 3 seeds x {synthetic, synthetic-where}; resumable (finished jobs are skipped). Hours on a CPU.
+study-sensitivity: tox
+	$(TOX) -e study -- $(ARGS)

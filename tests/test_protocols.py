@@ -29,7 +29,16 @@ from luab_bench.protocols.targets import uniform_random_targets
 
 # ----------------------------------------------------------------------------- loading
 def test_builtin_protocols_load() -> None:
-    assert list_protocols() == ["baseline", "coco_baseline", "coco_luab", "coco_rand", "luab", "rand"]
+    assert list_protocols() == [
+        "baseline",
+        "coco_baseline",
+        "coco_luab",
+        "coco_rand",
+        "luab",
+        "oracle_background",
+        "oracle_point",
+        "rand",
+    ]
     base, luab, rand = (load_protocol(n) for n in ("baseline", "luab", "rand"))
     assert base.config.family == "plain" and base.num_point_heads(10) == 0
     assert luab.config.target == "byproduct" and luab.num_point_heads(10) == 1

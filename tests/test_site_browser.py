@@ -113,10 +113,16 @@ def test_sort_filter_detail_and_escaping(browser, site: Path, tmp_path: Path) ->
     assert set(_col_values(page, "aggregates", 0)) == {"resnet10t"}
     assert page.locator("#f-count").inner_text() == "7 of 10 results shown"
     deltas = _col_values(page, "deltas", 2)
-    assert sorted(deltas) == ["LUAB − Rand", "LUAB − baseline"]
-    assert "d-better" in (
-        page.locator("#deltas tbody tr:not([hidden]) td.num").first.get_attribute("class") or ""
-    )
+    assert sorted(deltas) == ["LUAB − Rand", "LUAB − baseline", "Rand − baseline"]
+
+    # paired Δ (issue 13): Rand − baseline has 2 paired seeds with a constant difference (interval
+    # excludes 0: coloured); the synthetic LUAB seed-0 file is a replay of the other-suite one, so LUAB's
+    # comparisons have k = 1 (no interval: grey)
+    def first_cell(label: str) -> str:
+        row = page.locator("#deltas tbody tr:not([hidden])", has_text=label)
+        return row.locator("td.num[data-significant]").first.get_attribute("class") or ""
+
+    assert "d-better" in first_cell("Rand − baseline") and "d-ns" in first_cell("LUAB − baseline")
     # and a suite on top: only that suite's rows, in every table
     page.select_option("#f-suite", "other-suite")
     assert _col_values(page, "leaderboard", 2) == ["other-suite"]
@@ -330,5 +336,63 @@ def test_alignment_page_ranks_shows_references_curves_and_matrix(  # type: ignor
     shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
     if shot_dir:
         shutil.copy(tmp_path / "alignment_page.png", Path(shot_dir) / "alignment_page.png")
+    assert errors == [], errors
+    page.close()
+
+
+def test_paired_delta_view_greys_intervals_that_include_zero(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: Δ cells are coloured only when the t interval over seeds excludes 0; the interval is
+    printed; the suite page shows seed means, the same Δ view and the minimum detectable effect."""
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.results.signing import generate_keypair
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    values = {"baseline": [60.0, 61.0, 62.0], "luab": [64.0, 65.1, 66.3], "rand": [59.0, 63.0, 60.5]}
+    docs = [synthetic_doc("resnet10t", p, s, v) for p, vals in values.items() for s, v in enumerate(vals)]
+    docs.append(synthetic_doc("resnet10t", "oracle_background", 0, 70.0))  # one seed: no interval
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "site" / "index.html").as_uri())
+
+    def cell(label: str):  # type: ignore[no-untyped-def]
+        row = page.locator("#deltas tbody tr", has_text=label)
+        return row.locator("td[data-sort]").nth(1)  # first metric column (after k)
+
+    better, ns, single = cell("LUAB − baseline"), cell("LUAB − Rand"), cell("BG oracle − baseline")
+    assert "d-better" in (better.get_attribute("class") or "")
+    assert "d-ns" in (ns.get_attribute("class") or "") and ns.get_attribute("data-significant") == "no"
+    assert "d-ns" in (single.get_attribute("class") or "") and "k=1, no interval" in single.inner_text()
+    assert "[+3.75, +4.51]" in better.inner_text() and "[-0.54, +9.14]" in ns.inner_text()
+
+    def colours(loc):  # type: ignore[no-untyped-def]
+        return loc.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+
+    grey = colours(ns)
+    assert grey == colours(single) and grey != colours(better)
+    assert grey[1] == "rgb(240, 241, 243)"  # .d-ns background: neither green nor red
+    page.screenshot(path=str(tmp_path / "paired.png"), full_page=True)
+    page.locator("#deltas tbody tr", has_text="LUAB − baseline").locator("a").click()
+    page.wait_for_load_state()
+    assert "/s/synthetic.html" in page.url
+    assert (
+        page.locator("#mde-table tbody tr").count() >= 6 and page.locator("#aggregates tbody tr").count() == 4
+    )
+    mde = page.locator("#mde-table tbody tr[data-metric='val_top1'] td.mde").inner_text()
+    assert mde.endswith("%") and float(mde.split()[0]) > 0
+    assert "d-ns" in (
+        page.locator("#deltas tbody tr", has_text="LUAB − Rand")
+        .locator("td.num")
+        .nth(1)
+        .get_attribute("class")
+        or ""
+    )
+    page.screenshot(path=str(tmp_path / "suite.png"), full_page=True)
+    shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
+    if shot_dir:
+        for name in ("paired.png", "suite.png"):
+            shutil.copy(tmp_path / name, Path(shot_dir) / name)
     assert errors == [], errors
     page.close()

@@ -114,6 +114,14 @@ def cli() -> None:
 )
 @opt_suite
 @opt_seed
+@click.option(
+    "--seeds",
+    "seeds_spec",
+    default=None,
+    metavar="N|S,S,..",
+    help="Train every protocol at several seeds (paired per seed): a count (3 = 0,1,2) or a list; "
+    "overrides --seed.",
+)
 @click.option("--recipe", default=None, help="Recipe name or YAML path (default: the suite's recipe).")
 @opt_epochs
 @opt_data_dir
@@ -152,9 +160,13 @@ def run(
     align: bool,
     device: str,
     progress: bool,
+    seeds_spec: str | None = None,
 ) -> None:
     """Do the whole job: data -> train each protocol -> evaluate -> align -> sign -> leaderboard."""
     from luab_bench import pipeline
+    from luab_bench.seeds import parse_seeds
+
+    seeds = parse_seeds(seeds_spec) if seeds_spec is not None else None
 
     outcome = pipeline.run(
         model=model,
@@ -179,6 +191,7 @@ def run(
         workers=workers,
         source_options=_parse_source_options(source_option),
         align=align,
+        seeds=seeds,
     )
     pipeline.print_results_table(outcome.results)
     click.echo(f"Leaderboard: {outcome.site_index}")
@@ -430,9 +443,10 @@ def _add_feature_commands() -> None:
     from luab_bench.commands.data import data
     from luab_bench.commands.leaderboard import leaderboard
     from luab_bench.commands.reproduce import reproduce
+    from luab_bench.commands.study import study
     from luab_bench.commands.submission import submission
 
-    for command in (align, data, leaderboard, reproduce, submission):
+    for command in (align, data, leaderboard, reproduce, study, submission):
         cli.add_command(command)
 
 

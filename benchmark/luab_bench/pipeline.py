@@ -231,6 +231,7 @@ def train_one(
             echo=echo,
         )
         _check_protocol_fits(proto, prepared)
+        prepared = proto.adapt_source(prepared, seed)  # positive controls change the data; others: no-op
         num_classes = prepared.num_classes
         # init_seed=seed: under one seed, baseline / Rand / LUAB start from the same weights and see
         # the same batches, so protocol differences are not initialisation noise. train() applies the
@@ -536,8 +537,13 @@ def run(
     workers: int = 0,
     source_options: dict[str, Any] | None = None,
     align: bool = True,
+    seeds: Sequence[int] | None = None,
 ) -> RunOutcome:
     """Train and evaluate ``model`` under each protocol, sign every result, build the site.
+
+    ``seeds`` (default: ``[seed]``): every protocol is trained at every seed (seed-major order), one
+    signed result file per (protocol, seed); within a seed the protocols are paired (same initial
+    weights and batches, see ``luab_bench.seeds``).
 
     ``source`` … ``source_options`` go to :func:`train_one`; ``data_root`` also to the evaluation of a
     real suite (the folder of released datasets). ``align``: after each evaluation, score the model's
@@ -561,15 +567,16 @@ def run(
         raise LuabError(f"--key {key}: file not found; make one with `luab-bench keygen --out DIR`")
 
     results: list[tuple[Path, Any]] = []
-    for proto in protos:
+    jobs = [(s, p) for s in (list(seeds) if seeds else [seed]) for p in protos]
+    for run_seed, proto in jobs:
         name = proto.config.name
-        ckpt_dir = Path(runs_dir) / f"{suite}__{model}__{name}__s{seed}"
+        ckpt_dir = Path(runs_dir) / f"{suite}__{model}__{name}__s{run_seed}"
         train_one(
             model=model,
             protocol=proto.source,
             suite=suite,
             variant=variant,
-            seed=seed,
+            seed=run_seed,
             recipe=recipe,
             epochs=epochs,
             data_dir=data_dir,
@@ -656,3 +663,6 @@ def print_results_table(results: Sequence[tuple[Path, Any]]) -> None:
     for suite, rows in by_suite.items():
         columns = layout(suite) or {k: k for _, m in rows for k in m}
         console.print(render_by_metric(rows, columns, title=f"luab-bench: {suite} (value [95% CI])"))
+    from luab_bench.suites.paired_tables import print_paired_tables
+
+    print_paired_tables(console, results)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from luab_bench import safe_json
 from luab_bench.config import StrictModel
@@ -77,6 +77,22 @@ _NEUTRAL_GREY = 0.5
 _AB_IMAGES, _AB_INTERACTED, _AB_SELECTED = 1_281_167, 1_272_225, 1_110_786
 
 
+class DistractorConfig(StrictModel):
+    """A second, class-correlated object that belongs to the *background* (the where-matters variant).
+
+    Every background carries one extra shape: the shape of class ``(c + class_shift) % K`` where c is
+    the background's class, at a random position, with a random colour, diameter drawn from ``scale``.
+    It travels with its background through every split, so in ``train``/``val`` it is as correlated
+    with the label as the background is (``bg_correlation``), it is shown in ``no_fg`` and it comes
+    from another class in ``mixed_rand``. The labelled object is pasted last (always fully visible;
+    the distractor may be partly hidden behind it). Both objects have the same size range, so a
+    model that does not use *where* the labelled object is cannot tell which shape is the label.
+    """
+
+    class_shift: int = Field(1, ge=1)
+    scale: tuple[float, float] = (0.2, 0.45)
+
+
 class SyntheticConfig(StrictModel):
     """Everything that determines a generated dataset; its hash names the dataset directory."""
 
@@ -109,6 +125,16 @@ class SyntheticConfig(StrictModel):
     p_click_in_box: float = Field(0.83, ge=0.0, le=1.0)
     p_miss_near: float = Field(0.7, ge=0.0, le=1.0)  # share of off-box final clicks near the object
     p_extra_toggle: float = Field(0.05, ge=0.0, lt=1.0)  # chance of each extra deselect/select pair
+    # where-matters variant: a class-correlated distractor object in every background (None = none)
+    distractor: DistractorConfig | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_distractor(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a distractor the dump (hence the config hash and manifests) is the pre-distractor one."""
+        out = handler(self)
+        if out.get("distractor", 0) is None:
+            del out["distractor"]
+        return out
 
     @model_validator(mode="after")
     def _check_ranges(self) -> SyntheticConfig:
@@ -121,6 +147,12 @@ class SyntheticConfig(StrictModel):
             raise ValueError("bg_frequency_range must be [lo, hi] with 0 < lo <= hi")
         if self.fg_scale[0] * self.image_size < 8:
             raise ValueError("fg_scale[0] * image_size must be >= 8 pixels so every shape is visible")
+        if self.distractor is not None:
+            lo, hi = self.distractor.scale
+            if not 0.0 < lo <= hi <= 1.0 or lo * self.image_size < 8:
+                raise ValueError("distractor.scale must be [lo, hi] with lo * image_size >= 8 and hi <= 1")
+            if self.distractor.class_shift % self.num_classes == 0:
+                raise ValueError("distractor.class_shift must not be a multiple of num_classes")
         return self
 
 
@@ -135,6 +167,8 @@ SYNTHETIC_VARIANTS: dict[str, SyntheticConfig] = {
     "synthetic-corr90": _variant("synthetic-corr90", bg_correlation=0.9),
     "synthetic-corr99": _variant("synthetic-corr99", bg_correlation=0.99),
     "synthetic-tiny": _variant("synthetic-tiny", image_size=32, train_per_class=20, eval_per_class=10),
+    # where-matters (docs/calibration.md): small objects anywhere + a class-correlated distractor shape
+    "synthetic-where": _variant("synthetic-where", fg_scale=(0.2, 0.45), distractor=DistractorConfig()),
 }
 
 
@@ -236,18 +270,36 @@ class _Backgrounds:
     rgb_a: np.ndarray  # (N, 3) dark texture colour
     rgb_b: np.ndarray  # (N, 3) light texture colour
     noise: np.ndarray  # (N, 8, 8) low-frequency noise coefficients
+    distractor: _Foregrounds | None = None  # where-matters variant: one extra shape per background
 
     def take(self, idx: np.ndarray) -> _Backgrounds:
-        return _Backgrounds(**{f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)})
+        return _take_fields(self, idx)
+
+
+def _take_fields(params: Any, idx: Any) -> Any:
+    """Rows ``idx`` (index array or slice) of every per-image field; nested parameter sets too."""
+    if params is None:
+        return None
+    out = {}
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        nested = dataclasses.is_dataclass(value) or value is None
+        out[f.name] = _take_fields(value, idx) if nested else value[idx]
+    return type(params)(**out)
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
 
 
-def _draw_foregrounds(cfg: SyntheticConfig, labels: np.ndarray, rng: np.random.Generator) -> _Foregrounds:
+def _draw_foregrounds(
+    cfg: SyntheticConfig,
+    labels: np.ndarray,
+    rng: np.random.Generator,
+    scale: tuple[float, float] | None = None,
+) -> _Foregrounds:
     n = len(labels)
-    lo, hi = cfg.fg_scale
+    lo, hi = cfg.fg_scale if scale is None else scale
     radius = rng.uniform(lo, hi, n) / 2
     cx = rng.uniform(radius, 1 - radius)
     cy = rng.uniform(radius, 1 - radius)
@@ -285,7 +337,11 @@ def _draw_backgrounds(cfg: SyntheticConfig, bg_labels: np.ndarray, rng: np.rando
     rgb_a = _hsv_to_rgb(hue, sat, np.clip(val * (1 - c), 0, 1))
     rgb_b = _hsv_to_rgb(hue_b, sat, np.clip(val * (1 + c), 0, 1))
     noise = rng.standard_normal((n, 8, 8))
-    return _Backgrounds(bg_labels, orientation, frequency, phase, rgb_a, rgb_b, noise)
+    distractor = None
+    if cfg.distractor is not None:  # drawn last: variants without one keep their random stream
+        d_labels = (bg_labels + cfg.distractor.class_shift) % cfg.num_classes
+        distractor = _draw_foregrounds(cfg, d_labels, rng, scale=cfg.distractor.scale)
+    return _Backgrounds(bg_labels, orientation, frequency, phase, rgb_a, rgb_b, noise, distractor)
 
 
 def _other_class(labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
@@ -341,7 +397,11 @@ def _render_backgrounds(cfg: SyntheticConfig, bg: _Backgrounds) -> np.ndarray:
     lowfreq = (up @ bg.noise.astype(f32) @ up.T)[..., None]
     a = bg.rgb_a.astype(f32)[:, None, None, :]
     b = bg.rgb_b.astype(f32)[:, None, None, :]
-    return a + (b - a) * g + f32(cfg.bg_noise) * lowfreq
+    img = a + (b - a) * g + f32(cfg.bg_noise) * lowfreq
+    if bg.distractor is not None:
+        d = bg.distractor
+        img = np.where(_render_masks(cfg, d)[..., None], d.rgb.astype(f32)[:, None, None, :], img)
+    return img
 
 
 def _render_masks(
@@ -423,9 +483,7 @@ class _Plan:
 
 
 def _sliced(params: Any, sl: slice) -> Any:
-    if params is None:
-        return None
-    return type(params)(**{f.name: getattr(params, f.name)[sl] for f in dataclasses.fields(params)})
+    return _take_fields(params, sl)
 
 
 def _render_split(
@@ -915,6 +973,7 @@ __all__ = [
     "EVAL_SPLITS",
     "SPLITS",
     "SYNTHETIC_VARIANTS",
+    "DistractorConfig",
     "SplitArrays",
     "SyntheticConfig",
     "generate",

@@ -9,7 +9,8 @@ script and style allowed only by hash in a Content-Security-Policy), and the sam
 
 Site layout (``out_dir``)::
 
-    index.html           results table (sort, filter), mean over seeds, Δ view, paper's numbers
+    index.html           results table (sort, filter), mean over seeds, paired Δ view, paper's numbers
+    s/<suite>.html       one page per (suite, variant): seed means, paired Δ, minimum detectable effect
     r/<result>.html      one detail page per result: metrics, signature, provenance, config, curves,
                          human-alignment plot (schema-1.1 results with an ``alignment`` block)
     alignment.html       alignment leaderboard: methods ranked by peak r, intervals, baselines,
@@ -46,6 +47,7 @@ from luab_bench.errors import LuabError
 from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
+from luab_bench.leaderboard.paired import detectable_effects, format_delta, paired_deltas, suite_page_name
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
 from luab_bench.results.replays import find_replays
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
@@ -269,6 +271,7 @@ class _Renderer:
         )
         self.env.filters["fmt"] = _fmt
         self.env.filters["signed"] = _signed
+        self.env.filters["delta_text"] = format_delta
         self.Markup = Markup
         # Our own static assets are inlined verbatim (package files, not result data); the CSP pins
         # their hashes so that no other script could run even if some markup escaped.
@@ -310,10 +313,14 @@ def row_cells(report: BuildReport, row: dict[str, Any]) -> dict[str, dict[str, A
 
 def site_data(report: BuildReport, references: list[ReferenceTable]) -> dict[str, Any]:
     """Aggregates (counted rows only, see :func:`counted`), Δ views and reference comparisons."""
-    aggs = aggregate([r for r in report.rows if counted(r)])
+    rows = [r for r in report.rows if counted(r)]
+    aggs = aggregate(rows)
+    paired = paired_deltas(rows)
     return {
         "aggregates": aggs,
         "deltas": deltas(aggs),
+        "paired_deltas": paired,
+        "detectable_effects": detectable_effects(rows, paired),
         "reference": site_reference(references, aggs),  # the paper's tables + Δ (leaderboard.reference)
     }
 
@@ -353,6 +360,9 @@ def render_index(
         control_labels=CONTROL_LABELS,
         aggregates=data["aggregates"],
         deltas=data["deltas"],
+        paired_deltas=data["paired_deltas"],
+        suite_links=_suite_links(data),
+        link_prefix="",
         reference=data["reference"],
     )
 
@@ -551,6 +561,55 @@ def _write_detail_pages(out_dir: Path, report: BuildReport, renderer: _Renderer,
     return written
 
 
+def _suite_links(data: dict[str, Any]) -> dict[tuple[str, str | None], str]:
+    """(suite, variant) -> its suite page (one per group with verified results)."""
+    effects = data["detectable_effects"]
+    return {(e["suite"], e["variant"]): suite_page_name(e["suite"], e["variant"]) for e in effects}
+
+
+def write_suite_pages(
+    out_dir: Path, report: BuildReport, data: dict[str, Any], renderer: _Renderer, title: str = TITLE
+) -> list[Path]:
+    """One page per (suite, variant) with verified results: seed means, paired Δ and the MDE table.
+
+    Pages of suites that no longer have results are removed; unchanged pages are not rewritten.
+    """
+    columns = metric_columns(report.rows)
+    labels = {c["name"]: c["label"] for c in columns}
+    written = []
+    for (suite, variant), page in sorted(_suite_links(data).items(), key=lambda kv: kv[1]):
+
+        def mine(e: dict[str, Any], suite: str = suite, variant: str | None = variant) -> bool:
+            return (e["suite"], e["variant"]) == (suite, variant)
+
+        html = renderer.render(
+            "suite.html.j2",
+            title=title,
+            suite=suite,
+            variant=variant,
+            intro=None,
+            metric_columns=columns,
+            metric_labels=labels,
+            aggregates=[a for a in data["aggregates"] if mine(a)],
+            paired_deltas=[d for d in data["paired_deltas"] if mine(d)],
+            effects=[e for e in data["detectable_effects"] if mine(e)],
+            suite_links={},
+            link_prefix="../",
+            counted_status="self-signed" if report.counts.get("self-signed") else "verified",
+        )
+        path = out_dir / page
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_if_changed(path, html)
+        written.append(path)
+    suite_dir = out_dir / "s"
+    if suite_dir.is_dir():
+        keep = {p.name for p in written}
+        for stale in suite_dir.iterdir():
+            if stale.name not in keep:
+                _remove(stale)
+    return written
+
+
 def build_site(
     results_dir: str | Path,
     out_dir: str | Path,
@@ -600,6 +659,7 @@ def build_site(
     write_if_changed(out_dir / "results.csv", results_csv(report))
     write_if_changed(out_dir / "result.schema.json", _schema_text())
     index = render_index(report, title, references=references, data=data, renderer=renderer)
+    write_suite_pages(out_dir, report, data, renderer, title)
     write_if_changed(report.index_path, index)
     from luab_bench.leaderboard.alignment_page import render_alignment_page
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import torch
 
     from luab_bench.models import ModelOutput
+    from luab_bench.train.sources.base import PreparedSource
 
 PROTOCOL_DIR = Path(__file__).resolve().parent
 RECIPE_DIR = PROTOCOL_DIR / "recipes"
@@ -137,10 +138,19 @@ class Protocol(ABC):
         """Which (sample, head) slots the point term averages over (single-label: where Z exists)."""
         return has_point
 
+    def adapt_source(self, prepared: PreparedSource, seed: int) -> PreparedSource:
+        """The training source this protocol trains on (default: unchanged).
+
+        Positive controls (``protocols/controls.py``) change the data itself: other backgrounds, or
+        noise-free Z. They must keep labels, ids, batch order and the evaluation data, so that the
+        run stays paired with the other protocols at the same seed.
+        """
+        return prepared
+
 
 # Families in their own modules are plugins, imported on the first lookup (no import cycle with base).
 PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry(
-    "protocol family", plugin_modules=("luab_bench.protocols.multilabel",)
+    "protocol family", plugin_modules=("luab_bench.protocols.multilabel", "luab_bench.protocols.controls")
 )
 
 

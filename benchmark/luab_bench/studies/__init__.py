@@ -1,0 +1,1 @@
+"""Recorded studies of the benchmark itself (``luab-bench study ...``); one module per study."""
