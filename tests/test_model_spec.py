@@ -335,6 +335,8 @@ def test_factory_rejecting_a_keyword_is_one_line(tmp_path: Path, monkeypatch: py
 def _write_fake_checkpoint(directory: Path, model_name: str) -> None:
     import hashlib
 
+    from luab_bench.protocols.base import load_protocol, load_recipe
+
     directory.mkdir()
     save_file({"x": torch.zeros(1)}, str(directory / "model.safetensors"))
     digest = hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
@@ -344,6 +346,9 @@ def _write_fake_checkpoint(directory: Path, model_name: str) -> None:
         "suite": "synthetic",
         "seed": 0,
         "model": {"name": model_name, "num_classes": 3, "num_point_heads": 0},
+        "protocol": load_protocol("baseline").config.model_dump(mode="json"),
+        "recipe": load_recipe("synthetic").model_dump(mode="json"),
+        "data": {"source": "synthetic", "variant": "synthetic-tiny", "fingerprint": "f" * 64},
         "weights": {"file": "model.safetensors", "sha256": digest},
     }
     (directory / "checkpoint.json").write_text(json.dumps(meta))
@@ -466,7 +471,8 @@ def test_checkpoint_evaluated_at_recipe_image_size(tmp_path: Path, monkeypatch: 
     ann = {
         "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
         "images": [{"id": i, "file_name": f"im{i}.jpg", "height": 30, "width": 40} for i in range(4)],
-        "annotations": [{"id": 10 * i + c, "image_id": i, "category_id": c, "bbox": [0, 0, 5, 5]}
+        "annotations": [{"id": 10 * i + c, "image_id": i, "category_id": c, "bbox": [0, 0, 5, 5],
+                         "segmentation": [[0, 0, 5, 0, 5, 5, 0, 5]], "area": 25.0, "iscrowd": 0}
                         for i, cs in enumerate(labels) for c in cs],
     }  # fmt: skip
     (root / "annotations" / "instances_val2014.json").write_text(json.dumps(ann))
@@ -524,7 +530,7 @@ def test_run_no_train_and_align_take_a_spec(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "index.html").is_file()
     res = CliRunner().invoke(
         cli,
-        ["align", "--model", "resnet10t", "--weights", str(w), "--limit", "4", "--method", "gradcam",
+        ["align", "--model", "resnet10t", "--weights", str(w), "--limit", "4", "--method", "gbp",
          "--no-masking", "--n-boot", "10", *common],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
