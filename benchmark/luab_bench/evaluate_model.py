@@ -6,8 +6,8 @@ The model comes from :mod:`luab_bench.model_spec` (timm name/tag, ``hf-hub:``, `
 exact spec, the weights' SHA-256 and size, the resolved preprocessing, and the metrics that do not apply
 (a model without a point head has no point metrics: they are *absent with a reason*, never 0).
 
-:func:`checkpoint_provenance` writes the same block for a ``luab-bench train`` checkpoint
-(``pipeline.evaluate_checkpoint``).
+:func:`luab_bench.model_record.checkpoint_provenance` writes the same block for a ``luab-bench train``
+checkpoint (``pipeline.evaluate_checkpoint``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import LuabError
+from luab_bench.model_record import POINT_METRICS, not_applicable
+
+__all__ = ["POINT_METRICS", "evaluate_model", "evaluate_model_net", "not_applicable", "run_no_train_command"]
 
 Echo = Callable[[str], None]
 
-#: Metrics a suite measures only for a model with a point head (see the suite modules).
-POINT_METRICS: dict[str, tuple[str, ...]] = {
-    "synthetic": ("point_loc_acc", "point_loc_centre_acc"),
-    "synthetic-coco": ("synthetic_coco_point_loc_acc",),
-    "wsol": ("wsol_point_loc_acc",),
-}
 #: Output size of the real suites' label spaces (the generated suites read theirs from the dataset).
 SUITE_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "coco": 80}
 #: Protocol recorded for a model trained outside luab-bench when no --protocol is given.
@@ -37,14 +34,6 @@ EXTERNAL_PROTOCOL = {"name": "external", "version": "0", "family": "external"}
 
 def _noop(_: str) -> None:
     pass
-
-
-def not_applicable(net: Any, suite: str) -> dict[str, str]:
-    """``{metric: reason}`` for the suite's point metrics when ``net`` has no point head."""
-    if getattr(net, "point_head", None) is not None:
-        return {}
-    why = "not applicable: the model has no point head (--point-head loads one saved with the weights)"
-    return {m: why for m in POINT_METRICS.get(suite, ())}
 
 
 def _evaluation_data(
@@ -248,47 +237,6 @@ def run_without_training(
     if report.scores:
         write_alignment(path, report, key=key)
     return path
-
-
-def checkpoint_provenance(
-    net: Any, meta: dict[str, Any], checkpoint: Path, suite: str, *, size_from: str, dataset_dir: Path | None
-) -> dict[str, Any]:
-    """The ``model_provenance`` block of a luab-bench checkpoint evaluation."""
-    import timm
-
-    from luab_bench.preprocess import resolved_preprocessing
-    from luab_bench.train.checkpoint import WEIGHTS_FILE
-
-    weights = Path(checkpoint) / WEIGHTS_FILE
-    cfg = getattr(net.backbone, "pretrained_cfg", None) or {}
-    return {
-        "spec": str(meta["model"]["name"]),
-        "kind": "checkpoint",
-        "architecture": cfg.get("architecture"),
-        "pretrained_cfg_tag": cfg.get("tag"),
-        "pretrained": False,
-        "weights": {
-            "file": WEIGHTS_FILE,
-            "sha256": str((meta.get("weights") or {}).get("sha256")),
-            "size": weights.stat().st_size if weights.is_file() else None,
-            "source": "checkpoint",
-        },
-        "factory": _checkpoint_factory(str(meta["model"]["name"])),
-        "point_head": {"loaded": net.point_head is not None, "num_point_heads": net.num_point_heads},
-        "timm_version": timm.__version__,
-        "preprocessing": resolved_preprocessing(net, suite, size_from=size_from, dataset_dir=dataset_dir),
-        "not_applicable": not_applicable(net, suite),
-    }
-
-
-def _checkpoint_factory(name: str) -> dict[str, Any] | None:
-    from luab_bench.code_trust import factory_provenance
-    from luab_bench.models import timm_source
-
-    if ":" not in name or timm_source(name) is not None:
-        return None
-    module, _, attr = name.partition(":")
-    return {**factory_provenance(module), "callable": attr}
 
 
 def run_no_train_command(

@@ -383,7 +383,7 @@ def _evaluate_and_write(
     data_root: Path | None,
     image_size: int | None = None,
 ) -> tuple[Path, Any]:
-    from luab_bench.evaluate_model import checkpoint_provenance
+    from luab_bench.model_record import checkpoint_provenance
     from luab_bench.preprocess import apply_input_size
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
