@@ -89,7 +89,12 @@ def resnet_factory(num_classes: int, pretrained: bool = False) -> torch.nn.Modul
 
 
 def test_factory_spec_and_registry() -> None:
-    net = create_model(f"{__name__}:resnet_factory", 5, num_point_heads=1)
+    from luab_bench.code_trust import UntrustedCodeError, allow_code
+
+    with pytest.raises(UntrustedCodeError, match="--allow-code"):  # importing code needs the opt-in
+        create_model(f"{__name__}:resnet_factory", 5, num_point_heads=1)
+    with allow_code():
+        net = create_model(f"{__name__}:resnet_factory", 5, num_point_heads=1)
     assert isinstance(net, LuabNet) and net.num_classes == 5 and net.num_point_heads == 1
     assert net.model_name == f"{__name__}:resnet_factory"
 
@@ -97,9 +102,9 @@ def test_factory_spec_and_registry() -> None:
     check_model_name("tiny_registered_net")
     assert create_model("tiny_registered_net", 4, num_point_heads=0).num_classes == 4
 
-    with pytest.raises(LuabError, match="cannot import"):
+    with allow_code(), pytest.raises(LuabError, match="cannot import"):
         create_model("no_such_pkg_xyz.mod:fn", 3, num_point_heads=0)
-    with pytest.raises(LuabError, match="has no attribute"):
+    with allow_code(), pytest.raises(LuabError, match="has no attribute"):
         create_model("luab_bench.models:nope", 3, num_point_heads=0)
     with pytest.raises(LuabError, match=r"package\.module:callable"):
         check_model_name(":fn")

@@ -15,12 +15,14 @@ import click
 
 from luab_bench import __version__
 from luab_bench.cli_options import (
+    opt_allow_code,
     opt_byproducts,
     opt_data_dir,
     opt_data_root,
     opt_device,
     opt_epochs,
     opt_key,
+    opt_model_weights,
     opt_out,
     opt_progress,
     opt_results_dir,
@@ -104,7 +106,12 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", required=True, help="timm model name, e.g. resnet10t, vit_tiny_patch16_224.")
+@click.option(
+    "--model",
+    required=True,
+    help="timm model name, e.g. resnet10t, vit_tiny_patch16_224; with --no-train any model spec "
+    "(resnet50.a1_in1k, hf-hub:ORG/NAME, local-dir:PATH, module:callable).",
+)
 @click.option(
     "--protocol",
     default="all",
@@ -136,6 +143,15 @@ def cli() -> None:
     show_default=True,
     help="Score each model's saliency against human maps (embedded data) and add it to the result.",
 )
+@click.option(
+    "--no-train",
+    is_flag=True,
+    default=False,
+    help="Evaluate --model as it is (with --weights / --pretrained) instead of training it; --protocol "
+    "then records how it was trained ('all': external).",
+)
+@opt_model_weights
+@opt_allow_code
 @opt_device
 @opt_progress
 def run(
@@ -158,6 +174,11 @@ def run(
     workers: int,
     source_option: tuple[str, ...],
     align: bool,
+    no_train: bool,
+    weights: Path | None,
+    sha256: str | None,
+    pretrained: bool,
+    point_head: bool,
     device: str,
     progress: bool,
     seeds_spec: str | None = None,
@@ -167,6 +188,19 @@ def run(
     from luab_bench.seeds import parse_seeds
 
     seeds = parse_seeds(seeds_spec) if seeds_spec is not None else None
+
+    if no_train:
+        from luab_bench.evaluate_model import run_no_train_command
+
+        run_no_train_command(
+            model=model, protocol=protocol, suite=suite, variant=variant, data_dir=data_dir.expanduser(),
+            runs_dir=runs_dir, results_dir=results_dir, site_dir=site_dir, key=key, data_root=data_root,
+            align=align, weights=weights, sha256=sha256, pretrained=pretrained, point_head=point_head,
+            device=device, progress=progress, echo=click.echo,
+        )  # fmt: skip
+        return
+    if weights or sha256 or pretrained or point_head:
+        raise LuabError("--weights, --sha256, --pretrained and --point-head need --no-train")
 
     outcome = pipeline.run(
         model=model,
@@ -224,6 +258,7 @@ def run(
     help="Also save the training state every N steps (0: only at epoch ends).",
 )
 @_source_options
+@opt_allow_code
 @opt_device
 @opt_progress
 def train(
@@ -282,10 +317,35 @@ def train(
 @click.option(
     "--checkpoint",
     type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Checkpoint directory written by `luab-bench train`.",
+    default=None,
+    help="Checkpoint directory written by `luab-bench train` (or give --model).",
 )
-@click.option("--suite", default=None, help="Suite to evaluate on (default: the one it was trained for).")
+@click.option(
+    "--model",
+    "model_spec",
+    default=None,
+    help="Evaluate a model without training: timm name or tag (resnet50.a1_in1k), hf-hub:ORG/NAME, "
+    "local-dir:PATH, or module:callable (needs --allow-code).",
+)
+@opt_model_weights
+@click.option(
+    "--protocol",
+    default=None,
+    help="With --model: the protocol the model was trained under (recorded; default 'external').",
+)
+@click.option("--suite", default=None, help="Suite to evaluate on (default: the checkpoint's; synthetic).")
+@click.option("--variant", default=None, help="With --model: the generated suite's variant.")
+@click.option(
+    "--num-classes", type=click.IntRange(min=1), default=None, help="Classifier size (default: the suite's)."
+)
+@click.option(
+    "--image-size",
+    type=click.IntRange(min=8),
+    default=None,
+    help="Evaluation input side for file-based suites (default: the recipe's for a checkpoint, else "
+    "the model's data config).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="With --model: bootstrap/init seed.")
 @opt_data_dir
 @click.option(
     "--data-root",
@@ -302,11 +362,22 @@ def train(
     default=False,
     help="Exit non-zero when any task is missing or failed (the result is still written).",
 )
+@opt_allow_code
 @opt_device
 @opt_progress
 def evaluate(
-    checkpoint: Path,
+    checkpoint: Path | None,
+    model_spec: str | None,
+    weights: Path | None,
+    sha256: str | None,
+    pretrained: bool,
+    point_head: bool,
+    protocol: str | None,
     suite: str | None,
+    variant: str | None,
+    num_classes: int | None,
+    image_size: int | None,
+    seed: int,
     data_dir: Path,
     data_root: Path | None,
     out: Path | None,
@@ -316,33 +387,73 @@ def evaluate(
     device: str,
     progress: bool,
 ) -> None:
-    """Evaluate a checkpoint on a suite and write a (optionally signed) result JSON.
+    """Evaluate a checkpoint, or any model (--model SPEC [--weights FILE]), and write a result JSON.
 
     Every task that can run does; missing and failed tasks are listed in the result's tasks block.
     Exits non-zero when nothing ran, or with --strict when any task did not complete. Under
     `torchrun -m luab_bench evaluate` the images of every task are sharded over the processes.
+    Point metrics of a model without a point head are recorded as not applicable (absent, with the
+    reason), never as 0.
     """
     from luab_bench import pipeline
     from luab_bench.train.distributed import env_world
 
-    path = pipeline.evaluate_checkpoint(
-        checkpoint=checkpoint,
-        suite=suite,
-        data_dir=data_dir.expanduser(),
-        data_root=data_root,
-        out=out,
-        results_dir=results_dir,
-        key=key,
-        device=device,
-        progress=progress,
-        echo=click.echo,
-        strict=strict,
-    )
-    if (env_world() or (0, 1, 0))[0] != 0:
-        return  # torchrun: rank 0 prints
+    if (checkpoint is None) == (model_spec is None):
+        raise LuabError("give exactly one of --checkpoint DIR or --model SPEC")
+    model_only = {"--weights": weights, "--sha256": sha256, "--pretrained": pretrained or None,
+                  "--point-head": point_head or None, "--protocol": protocol, "--variant": variant,
+                  "--num-classes": num_classes}  # fmt: skip
+    if checkpoint is not None:
+        given = [k for k, v in model_only.items() if v is not None]
+        if given:
+            raise LuabError(f"{', '.join(given)}: only with --model (a checkpoint records its own)")
+        path = pipeline.evaluate_checkpoint(
+            checkpoint=checkpoint,
+            suite=suite,
+            data_dir=data_dir.expanduser(),
+            data_root=data_root,
+            out=out,
+            results_dir=results_dir,
+            key=key,
+            device=device,
+            progress=progress,
+            echo=click.echo,
+            strict=strict,
+            image_size=image_size,
+        )
+        if (env_world() or (0, 1, 0))[0] != 0:
+            return  # torchrun: rank 0 prints
+    else:
+        from luab_bench.evaluate_model import evaluate_model
+        from luab_bench.model_spec import parse_model_spec
+
+        spec = parse_model_spec(
+            model_spec or "", weights=weights, sha256=sha256, pretrained=pretrained, point_head=point_head
+        )
+        path = evaluate_model(
+            spec=spec,
+            suite=suite or "synthetic",
+            variant=variant,
+            protocol=protocol,
+            num_classes=num_classes,
+            image_size=image_size,
+            data_dir=data_dir.expanduser(),
+            data_root=data_root,
+            out=out,
+            results_dir=results_dir,
+            key=key,
+            device=device,
+            progress=progress,
+            echo=click.echo,
+            seed=seed,
+        )
     from luab_bench.results.schema import load_result
 
-    pipeline.print_results_table([(path, load_result(path))])
+    result = load_result(path)
+    pipeline.print_results_table([(path, result)])
+    if result.model_provenance is not None:
+        for metric, why in result.model_provenance.not_applicable.items():
+            click.echo(f"{metric}: {why}")
     click.echo(f"Result: {path}")
 
 

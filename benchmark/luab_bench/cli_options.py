@@ -176,3 +176,68 @@ def opt_submissions() -> Callable[[Any], Any]:
         help="Verify against the submissions in DIR (*/submission.yaml): a result counts as verified "
         "only if signed by its submission's key and of the model/protocol/suite it declares.",
     )
+
+
+# ---- model specs and user code (evaluate, align, run, reproduce, train, submission evaluate)
+def opt_allow_code(f: Any) -> Any:
+    """``--allow-code`` / ``--trust-factory MODULE``: the opt-in to import ``module:callable`` factories.
+
+    The command body runs inside ``code_trust.allow_code(...)``; the two options are consumed here and
+    not passed on, so a command needs no code of its own for them.
+    """
+    import functools
+
+    @functools.wraps(f)
+    def trusted(
+        *args: Any, allow_code: bool = False, trust_factory: tuple[str, ...] = (), **kwargs: Any
+    ) -> Any:
+        from luab_bench.code_trust import allow_code as trusting
+
+        with trusting(allow_code, trust_factory):
+            return f(*args, **kwargs)
+
+    command = click.option(
+        "--trust-factory",
+        "trust_factory",
+        multiple=True,
+        metavar="MODULE",
+        help="Import model factories from this module (and its submodules) only; repeatable "
+        "(env LUAB_BENCH_TRUSTED_FACTORIES=mod1,mod2).",
+    )(trusted)
+    return click.option(
+        "--allow-code",
+        is_flag=True,
+        default=False,
+        help="Allow importing and running a 'module:callable' model factory (also from the working "
+        "directory). Never implied by a file: a checkpoint or result naming one needs this flag.",
+    )(command)
+
+
+def opt_model_weights(f: Any) -> Any:
+    """``--weights FILE.safetensors`` ``--sha256`` ``--pretrained`` ``--point-head`` (see model_spec)."""
+    for deco in reversed(
+        [
+            click.option(
+                "--weights",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="Weights for --model: a .safetensors file (strict key match; pickles are refused).",
+            ),
+            click.option("--sha256", default=None, help="Expected SHA-256 of --weights (checked first)."),
+            click.option(
+                "--pretrained",
+                is_flag=True,
+                default=False,
+                help="Load the model's own pretrained weights (timm's default tag; implied by a tag, "
+                "hf-hub: or local-dir:). Read from the Hugging Face cache; offline without it: an error.",
+            ),
+            click.option(
+                "--point-head",
+                is_flag=True,
+                default=False,
+                help="Also load a point head (point_head.fc.* tensors) from --weights.",
+            ),
+        ]
+    ):
+        f = deco(f)
+    return f

@@ -5,16 +5,17 @@
 ``logits = backbone.get_classifier()(features)`` (identical to ``backbone(x)``) and
 ``points = point_head(features)`` of shape (B, P, 2), or None when the protocol uses no points.
 
-Backbones come from timm by name (``resnet10t``, ``vit_tiny_patch16_224``, ``resnet50.a1_in1k``), from
-the :data:`MODELS` registry, or from a ``"package.module:callable"`` factory (for submissions). A
+Backbones come from timm by name (``resnet10t``, ``vit_tiny_patch16_224``, ``resnet50.a1_in1k``) or by
+timm's own sources (``hf-hub:org/name``, ``local-dir:PATH``, resolved by ``timm.models.parse_model_name``),
+from the :data:`MODELS` registry, or from a ``"package.module:callable"`` factory (for submissions). A
 factory is called as ``factory(num_classes=..., pretrained=..., **kwargs)`` and must return a module
 with timm's ``forward_features`` / ``forward_head(pre_logits=True)`` / ``get_classifier`` /
-``num_features`` surface.
+``num_features`` surface. Importing a factory needs the caller's opt-in (:mod:`luab_bench.code_trust`).
+Which weights go in (files, pretrained tags) is :mod:`luab_bench.model_spec`'s job.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -57,13 +58,15 @@ class LuabNet(nn.Module):
         classifier = backbone.get_classifier()
         self.num_classes = int(getattr(classifier, "out_features", getattr(backbone, "num_classes", 0)))
         self.point_head = PointHead(self.num_features, num_point_heads) if num_point_heads else None
+        #: evaluation overrides of timm's data config (e.g. the recipe's input size), see preprocess.py
+        self.data_config_overrides: dict[str, Any] = {}
 
     @property
     def data_config(self) -> dict[str, Any]:
-        """timm's preprocessing for the backbone (mean, std, input size, ...)."""
+        """timm's preprocessing for the backbone (mean, std, input size, ...) with the overrides."""
         from timm.data import resolve_model_data_config
 
-        return resolve_model_data_config(self.backbone)
+        return {**resolve_model_data_config(self.backbone), **self.data_config_overrides}
 
     @property
     def input_mean(self) -> tuple[float, float, float]:
@@ -85,15 +88,12 @@ class LuabNet(nn.Module):
 
 def resolve_model_factory(spec: str) -> Callable[..., nn.Module]:
     """``"package.module:callable"`` -> the callable, with a readable error when it cannot be found."""
+    from luab_bench.code_trust import import_factory_module
+
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise LuabError(f"model factory {spec!r} must look like 'package.module:callable'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise LuabError(
-            f"model factory {spec!r}: cannot import {module_name!r} ({err}); install it or fix the path"
-        ) from None
+    module = import_factory_module(module_name, spec)
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)
@@ -123,9 +123,21 @@ def list_models(pattern: str | None = None) -> list[str]:
     return sorted(set(own) | set(timm.list_models(pattern or "")), key=natural)
 
 
+def timm_source(name: str) -> str | None:
+    """``"hf-hub"`` / ``"local-dir"`` for timm's sourced names (``hf-hub:org/name``), else None."""
+    prefix = name.split(":", 1)[0]
+    if prefix not in ("hf-hub", "local-dir"):
+        return None
+    from timm.models import parse_model_name
+
+    return parse_model_name(name)[0]
+
+
 def check_model_name(name: str) -> None:
     """Raise :class:`LuabError` (with a did-you-mean) unless ``name`` can be built by :func:`create_model`."""
     if name in MODELS:
+        return
+    if timm_source(name) is not None:
         return
     if ":" in name:
         resolve_model_factory(name)
@@ -164,10 +176,16 @@ def create_model(
             torch.manual_seed(init_seed)
         if name in MODELS:
             backbone = MODELS.get(name)(num_classes=num_classes, pretrained=pretrained, **timm_kwargs)
-        elif ":" in name:
-            backbone = resolve_model_factory(name)(
-                num_classes=num_classes, pretrained=pretrained, **timm_kwargs
-            )
+        elif ":" in name and timm_source(name) is None:
+            factory = resolve_model_factory(name)
+            try:
+                backbone = factory(num_classes=num_classes, pretrained=pretrained, **timm_kwargs)
+            except TypeError as err:
+                extra = "".join(f", {k}=..." for k in timm_kwargs)
+                raise LuabError(
+                    f"model factory {name!r} rejected its keyword arguments ({err}); luab-bench calls "
+                    f"factory(num_classes=..., pretrained=...{extra}): accept (or **kwargs) them"
+                ) from None
         else:
             import timm
 

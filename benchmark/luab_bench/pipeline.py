@@ -300,6 +300,7 @@ def evaluate_checkpoint(
     echo: Echo = _noop,
     data_root: Path | None = None,
     strict: bool = False,
+    image_size: int | None = None,
 ) -> Path:
     """Evaluate a checkpoint, write the result JSON (signed when ``key`` is given); return its path.
 
@@ -314,6 +315,8 @@ def evaluate_checkpoint(
     gathered once per inference pass (``suites.base.predict``): the metrics equal a single-process
     run's; rank 0 alone writes derived data (first, the others wait), the result and its signature.
     ``created_at`` is ``SOURCE_DATE_EPOCH`` when set (reproducible, byte-identical re-evaluations).
+    File-based suites feed the recipe's ``image_size`` (or ``image_size``); the result's
+    ``model_provenance`` records the preprocessing.
     """
     from luab_bench.train.distributed import barrier, init_distributed, shutdown_distributed
 
@@ -323,7 +326,7 @@ def evaluate_checkpoint(
             progress, echo = False, _noop
         path, outcome = _evaluate_and_write(
             ctx, checkpoint=checkpoint, suite=suite, data_dir=data_dir, out=out, results_dir=results_dir,
-            key=key, dev=dev, progress=progress, echo=echo, data_root=data_root,
+            key=key, dev=dev, progress=progress, echo=echo, data_root=data_root, image_size=image_size,
         )  # fmt: skip
         barrier(ctx)  # the result exists for every rank once this returns
     finally:
@@ -378,7 +381,10 @@ def _evaluate_and_write(
     progress: bool,
     echo: Echo,
     data_root: Path | None,
+    image_size: int | None = None,
 ) -> tuple[Path, Any]:
+    from luab_bench.model_record import checkpoint_provenance
+    from luab_bench.preprocess import apply_input_size
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
     from luab_bench.results.schema import SCHEMA_VERSION, Result
@@ -422,6 +428,12 @@ def _evaluate_and_write(
             raise LuabError(f"--data-root {data_root}: not a directory")
         eval_dir, variant = Path(data_root), suite_name
         fingerprint = listing_fingerprint(eval_dir)
+    size_from = apply_input_size(
+        net,
+        suite_name,
+        image_size or (meta.get("recipe") or {}).get("image_size"),
+        explicit=image_size is not None,
+    )
     where = f" ({ctx.world_size} processes)" if ctx.world_size > 1 else ""
     echo(f"Evaluating {meta['model']['name']} / {meta['protocol']['name']} on {suite_name}{where}")
     with progress_bar(progress) as prog:
@@ -475,6 +487,9 @@ def _evaluate_and_write(
         ),
         "training": meta.get("training"),
         "tasks": {name: task.as_dict() for name, task in outcome.tasks.items()},
+        "model_provenance": checkpoint_provenance(
+            net, meta, checkpoint, suite_name, size_from=size_from, dataset_dir=eval_dir
+        ),
         "signature": None,
     }
     result = Result.model_validate(doc)

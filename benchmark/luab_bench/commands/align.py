@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from luab_bench.cli_options import SEED_TYPE, opt_data_dir, opt_device, opt_key, opt_out, opt_progress
+from luab_bench.cli_options import (
+    SEED_TYPE,
+    opt_allow_code,
+    opt_data_dir,
+    opt_device,
+    opt_key,
+    opt_model_weights,
+    opt_out,
+    opt_progress,
+)
 from luab_bench.errors import LuabError
 
 
@@ -17,7 +26,13 @@ from luab_bench.errors import LuabError
     default=None,
     help="Checkpoint directory written by `luab-bench train`.",
 )
-@click.option("--model", default=None, help="Untrained timm model name (a control) instead of --checkpoint.")
+@click.option(
+    "--model",
+    default=None,
+    help="A model spec instead of --checkpoint: timm name/tag, hf-hub:, local-dir:, module:callable "
+    "(with --weights / --pretrained; a plain name without them is an untrained control).",
+)
+@opt_model_weights
 @click.option(
     "--variant",
     default=None,
@@ -104,11 +119,16 @@ from luab_bench.errors import LuabError
     help="Write r-vs-sigma PNG/SVG here.",
 )
 @opt_data_dir
+@opt_allow_code
 @opt_device
 @opt_progress
 def align(
     checkpoint: Path | None,
     model: str | None,
+    weights: Path | None,
+    sha256: str | None,
+    pretrained: bool,
+    point_head: bool,
     variant: str | None,
     maps: str,
     measure: str | None,
@@ -151,6 +171,8 @@ def align(
     if model_args and model is None:
         raise LuabError("--model-arg applies to an untrained --model, not to --checkpoint")
     kwargs = _model_kwargs(model_args)
+    if checkpoint is not None and (weights or sha256 or pretrained or point_head):
+        raise LuabError("--weights, --sha256, --pretrained, --point-head go with --model, not --checkpoint")
     if key is not None and out is None:
         raise LuabError("--key signs the result given by --out; add --out RESULT.json")
     if out is not None and not out.is_file():
@@ -188,8 +210,11 @@ def align(
             raise LuabError(f"{checkpoint}: alignment skipped: {outcome.skipped}")
         report, signed, label = outcome.report, outcome.signed, checkpoint.name
     else:
-        from luab_bench.models import create_model
+        from luab_bench.model_spec import build_model, parse_model_spec
 
+        spec = parse_model_spec(
+            model, weights=weights, sha256=sha256, pretrained=pretrained, point_head=point_head
+        )
         dev = pipeline.resolve_device(device)
         aset = load_alignment_set(
             variant or "synthetic",
@@ -202,8 +227,8 @@ def align(
             seed=seed,
             progress=progress,
         )
-        net = create_model(model, aset.num_classes, num_point_heads=0, init_seed=seed, **kwargs)  # type: ignore[arg-type]
-        net = net.to(dev).eval()
+        loaded = build_model(spec, aset.num_classes, init_seed=seed, **kwargs)
+        net = loaded.net.to(dev).eval()
         if conventions != "langlois2021":
             aset.human.pc_convention = conventions
         cfg = AlignConfig(
@@ -219,7 +244,12 @@ def align(
             target=target,
             all_measures=all_measures,
         )
-        click.echo(f"Aligning {model} (untrained) on {aset.label}; measure {cfg.measure!r}")
+        state = (
+            "untrained"
+            if loaded.provenance["weights"] is None
+            else "weights " + str(loaded.provenance["weights"]["source"])
+        )
+        click.echo(f"Aligning {model} ({state}) on {aset.label}; measure {cfg.measure!r}")
         report = align_set(net, aset, cfg, device=dev, progress=echo)
         signed = write_alignment(out, report, key=key) if out is not None else False
         label = str(model)

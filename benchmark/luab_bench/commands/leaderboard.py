@@ -49,6 +49,12 @@ def leaderboard() -> None:
 @click.option(
     "--verified-only", is_flag=True, help="Leave self-signed, unsigned and failing results out of the table."
 )
+@click.option(
+    "--rescore-key",
+    "rescore_keys",
+    multiple=True,
+    help="Count only re-scores (submission evaluate) signed by this key, e.g. the maintainers'; repeatable.",
+)
 def leaderboard_build(
     results_dir: Path,
     out: Path,
@@ -56,6 +62,7 @@ def leaderboard_build(
     trusted_keys: tuple[str, ...],
     submissions_dir: Path | None,
     verified_only: bool,
+    rescore_keys: tuple[str, ...],
 ) -> None:
     """Render RESULTS/*.json into OUT/ (index.html, r/*.html, results.json, results.csv).
 
@@ -70,6 +77,7 @@ def leaderboard_build(
         trusted_keys=trust_from_options(trusted_keys, submissions_dir),
         reference_dir=reference_dir,
         include_unverified=not verified_only,
+        rescore_keys=list(rescore_keys) or None,
     )
     click.echo(report.summary())
 

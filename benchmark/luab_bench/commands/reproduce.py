@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from luab_bench.cli_options import (
+    opt_allow_code,
     opt_byproducts,
     opt_data_dir,
     opt_data_root,
@@ -39,6 +40,7 @@ from luab_bench.errors import LuabError
 @opt_train_data
 @opt_byproducts
 @opt_workers
+@opt_allow_code
 @opt_progress
 def reproduce(
     result: Path,

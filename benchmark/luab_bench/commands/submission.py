@@ -1,4 +1,5 @@
-"""``luab-bench submission …``: validate leaderboard submissions (what CI runs on a pull request)."""
+"""``luab-bench submission …``: validate leaderboard submissions (what CI runs on a pull request) and
+re-score them (``submission evaluate``, run by a maintainer who has the evaluation data)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 import click
 
+from luab_bench.cli_options import opt_allow_code, opt_data_dir, opt_data_root, opt_device, opt_progress
 from luab_bench.errors import LuabError
 
 
 @click.group()
 def submission() -> None:
-    """Validate leaderboard submissions (submissions/<id>/submission.yaml)."""
+    """Validate leaderboard submissions (submissions/<id>/submission.yaml) and re-score them."""
 
 
 def _targets(paths: tuple[Path, ...], root: Path) -> list[Path]:
@@ -86,3 +88,96 @@ def submission_keys(paths: tuple[Path, ...], root: Path, allow_factory: tuple[st
 
     for path in _targets(paths, root):
         click.echo(check_submission(path, check_timm=False, allowed_factories=allow_factory).public_key)
+
+
+@submission.command("evaluate")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--results-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("leaderboard/results"),
+    show_default=True,
+    help="Where the submitted (signed) results are; the re-scored results are written here too.",
+)
+@click.option(
+    "--result",
+    "result_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Re-score only this submitted result file (repeatable; default: all of the submission's).",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write the re-scored results here (default: --results-dir).",
+)
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="The re-scorer's (maintainer's) Ed25519 private key; it signs the re-scored results.",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Weights cache (default $LUAB_BENCH_WEIGHTS_CACHE or ~/.cache/luab-bench/weights).",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse weight files larger than this (default 2 GiB).",
+)
+@opt_data_dir
+@opt_data_root("Folder of released datasets for a real suite (the submission's suite).")
+@opt_allow_code
+@opt_device
+@opt_progress
+def submission_evaluate(
+    path: Path,
+    results_dir: Path,
+    result_files: tuple[Path, ...],
+    out_dir: Path | None,
+    key: Path,
+    cache_dir: Path | None,
+    max_bytes: int | None,
+    data_dir: Path,
+    data_root: Path | None,
+    device: str,
+    progress: bool,
+) -> None:
+    """Re-score a submission: download its weights, evaluate them, compare with the signed results.
+
+    Writes one re-scored result per submitted result (signed with --key) and prints each metric's
+    drift; exits 1 when any metric drifts beyond the suite's tolerance. A module:callable model needs
+    --allow-code (review its code first).
+    """
+    from luab_bench.rescore import rescore_submission
+
+    outcomes = rescore_submission(
+        path,
+        key=key,
+        data_dir=data_dir.expanduser(),
+        out_dir=out_dir or results_dir,
+        results_dir=results_dir,
+        result_files=list(result_files) or None,
+        data_root=data_root,
+        cache_dir=cache_dir,
+        max_bytes=max_bytes,
+        device=device,
+        progress=progress,
+        echo=click.echo,
+    )
+    drifted = []
+    for o in outcomes:
+        click.echo(f"{o.submitted.name} -> {o.rescored}")
+        for line in o.lines():
+            click.echo(f"  {line}")
+        if not o.ok:
+            drifted.append(o.submitted.name)
+    if drifted:
+        raise LuabError(
+            f"re-score drifted beyond the tolerance for {len(drifted)} result(s): {', '.join(drifted)}"
+        )

@@ -49,6 +49,7 @@ from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
 from luab_bench.leaderboard.paired import detectable_effects, format_delta, paired_deltas, suite_page_name
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, load_references, site_reference
+from luab_bench.leaderboard.rescores import attach_rescores, badge_title
 from luab_bench.results.replays import find_replays
 from luab_bench.results.schema import Metric, Result, read_json_document, result_json_schema, validate_result
 from luab_bench.results.signing import verify_document
@@ -272,6 +273,7 @@ class _Renderer:
         self.env.filters["fmt"] = _fmt
         self.env.filters["signed"] = _signed
         self.env.filters["delta_text"] = format_delta
+        self.env.filters["badge_title"] = badge_title
         self.Markup = Markup
         # Our own static assets are inlined verbatim (package files, not result data); the CSP pins
         # their hashes so that no other script could run even if some markup escaped.
@@ -410,6 +412,8 @@ def render_detail(
         cells=cells,
         provenance=result.provenance.model_dump(mode="json"),
         config_json=json.dumps(result.config, indent=2, sort_keys=True, ensure_ascii=False),
+        model_provenance_json=_block_json(getattr(result, "model_provenance", None)),
+        rescore_json=_block_json(getattr(result, "rescore", None)),
         training_facts={
             k: v for k, v in sorted((result.training or {}).items()) if not isinstance(v, (dict, list))
         },
@@ -417,6 +421,13 @@ def render_detail(
         metrics_chart=metrics_chart,
         alignment=alignment,
     )
+
+
+def _block_json(block: Any) -> str:
+    """An optional schema-1.2 block as indented JSON for a detail page ('' when absent)."""
+    if block is None:
+        return ""
+    return json.dumps(block.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False)
 
 
 #: What a spreadsheet reads as the start of a formula (after NFKC, so fullwidth ＝ ＋ － ＠ and
@@ -618,6 +629,7 @@ def build_site(
     title: str = TITLE,
     reference_dir: str | Path | None = None,
     include_unverified: bool = True,
+    rescore_keys: Collection[str | Path] | None = None,
 ) -> BuildReport:
     """Build the static site (see the module docstring for the files) into ``out_dir``.
 
@@ -627,12 +639,15 @@ def build_site(
     the paper's reported numbers (``leaderboard/reference``). ``include_unverified=False`` leaves
     all but verified results out of the table (they are still counted). Invalid files are listed,
     never skipped silently.
+    Re-scored results become badges of the results they re-score (:mod:`.rescores`; ``rescore_keys``:
+    whose re-scores count, default any valid signature but the submitter's own).
     """
     from luab_bench import __version__
 
     out_dir = Path(out_dir)
     references = load_references(reference_dir)
     report = collect_rows(results_dir, trusted_keys=trusted_keys, include_unverified=include_unverified)
+    attach_rescores(report, results_dir, rescore_keys=rescore_keys)
     data = site_data(report, references)
     renderer = get_renderer()
     out_dir.mkdir(parents=True, exist_ok=True)

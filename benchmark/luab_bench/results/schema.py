@@ -18,11 +18,13 @@ from pydantic import Field, StrictBool, StrictStr, ValidationError, field_valida
 
 from luab_bench.config import StrictModel, format_validation_error
 from luab_bench.errors import LuabError
+from luab_bench.results.model_provenance import ModelProvenance, Rescore
 
 SCHEMA_VERSION = "1.2"
 # 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
 # bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
-# 1.2 adds optional fields only (``submission_id``, ``tasks``; the alignment block's intervals, tests
+# 1.2 adds optional fields only (``submission_id``, ``tasks``, ``model_provenance``, ``rescore``
+# (results/model_provenance.py); the alignment block's intervals, tests
 # and Human PC); absent ones are never written back as ``null``; 1.0 / 1.1 files still load and verify.
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
@@ -313,6 +315,12 @@ class Result(StrictModel):
         description="each evaluation task's status (schema 1.2): the metrics of missing or failed "
         "tasks are absent, and this says why",
     )
+    model_provenance: ModelProvenance | None = Field(
+        None, description="exact model spec, weights hash, preprocessing (schema 1.2; absent if not recorded)"
+    )
+    rescore: Rescore | None = Field(
+        None, description="this result re-scores a submitted result (schema 1.2; absent otherwise)"
+    )
     signature: Signature | None = None
 
     @field_validator("created_at")
@@ -347,6 +355,13 @@ class Result(StrictModel):
             raise ValueError('"submission_id" needs schema_version "1.2" (older versions have no such field)')
         return self
 
+    @model_validator(mode="after")
+    def _provenance_needs_1_2(self) -> Result:
+        for name in ("model_provenance", "rescore"):
+            if getattr(self, name) is not None and self.schema_version in ("1.0", "1.1"):
+                raise ValueError(f'a "{name}" block needs schema_version "1.2"')
+        return self
+
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON-compatible dict (what is written to disk and what is signed).
 
@@ -369,6 +384,9 @@ class Result(StrictModel):
             doc.pop("submission_id", None)
         if doc.get("tasks") is None:
             doc.pop("tasks", None)
+        for optional in ("model_provenance", "rescore"):
+            if doc.get(optional) is None:
+                doc.pop(optional, None)
         return doc
 
 

@@ -496,6 +496,11 @@ class Suite(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     default_batch_size: ClassVar[int] = 256
+    #: Largest |drift| (in each metric's unit: points for %) between two evaluations of the same
+    #: weights on the same data and seed that counts as agreement (``submission evaluate``; the same
+    #: value as ``luab-bench reproduce``'s default). Same platform: the drift is exactly 0; this only
+    #: absorbs floating-point differences between platforms / library versions.
+    tolerance: ClassVar[float] = 0.5
 
     def evaluate(
         self,

@@ -564,9 +564,11 @@ def _present(task: str, resolved: Mapping[str, Path]) -> bool:
 
 
 def default_data_config(model: Any) -> dict[str, Any]:
-    """timm's eval data config of ``model`` (its backbone for a LuabNet)."""
+    """timm's eval data config of ``model`` (a LuabNet's own, with its evaluation overrides)."""
     from timm.data import resolve_model_data_config
 
+    if isinstance(getattr(model, "data_config_overrides", None), dict):
+        return model.data_config
     return resolve_model_data_config(getattr(model, "backbone", model))
 
 

@@ -206,9 +206,29 @@ def load_checkpoint(
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise DataError(f"{weights}: tensor shapes do not match model {info['name']!r} ({err})") from None
+    _check_normalisation(directory / META_FILE, info, net)
     net.to(device)
     net.eval()
     return net, meta
+
+
+def _check_normalisation(path: Path, info: dict[str, Any], net: LuabNet) -> None:
+    """The checkpoint's stored input mean/std must equal the rebuilt model's (same preprocessing)."""
+    for key, now in (("input_mean", net.input_mean), ("input_std", net.input_std)):
+        stored = info.get(key)
+        if stored is None:
+            continue
+        try:
+            same = len(stored) == len(now) and all(
+                abs(float(a) - float(b)) <= 1e-6 for a, b in zip(stored, now, strict=True)
+            )
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise DataError(
+                f"{path}: model.{key} {stored!r} differs from the rebuilt model's {list(now)} (another timm "
+                "version or pretrained_cfg?); evaluating would use other preprocessing than training did"
+            )
 
 
 def _key_diff(model_keys: Any, file_keys: Any) -> tuple[list[str], list[str]]:

@@ -126,6 +126,13 @@ def reproduce_result(
     if recorded.seed > MAX_SEED:  # a result file allows any int; training takes 32-bit seeds
         raise LuabError(f"{result_path}: seed {recorded.seed} is outside 0..{MAX_SEED}; it cannot be re-run")
     cfg: dict[str, Any] = recorded.config
+    mp = getattr(recorded, "model_provenance", None)
+    if mp is not None and mp.kind != "checkpoint":
+        raise LuabError(
+            f"{result_path}: evaluates a model trained elsewhere ({mp.spec!r}, weights "
+            f"{(mp.weights.sha256 or '')[:12] if mp.weights else 'random'}); nothing here can retrain it: "
+            "evaluate it again with `luab-bench evaluate --model ...` (or `submission evaluate`)"
+        )
     for key in ("protocol", "recipe", "data"):
         if not isinstance(cfg.get(key), dict):
             raise LuabError(
