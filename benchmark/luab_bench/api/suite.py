@@ -121,11 +121,15 @@ class Suite(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     default_batch_size: ClassVar[int] = 256
-    #: Largest |drift| (in each metric's unit: points for %) between two evaluations of the same
+    #: Largest |drift| (in points, for metrics in % or pp) between two evaluations of the same
     #: weights on the same data and seed that counts as agreement (``submission evaluate``; the same
     #: value as ``luab-bench reproduce``'s default). Same platform: the drift is exactly 0; this only
     #: absorbs floating-point differences between platforms / library versions.
     tolerance: ClassVar[float] = 0.5
+    #: The same for a unitless metric (unit ``""``: a correlation r, a fraction), whose scale is 100×
+    #: smaller than a percentage's. A metric's own ``tolerance`` in the column map
+    #: (``leaderboard/static/columns.yaml``) overrides both (``luab_bench.rescore.metric_tolerance``).
+    unitless_tolerance: ClassVar[float] = 0.005
 
     def evaluate(
         self,

@@ -93,6 +93,9 @@ class MetricDriftRecord(StrictModel):
     rescored: FiniteFloat | None = None
     drift: FiniteFloat | None = None
     unit: StrictStr = ""
+    tolerance: FiniteFloat | None = Field(
+        None, ge=0, description="largest |drift| accepted for this metric, in its unit (absent: the block's)"
+    )
     ok: StrictBool
 
 
@@ -103,7 +106,7 @@ class Rescore(StrictModel):
     submitted_key: StrictStr = Field(description="base64 public key that signed the submitted result")
     submission: StrictStr = Field(description="the submission directory name (submissions/<id>)")
     tolerance: FiniteFloat = Field(
-        description="largest |drift| accepted, in each metric's unit (the suite's)"
+        description="the suite's largest |drift| accepted for metrics in % / pp; each drift may carry its own"
     )
     status: Literal["ok", "drifted"]
     drifts: list[MetricDriftRecord]
