@@ -13,21 +13,17 @@ function (kept importable under that name).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from luab_bench.api.suite import Normalize
 from luab_bench.errors import DataError, LuabError
 
 if TYPE_CHECKING:
     import torch
-
-#: ``normalize`` argument of :func:`predict` and ``Suite.evaluate``: a callable applied to the float
-#: batch (B, 3, H, W) in [0, 1], or ``(mean, std)`` per channel on that [0, 1] scale (timm's
-#: data-config convention), or None for no normalisation beyond the [0, 1] scaling.
-Normalize = Callable[["torch.Tensor"], "torch.Tensor"] | tuple[Sequence[float], Sequence[float]] | None
 
 
 def normalizer(normalize: Normalize, device: Any) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -18,16 +18,21 @@ nothing heavy: torch is imported inside :meth:`Suite.evaluate`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from luab_bench.errors import LuabError
-from luab_bench.inference import Normalize
 from luab_bench.registry import Registry
 
 if TYPE_CHECKING:
     import torch
+
+#: ``normalize`` argument of :meth:`Suite.evaluate` and ``inference.predict``: a callable applied to the float
+#: batch (B, 3, H, W) in [0, 1], or ``(mean, std)`` per channel on that [0, 1] scale (timm's
+#: data-config convention), or None for no normalisation beyond the [0, 1] scaling.
+Normalize = Callable[["torch.Tensor"], "torch.Tensor"] | tuple[Sequence[float], Sequence[float]] | None
 
 
 @dataclass(frozen=True)
