@@ -12,14 +12,12 @@ verdict. The re-scorer's key is this result's own signature key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
 from luab_bench.config import StrictModel
-
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+from luab_bench.results.fields import FiniteFloat, NonNegInt
 
 
 class WeightsRecord(StrictModel):
