@@ -37,7 +37,7 @@ def test_contracts_import_nothing_heavy() -> None:
 
 
 def test_every_suite_and_protocol_family_implements_its_contract() -> None:
-    from luab_bench.api.protocol import PROTOCOL_FAMILIES, Protocol, ProtocolConfig
+    from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig, TrainingProtocol
     from luab_bench.api.suite import SUITES, Suite
 
     assert set(SUITES.names()) >= {"synthetic", "imagenet", "coco", "synthetic-coco", "wsol"}
@@ -47,7 +47,7 @@ def test_every_suite_and_protocol_family_implements_its_contract() -> None:
         assert cls.name == name and cls.description
     for name in PROTOCOL_FAMILIES.names():
         cls = PROTOCOL_FAMILIES.get(name)
-        assert issubclass(cls, Protocol) and not inspect.isabstract(cls), name
+        assert issubclass(cls, TrainingProtocol) and not inspect.isabstract(cls), name
         assert cls.family == name and issubclass(cls.config_class, ProtocolConfig)
 
 

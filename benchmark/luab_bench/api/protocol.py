@@ -3,7 +3,7 @@
 A *protocol* says what the model is trained on besides (X, Y): nothing (baseline), the annotation
 byproduct Z (LUAB), or a random Z (Rand). It is YAML data (``protocols/<name>.yaml``: ``name``,
 ``version``, ``family``, ``description`` and the family's parameters) validated by the family's typed
-config (a :class:`ProtocolConfig` subclass); the family class (a :class:`Protocol` subclass,
+config (a :class:`ProtocolConfig` subclass); the family class (a :class:`TrainingProtocol` subclass,
 registered in :data:`PROTOCOL_FAMILIES`) implements what the training loop and the data layer call:
 
 - ``num_point_heads(num_classes)``: how many points the model regresses (0 = no point head; 1 for
@@ -14,7 +14,7 @@ registered in :data:`PROTOCOL_FAMILIES`) implements what the training loop and t
 - ``classification_loss`` / ``point_mask`` (overridable parts of ``loss``; mixing calls them) and
   ``adapt_source(prepared, seed)`` (the positive controls change the training data).
 
-A new family is one new module with ``@PROTOCOL_FAMILIES.register("name")`` on a :class:`Protocol`
+A new family is one new module with ``@PROTOCOL_FAMILIES.register("name")`` on a :class:`TrainingProtocol`
 subclass, named in the registry's ``plugin_modules`` (imported on the first lookup). This module
 imports no family (they import it) and nothing heavy: torch is imported inside the losses only.
 ``luab_bench.protocols.base`` loads protocol YAMLs (``load_protocol``) and recipes.
@@ -54,7 +54,7 @@ class ProtocolConfig(StrictModel):
     _v = field_validator("version", mode="before")(version_str)
 
 
-class Protocol(ABC):
+class TrainingProtocol(ABC):
     """A training protocol: its validated config plus targets and loss."""
 
     family: ClassVar[str]
@@ -109,7 +109,7 @@ class Protocol(ABC):
 
 
 #: Every protocol family, one module each (imported on the first lookup).
-PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry(
+PROTOCOL_FAMILIES: Registry[type[TrainingProtocol]] = Registry(
     "protocol family",
     plugin_modules=(
         "luab_bench.protocols.plain",

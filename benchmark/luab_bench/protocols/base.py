@@ -1,7 +1,7 @@
 """Loading protocols and training recipes from YAML (built-in names or user files).
 
 :func:`load_protocol` validates a protocol YAML against its family's typed config and returns the
-family's instance; the contract every family implements (``Protocol``, ``ProtocolConfig``,
+family's instance; the contract every family implements (``TrainingProtocol``, ``ProtocolConfig``,
 :data:`PROTOCOL_FAMILIES`) is :mod:`luab_bench.api.protocol`, and each family is its own module
 (``plain``, ``point_regression``, ``multilabel``, ``controls``), found through the registry. *Recipes*
 (``protocols/recipes/<name>.yaml``, :class:`RecipeConfig`) hold the optimisation settings, so one
@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from luab_bench.api.protocol import PROTOCOL_FAMILIES, Protocol, ProtocolConfig, version_str
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig, TrainingProtocol, version_str
 from luab_bench.config import StrictModel, load_yaml, validate
 from luab_bench.errors import ConfigError, LuabError
 from luab_bench.protocols.plain import PlainConfig, PlainProtocol
@@ -41,12 +41,12 @@ __all__ = [
     "PlainProtocol",
     "PointRegressionConfig",
     "PointRegressionProtocol",
-    "Protocol",
     "ProtocolConfig",
     "RandAugmentConfig",
     "RandomErasingConfig",
     "RandomSlots",
     "RecipeConfig",
+    "TrainingProtocol",
     "list_protocols",
     "list_recipes",
     "load_protocol",
@@ -69,7 +69,7 @@ def _is_path(name_or_path: str | Path) -> bool:
     return isinstance(name_or_path, Path) or s.endswith((".yaml", ".yml")) or "/" in s or "\\" in s
 
 
-def load_protocol(name_or_path: str | Path) -> Protocol:
+def load_protocol(name_or_path: str | Path) -> TrainingProtocol:
     """A built-in protocol by name (``luab``) or a user YAML file by path, validated."""
     if _is_path(name_or_path):
         path, source = Path(name_or_path), str(name_or_path)

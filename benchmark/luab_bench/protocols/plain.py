@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from luab_bench.api.protocol import PROTOCOL_FAMILIES, Protocol, ProtocolConfig
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig, TrainingProtocol
 from luab_bench.protocols import targets as _targets
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class PlainConfig(ProtocolConfig):
 
 
 @PROTOCOL_FAMILIES.register("plain")
-class PlainProtocol(Protocol):
+class PlainProtocol(TrainingProtocol):
     """Baseline: cross-entropy on the labels; any byproduct is ignored."""
 
     family = "plain"

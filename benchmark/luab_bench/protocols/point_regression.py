@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
-from luab_bench.api.protocol import PROTOCOL_FAMILIES, Protocol, ProtocolConfig
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig, TrainingProtocol
 from luab_bench.errors import LuabError
 from luab_bench.protocols import targets as _targets
 
@@ -68,7 +68,7 @@ def masked_smooth_l1(
 
 
 @PROTOCOL_FAMILIES.register("point_regression")
-class PointRegressionProtocol(Protocol):
+class PointRegressionProtocol(TrainingProtocol):
     """LUAB / Rand: CE + λ · mean smooth-L1 between the point head and Z over samples that have Z."""
 
     family = "point_regression"
