@@ -620,7 +620,8 @@ def test_data_parse_exits_nonzero_on_malformed_records(tmp_path: Path) -> None:
     ],
 )
 def test_csv_formulas_are_neutralised_and_quoted(tmp_path: Path, value: str) -> None:
-    from luab_bench.leaderboard.build import BuildReport, _csv_cell, results_csv
+    from luab_bench.leaderboard.csv_export import _csv_cell, results_csv
+    from luab_bench.leaderboard.rows import BuildReport
 
     assert _csv_cell(value) == "'" + value
     row = {
@@ -641,7 +642,7 @@ def test_csv_formulas_are_neutralised_and_quoted(tmp_path: Path, value: str) -> 
 
 @pytest.mark.parametrize("value", ["resnet10t", "a=b", "x-1", "1.5", "", "日本"])
 def test_csv_plain_values_are_unchanged(value: str) -> None:
-    from luab_bench.leaderboard.build import _csv_cell
+    from luab_bench.leaderboard.csv_export import _csv_cell
 
     assert _csv_cell(value) == value
 
@@ -760,7 +761,7 @@ def test_safe_loads_raises_only_input_problem(data: bytes) -> None:
 def test_csv_cell_round_trips_one_record(value: str) -> None:
     import unicodedata
 
-    from luab_bench.leaderboard.build import _csv_cell
+    from luab_bench.leaderboard.csv_export import _csv_cell
 
     cell = _csv_cell(value)
     buf = io.StringIO()

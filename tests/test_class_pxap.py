@@ -89,7 +89,7 @@ def test_coco_suite_reports_mpxap(tmp_path, monkeypatch):
     pytest.importorskip("pycocotools")  # the fixture's polygons are exact under pycocotools' rasteriser
     _coco_two_classes(tmp_path)
     monkeypatch.setattr(
-        "luab_bench.suites.imagenet.default_data_config",
+        "luab_bench.suites.image_files.default_data_config",
         lambda m: {"input_size": (3, 30, 40), "mean": (0, 0, 0), "std": (1, 1, 1)},
     )
     res = CocoSuite().evaluate(ColourCamNet(torch.eye(2)), dataset_dir=tmp_path, n_boot=20).metrics

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from luab_bench import inference as base
 from luab_bench.errors import DataError
-from luab_bench.suites import base
 from luab_bench.suites.base import predict
 
 

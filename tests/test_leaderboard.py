@@ -507,12 +507,12 @@ def test_detail_page_alignment_section(tmp_path: Path) -> None:
 def test_shared_cells_and_cached_renderer_give_the_same_pages(tmp_path: Path) -> None:
     """The build's shortcuts (cells formatted once per row, one renderer per process) change nothing."""
     from leaderboard_fixtures import aligned_doc, synthetic_doc, write_results
-    from luab_bench.leaderboard.build import _Renderer, render_detail, render_index, site_data
+    from luab_bench.leaderboard.render import Renderer, render_detail, render_index, site_data
 
     docs = [synthetic_doc("resnet10t", "luab", 0, 60.0), aligned_doc("vit_tiny", "rand", 1, 70.0)]
     write_results(tmp_path / "res", docs, None)
     report = build_site(tmp_path / "res", tmp_path / "site")
-    fresh = _Renderer()  # a new environment, templates compiled again, nothing shared
+    fresh = Renderer()  # a new environment, templates compiled again, nothing shared
     for row in report.rows:
         on_disk = (tmp_path / "site" / row["detail"]).read_text(encoding="utf-8")
         assert on_disk == render_detail(row, report.results[row["file"]], fresh)  # cells made here

@@ -125,7 +125,7 @@ class _RedModel(torch.nn.Module):
 def test_coco_suite_map_on_fixture(tmp_path, monkeypatch):
     _coco(tmp_path, [200, 10, 150, 30])
     monkeypatch.setattr(
-        "luab_bench.suites.imagenet.default_data_config",
+        "luab_bench.suites.image_files.default_data_config",
         lambda m: {"input_size": (3, 16, 16), "mean": (0, 0, 0), "std": (1, 1, 1)},
     )
     res = CocoSuite().evaluate(_RedModel(), dataset_dir=tmp_path, n_boot=30)

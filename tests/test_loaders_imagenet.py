@@ -240,7 +240,7 @@ def test_imagenet_suite_returns_missing_datasets_in_its_outcome(tmp_path, monkey
     for k, v in ((0, 0), (5, 5), (7, 9)):
         _img(tmp_path / "imagenetv2-matched-frequency" / str(k) / "a.jpeg", v)
     monkeypatch.setattr(
-        "luab_bench.suites.imagenet.default_data_config",
+        "luab_bench.suites.image_files.default_data_config",
         lambda m: {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0),
                    "std": (1, 1, 1), "crop_pct": 1.0, "crop_mode": "center"},
     )  # fmt: skip

@@ -70,6 +70,7 @@ def test_rescore_agrees_exactly(world: dict[str, Path], monkeypatch: pytest.Monk
     compared = {d["metric"] for d in block["drifts"]}
     assert compared == set(submitted["metrics"]) and all(d["drift"] == 0.0 for d in block["drifts"])
     assert "point_loc_acc" in compared  # the point head came with the weights
+    assert all(d["tolerance"] == 0.5 for d in block["drifts"])  # every synthetic metric is in %
     assert doc["model_provenance"]["weights"]["sha256"] == submitted["model_provenance"]["weights"]["sha256"]
     res = CliRunner().invoke(cli, ["verify", str(out[0])])
     _ok(res)
@@ -161,3 +162,44 @@ def test_badges_in_browser(world: dict[str, Path]) -> None:
         assert page.locator("td.rescore-drifted").count() == 1
         assert not errors, errors
         browser.close()
+
+
+def test_each_metric_is_judged_by_its_own_tolerance(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Points (% / pp) get the suite's 0.5, a unitless r the suite's 0.005 (a drift of 0.3 in r is a
+    different model, not float noise), and a tolerance in the column map overrides both."""
+    from luab_bench.leaderboard import columns
+    from luab_bench.rescore import Drift, RescoreOutcome, metric_tolerance
+    from luab_bench.suites.base import get_suite
+
+    suite = get_suite("synthetic")
+    assert metric_tolerance(suite, "val_top1", "%") == 0.5 == metric_tolerance(suite, "bg_gap", "pp")
+    assert metric_tolerance(suite, "align_gradcam_r", "") == 0.005
+    base = columns.load_column_map()
+    cmap = base.model_copy(
+        update={
+            "columns": [
+                c.model_copy(update={"tolerance": 0.02}) if c.key == "align_gradcam_r" else c
+                for c in base.columns
+            ]
+        }
+    )
+    monkeypatch.setattr(columns, "load_column_map", lambda: cmap)
+    assert metric_tolerance(suite, "align_gradcam_r", "") == 0.02
+    assert metric_tolerance(suite, "never_mapped", "") == 0.005  # not in the map: by unit
+
+    r = Drift("align_gbp_r", 0.40, 0.70, "", metric_tolerance(suite, "align_gbp_r", ""))
+    top1 = Drift("val_top1", 80.0, 80.3, "%", metric_tolerance(suite, "val_top1", "%"))
+    assert top1.ok() and not r.ok(0.5)  # the old single 0.5 would have passed this r
+    out = RescoreOutcome(Path("a.json"), Path("b.json"), 0.5, [top1, r], [])
+    assert not out.ok
+    text = "\n".join(out.lines())
+    assert "FAIL" in text and "tolerance ±0.005 for: align_gbp_r" in text
+
+
+def test_column_map_rejects_a_bad_tolerance() -> None:
+    from luab_bench.config import validate
+    from luab_bench.errors import LuabError
+    from luab_bench.leaderboard.columns import ColumnMap
+
+    with pytest.raises(LuabError, match="tolerance"):
+        validate(ColumnMap, {"columns": [{"key": "x", "label": "X", "tolerance": -1}]}, "columns.yaml")

@@ -7,15 +7,17 @@ model spec, protocol and suite); evaluate the weights on each result's suite, va
 (:mod:`evaluate_model`; the point head is loaded when the file has one; a file-based suite is fed the
 recipe's image size); compare every submitted metric with the re-scored one.
 
-Drift = re-scored − submitted, in the metric's unit (points for %), judged against the suite's stated
-tolerance (``Suite.tolerance``; the same 0.5 and the same :class:`~luab_bench.train.reproduce.MetricDrift`
-logic as ``luab-bench reproduce``). The same weights on the same data with the same seed are
-deterministic on one platform, so the expected drift is 0; the tolerance absorbs floating-point
-differences between platforms. Submitted metrics this evaluation does not produce (the ``align_*`` rows
-of the human-alignment test, which ``submission evaluate`` does not re-run) are listed as
-``not_rescored``, never counted as passing. The outcome is written as a new result (schema 1.2) with a
-``rescore`` block and signed with the re-scorer's key; the site shows the submitted result as
-*re-scored ✓* or *re-score drifted* (with each drift), otherwise *self-reported*.
+Drift = re-scored − submitted, in the metric's unit (points for %), judged against that metric's
+tolerance (:func:`metric_tolerance`: the column map's ``tolerance`` for the metric, else the suite's
+``Suite.tolerance`` (0.5 points, as ``luab-bench reproduce``) for a metric in % or pp and
+``Suite.unitless_tolerance`` (0.005) for a unitless one such as a correlation r). The same weights
+on the same data with the same seed are deterministic on one platform, so the expected drift is 0;
+the tolerance absorbs floating-point differences between platforms. Submitted metrics this
+evaluation does not produce (the ``align_*`` rows of the human-alignment test, which ``submission
+evaluate`` does not re-run) are listed as ``not_rescored``, never counted as passing. The outcome is
+written as a new result (schema 1.2) with a ``rescore`` block (each drift with its tolerance) and
+signed with the re-scorer's key; the site shows the submitted result as *re-scored ✓* or *re-score
+drifted* (with each drift), otherwise *self-reported*.
 """
 
 from __future__ import annotations
@@ -34,6 +36,47 @@ def _noop(_: str) -> None:
     pass
 
 
+#: Units whose values are percentages or percentage points (``Suite.tolerance`` applies).
+POINT_UNITS = ("%", "pp")
+
+
+def metric_tolerance(suite: Any, metric: str, unit: str) -> float:
+    """Largest |drift| of ``metric`` (in ``unit``) that counts as agreement when ``suite`` re-scores it.
+
+    The column map's ``tolerance`` for the metric (``leaderboard/static/columns.yaml``) if it has
+    one; else ``suite.tolerance`` for % / pp and ``suite.unitless_tolerance`` for anything else.
+    """
+    from luab_bench.leaderboard.columns import column_tolerance
+
+    own = column_tolerance(metric)
+    if own is not None:
+        return float(own)
+    return float(suite.tolerance if unit in POINT_UNITS else suite.unitless_tolerance)
+
+
+@dataclasses.dataclass(frozen=True)
+class Drift:
+    """One re-scored metric: submitted and re-scored value, unit, and its own tolerance (``limit``).
+
+    Read by :class:`~luab_bench.train.reproduce.ReproduceReport` like a ``MetricDrift``, except that
+    :meth:`ok` always judges by ``limit`` (:func:`metric_tolerance`).
+    """
+
+    name: str
+    recorded: float
+    reproduced: float
+    unit: str
+    limit: float
+
+    @property
+    def drift(self) -> float:
+        return self.reproduced - self.recorded
+
+    def ok(self, tolerance: float | None = None) -> bool:
+        """``|drift| <= limit`` (``tolerance`` is ignored: each metric has its own)."""
+        return abs(self.drift) <= self.limit
+
+
 @dataclasses.dataclass(frozen=True)
 class RescoreOutcome:
     """One re-scored result: the submitted file, the written file, drifts, what was not re-scored."""
@@ -41,7 +84,7 @@ class RescoreOutcome:
     submitted: Path
     rescored: Path
     tolerance: float
-    drifts: list[Any]
+    drifts: list[Drift]
     not_rescored: list[str]
 
     @property
@@ -53,6 +96,10 @@ class RescoreOutcome:
         from luab_bench.train.reproduce import ReproduceReport
 
         out = ReproduceReport(self.submitted, self.rescored, self.tolerance, self.drifts).lines()
+        other = sorted({d.limit for d in self.drifts if d.limit != self.tolerance})
+        for lim in other:  # metrics judged by their own tolerance (unitless, or set in the column map)
+            names = ", ".join(d.name for d in self.drifts if d.limit == lim)
+            out.append(f"tolerance ±{lim:g} for: {names}")
         if self.not_rescored:
             out.append(f"not re-scored (not measured by this evaluation): {', '.join(self.not_rescored)}")
         return out
@@ -129,7 +176,6 @@ def rescore_submission(
     from luab_bench.results.store import write_result
     from luab_bench.submissions import check_submission
     from luab_bench.suites.base import SUITES
-    from luab_bench.train.reproduce import MetricDrift
     from luab_bench.weights_fetch import DEFAULT_MAX_BYTES, fetch_weights
 
     if not Path(key).is_file():
@@ -157,7 +203,8 @@ def rescore_submission(
     rescorer = key_fingerprint(_public_key_of(key))
     outcomes = []
     for path, submitted in found:
-        tolerance = float(getattr(SUITES.get(submitted.suite.name), "tolerance", 0.5))
+        suite = SUITES.get(submitted.suite.name)
+        tolerance = float(suite.tolerance)
         out = Path(out_dir) / f"{path.stem}.rescore-{rescorer.removeprefix('sha256:')[:8]}.json"
         echo(
             f"Re-scoring {path.name} ({submitted.suite.name}/{submitted.suite.variant}, "
@@ -186,7 +233,13 @@ def rescore_submission(
                 f"is {str(new.suite.data_fingerprint)[:12]}; re-score on the submitted data (--data-root)"
             )
         drifts = [
-            MetricDrift(name, float(m.value), float(new.metrics[name].value), m.unit)
+            Drift(
+                name,
+                float(m.value),
+                float(new.metrics[name].value),
+                m.unit,
+                metric_tolerance(suite, name, new.metrics[name].unit),
+            )
             for name, m in sorted(submitted.metrics.items())
             if name in new.metrics
         ]
@@ -196,7 +249,7 @@ def rescore_submission(
             "submitted_key": submitted.signature.public_key if submitted.signature else "",
             "submission": root.name,
             "tolerance": tolerance,
-            "status": "ok" if drifts and all(d.ok(tolerance) for d in drifts) else "drifted",
+            "status": "ok" if drifts and all(d.ok() for d in drifts) else "drifted",
             "drifts": [
                 {
                     "metric": d.name,
@@ -204,7 +257,8 @@ def rescore_submission(
                     "rescored": d.reproduced,
                     "drift": d.drift,
                     "unit": d.unit,
-                    "ok": d.ok(tolerance),
+                    "tolerance": d.limit,
+                    "ok": d.ok(),
                 }
                 for d in drifts
             ],

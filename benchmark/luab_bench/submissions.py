@@ -234,7 +234,7 @@ class Submission(StrictModel):
     @field_validator("public_key")
     @classmethod
     def _public_key(cls, v: str, info: ValidationInfo) -> str:
-        from luab_bench.results.signing import load_public_key_b64
+        from luab_bench.results.keys import load_public_key_b64
 
         root = _root(info)
         source: str | Path = v.strip()

@@ -70,7 +70,7 @@ def test_evaluate_vs_timm_loader(benchmark, tmp_path: Path) -> None:
 
     from luab_bench.evaluate_model import evaluate_model
     from luab_bench.model_spec import parse_model_spec
-    from luab_bench.suites.imagenet import _Files, make_transform
+    from luab_bench.suites.image_files import ImageFiles, make_transform
     from luab_bench.suites.imagenet_data import load_imagenet_val
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -121,7 +121,7 @@ def test_evaluate_vs_timm_loader(benchmark, tmp_path: Path) -> None:
 
     s = load_imagenet_val(val)
     t0 = time.perf_counter()
-    for _ in DataLoader(_Files(s.paths, make_transform(cfg)), batch_size=BATCH, num_workers=0):
+    for _ in DataLoader(ImageFiles(s.paths, make_transform(cfg)), batch_size=BATCH, num_workers=0):
         pass
     luab_decode = time.perf_counter() - t0
 

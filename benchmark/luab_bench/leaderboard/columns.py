@@ -23,6 +23,13 @@ class ColumnSpec(StrictModel):
     label: StrictStr = Field(description="column header (the paper's wording where it has one)")
     group: StrictStr = Field("", description="header group, e.g. the suite or the table")
     note: StrictStr = ""
+    tolerance: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="largest |drift| of a re-score that counts as agreement, in the metric's unit "
+        "(default: the suite's tolerance for that unit, luab_bench.rescore.metric_tolerance)",
+    )
 
 
 class ColumnMap(StrictModel):
@@ -68,6 +75,12 @@ def order_columns(found: dict[str, dict[str, Any]], cmap: ColumnMap | None = Non
     for key in sorted(set(found) - mapped):
         out.append({"name": key, "label": key, "group": "", **found[key]})
     return out
+
+
+def column_tolerance(key: str, cmap: ColumnMap | None = None) -> float | None:
+    """The column map's re-score tolerance of metric ``key`` (None: not mapped or not set)."""
+    cmap = cmap or load_column_map()
+    return next((c.tolerance for c in cmap.columns if c.key == key), None)
 
 
 def _entry_keys(entry: str | dict[str, str]) -> list[str]:

@@ -1,246 +1,61 @@
-"""Protocol plugin API, the protocol-family registry, and training recipes.
+"""Loading protocols and training recipes from YAML (built-in names or user files).
 
-A *protocol* says what the model is trained on besides (X, Y): nothing (baseline), the annotation
-byproduct Z (LUAB), or a random Z (Rand). It is YAML data (``protocols/<name>.yaml``: ``name``,
-``version``, ``family``, ``description`` and the family's parameters) validated by the family's typed
-config; the family class (registered in :data:`PROTOCOL_FAMILIES`) implements the behaviour:
-
-- ``num_point_heads(num_classes)``: how many points the model regresses (0 = no point head; 1 for
-  ImageNet-style single-label data; a multi-label COCO family would return ``num_classes``);
-- ``make_targets(points, has_point, seed)``: the (N, P, 2) targets and (N, P) mask actually trained on
-  (idempotent: applying it to its own output gives the same arrays);
-- ``loss(out, labels, points, has_point)``: the scalar loss and its terms ``{"ce", "point"}``.
-
-A new family is one new module with ``@PROTOCOL_FAMILIES.register("name")`` on a :class:`Protocol`
-subclass, named in the registry's ``plugin_modules`` (imported on the first lookup). *Recipes*
+:func:`load_protocol` validates a protocol YAML against its family's typed config and returns the
+family's instance; the contract every family implements (``TrainingProtocol``, ``ProtocolConfig``,
+:data:`PROTOCOL_FAMILIES`) is :mod:`luab_bench.api.protocol`, and each family is its own module
+(``plain``, ``point_regression``, ``multilabel``, ``controls``), found through the registry. *Recipes*
 (``protocols/recipes/<name>.yaml``, :class:`RecipeConfig`) hold the optimisation settings, so one
-protocol can be run under several budgets.
+protocol can be run under several budgets. Every name here stays importable from this module.
 
 torch is imported inside the loss functions only: the CLI lists protocols without loading it.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig, TrainingProtocol, version_str
 from luab_bench.config import StrictModel, load_yaml, validate
 from luab_bench.errors import ConfigError, LuabError
-from luab_bench.protocols import targets as _targets
-from luab_bench.registry import Registry, unknown_name_message
+from luab_bench.protocols.plain import PlainConfig, PlainProtocol
+from luab_bench.protocols.point_regression import (
+    RANDOM_SLOTS_HELP,
+    PointRegressionConfig,
+    PointRegressionProtocol,
+    RandomSlots,
+    masked_smooth_l1,
+)
+from luab_bench.registry import unknown_name_message
 
-if TYPE_CHECKING:
-    import numpy as np
-    import torch
-
-    from luab_bench.models import ModelOutput
-    from luab_bench.train.sources.base import PreparedSource
+__all__ = [
+    "PROTOCOL_DIR",
+    "PROTOCOL_FAMILIES",
+    "RANDOM_SLOTS_HELP",
+    "RECIPE_DIR",
+    "AugmentationConfig",
+    "MixingConfig",
+    "PlainConfig",
+    "PlainProtocol",
+    "PointRegressionConfig",
+    "PointRegressionProtocol",
+    "ProtocolConfig",
+    "RandAugmentConfig",
+    "RandomErasingConfig",
+    "RandomSlots",
+    "RecipeConfig",
+    "TrainingProtocol",
+    "list_protocols",
+    "list_recipes",
+    "load_protocol",
+    "load_recipe",
+    "masked_smooth_l1",
+]
 
 PROTOCOL_DIR = Path(__file__).resolve().parent
 RECIPE_DIR = PROTOCOL_DIR / "recipes"
-
-
-def _version_str(v: Any) -> Any:
-    """Accept ``version: 1`` / ``1.0`` in YAML as the string "1" / "1.0"."""
-    return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-
-
-# ----------------------------------------------------------------------------- configs
-#: Which slots Rand draws a point for. ``every_sample`` (protocols v1.1): every image (single-label) /
-#: every present class (multi-label), LUAB §5.1-5.2 "a uniform-random point Z for each image";
-#: ``with_byproduct`` (v1.0, the value when the key is absent so older results reproduce): only the
-#: slots that have a byproduct Z, as LUAB.
-RandomSlots = Literal["with_byproduct", "every_sample"]
-RANDOM_SLOTS_HELP = (
-    "Rand only: every_sample = a random Z for every image / present class (LUAB §5.1); "
-    "with_byproduct = only where a byproduct Z exists (v1.0; the default when absent)"
-)
-
-
-class ProtocolConfig(StrictModel):
-    """Fields every protocol YAML has."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    version: str
-    family: str
-    description: str
-
-    _v = field_validator("version", mode="before")(_version_str)
-
-
-class PlainConfig(ProtocolConfig):
-    """``family: plain`` — cross-entropy only, no point head (the baseline)."""
-
-    family: Literal["plain"]
-
-
-class PointRegressionConfig(ProtocolConfig):
-    """``family: point_regression`` — CE + ``loss_weight`` · smooth-L1(point head, Z) where Z exists."""
-
-    family: Literal["point_regression"]
-    target: Literal["byproduct", "uniform_random"]
-    loss_weight: float = Field(gt=0, description="λ in CE + λ·smoothL1")
-    smooth_l1_beta: float = Field(ge=0, description="torch smooth_l1_loss beta (0 = plain L1)")
-    random_slots: RandomSlots = Field("with_byproduct", description=RANDOM_SLOTS_HELP)
-
-    @model_validator(mode="after")
-    def _slots_only_for_rand(self) -> PointRegressionConfig:
-        if self.target != "uniform_random" and self.random_slots != "with_byproduct":
-            raise ValueError("random_slots applies to target: uniform_random only; remove it")
-        return self
-
-
-# ----------------------------------------------------------------------------- plugin API
-class Protocol(ABC):
-    """A training protocol: its validated config plus targets and loss."""
-
-    family: ClassVar[str]
-    config_class: ClassVar[type[ProtocolConfig]]
-
-    def __init__(self, config: ProtocolConfig, source: str | None = None) -> None:
-        self.config = config
-        #: what :func:`load_protocol` was given (a built-in name or a YAML path); loads it again.
-        self.source = source or config.name
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.config.name!r}, source={self.source!r})"
-
-    @abstractmethod
-    def num_point_heads(self, num_classes: int) -> int:
-        """How many (x, y) points the model's point head predicts (0 = no point head)."""
-
-    @abstractmethod
-    def make_targets(
-        self, points: np.ndarray, has_point: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Byproduct points (N, P, 2) + mask (N, P) -> the targets and mask this protocol trains on."""
-
-    @abstractmethod
-    def loss(
-        self,
-        out: ModelOutput,
-        labels: torch.Tensor,
-        points: torch.Tensor,
-        has_point: torch.Tensor,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Scalar training loss and its (detached) terms ``{"ce": .., "point": ..}``."""
-
-    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The classification term (softmax CE on class indices; multi-label families use BCE)."""
-        import torch.nn.functional as F
-
-        return F.cross_entropy(logits, labels)
-
-    def point_mask(self, labels: torch.Tensor, has_point: torch.Tensor) -> torch.Tensor:
-        """Which (sample, head) slots the point term averages over (single-label: where Z exists)."""
-        return has_point
-
-    def adapt_source(self, prepared: PreparedSource, seed: int) -> PreparedSource:
-        """The training source this protocol trains on (default: unchanged).
-
-        Positive controls (``protocols/controls.py``) change the data itself: other backgrounds, or
-        noise-free Z. They must keep labels, ids, batch order and the evaluation data, so that the
-        run stays paired with the other protocols at the same seed.
-        """
-        return prepared
-
-
-# Families in their own modules are plugins, imported on the first lookup (no import cycle with base).
-PROTOCOL_FAMILIES: Registry[type[Protocol]] = Registry(
-    "protocol family", plugin_modules=("luab_bench.protocols.multilabel", "luab_bench.protocols.controls")
-)
-
-
-@PROTOCOL_FAMILIES.register("plain")
-class PlainProtocol(Protocol):
-    """Baseline: cross-entropy on the labels; any byproduct is ignored."""
-
-    family = "plain"
-    config_class = PlainConfig
-
-    def num_point_heads(self, num_classes: int) -> int:
-        return 0
-
-    def make_targets(
-        self, points: np.ndarray, has_point: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _targets.no_targets(len(has_point))
-
-    def loss(
-        self,
-        out: ModelOutput,
-        labels: torch.Tensor,
-        points: torch.Tensor,
-        has_point: torch.Tensor,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        ce = self.classification_loss(out.logits, labels)
-        return ce, {"ce": ce.detach(), "point": ce.new_zeros(())}
-
-
-def masked_smooth_l1(
-    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, beta: float
-) -> torch.Tensor:
-    """Mean smooth-L1 over the (sample, head) slots where ``mask`` is True (mean over x and y too).
-
-    A masked slot contributes nothing to the value or the gradient, whatever its target holds (even
-    NaN); with no slot set the result is exactly 0 and still part of the graph.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    m = mask.to(torch.bool)
-    safe_target = torch.where(m.unsqueeze(-1), target.to(pred.dtype), pred.detach())
-    per_slot = F.smooth_l1_loss(pred, safe_target, beta=beta, reduction="none").mean(dim=-1)
-    per_slot = torch.where(m, per_slot, per_slot.new_zeros(()))
-    return per_slot.sum() / m.sum().clamp(min=1).to(per_slot.dtype)
-
-
-@PROTOCOL_FAMILIES.register("point_regression")
-class PointRegressionProtocol(Protocol):
-    """LUAB / Rand: CE + λ · mean smooth-L1 between the point head and Z over samples that have Z."""
-
-    family = "point_regression"
-    config_class = PointRegressionConfig
-    config: PointRegressionConfig
-
-    def num_point_heads(self, num_classes: int) -> int:
-        return 1
-
-    def make_targets(
-        self, points: np.ndarray, has_point: np.ndarray, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        if self.config.target == "byproduct":
-            return _targets.byproduct_targets(points, has_point)
-        _, has_point = _targets.check_point_arrays(points, has_point)
-        if self.config.random_slots == "every_sample":  # multi-label: the loss keeps present classes
-            has_point = _targets.all_slots(has_point)
-        return _targets.uniform_random_targets(has_point, seed)
-
-    def point_loss(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The regression term: mean smooth-L1 over the masked slots (one slot per image here)."""
-        return masked_smooth_l1(pred, target, mask, self.config.smooth_l1_beta)
-
-    def loss(
-        self,
-        out: ModelOutput,
-        labels: torch.Tensor,
-        points: torch.Tensor,
-        has_point: torch.Tensor,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        heads = self.num_point_heads(out.logits.shape[1])
-        if out.points is None or out.points.shape[1] != heads:
-            raise LuabError(
-                f"protocol {self.config.name!r} needs {heads} point head(s); create the model with "
-                f"num_point_heads={heads}"
-            )
-        ce = self.classification_loss(out.logits, labels)
-        mask = self.point_mask(labels, has_point)
-        point = self.point_loss(out.points, points, mask)
-        total = ce + self.config.loss_weight * point
-        return total, {"ce": ce.detach(), "point": point.detach()}
 
 
 # ----------------------------------------------------------------------------- loading protocols
@@ -254,7 +69,7 @@ def _is_path(name_or_path: str | Path) -> bool:
     return isinstance(name_or_path, Path) or s.endswith((".yaml", ".yml")) or "/" in s or "\\" in s
 
 
-def load_protocol(name_or_path: str | Path) -> Protocol:
+def load_protocol(name_or_path: str | Path) -> TrainingProtocol:
     """A built-in protocol by name (``luab``) or a user YAML file by path, validated."""
     if _is_path(name_or_path):
         path, source = Path(name_or_path), str(name_or_path)
@@ -397,7 +212,7 @@ class RecipeConfig(StrictModel):
         1, ge=1, description="repeated augmentation: each epoch shows N/r images r times (DeiT: 3)"
     )
 
-    _v = field_validator("version", mode="before")(_version_str)
+    _v = field_validator("version", mode="before")(version_str)
 
 
 def list_recipes() -> list[str]:

@@ -23,14 +23,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig
 from luab_bench.errors import LuabError
 from luab_bench.protocols import targets as _targets
-from luab_bench.protocols.base import (
-    PROTOCOL_FAMILIES,
-    PlainProtocol,
-    PointRegressionProtocol,
-    ProtocolConfig,
-)
+from luab_bench.protocols.plain import PlainProtocol
+from luab_bench.protocols.point_regression import PointRegressionProtocol
 
 if TYPE_CHECKING:
     from luab_bench.data.synthetic import SyntheticConfig

@@ -14,9 +14,9 @@
 Targets: ``points`` (N, K, 2) in image-relative (x, y) (note: the authors' COCO loader stores (y, x));
 ``has_point`` (N, K). Z_c is the ``pointTo`` of the final ``add`` action of class c (LUAB §4.1;
 data/coco_ab.py). Unlike the authors' loader, a Z_c cropped out of view drops only the point target,
-never the positive label. Rand (``random_slots``, see protocols/base.py) draws one uniform point per
-(sample, class) slot, fixed for the run: for every present class (v1.1, LUAB §5.2) or only where a
-Z_c exists (v1.0).
+never the positive label. Rand (``random_slots``, see protocols/point_regression.py) draws one
+uniform point per (sample, class) slot, fixed for the run: for every present class (v1.1, LUAB
+§5.2) or only where a Z_c exists (v1.0).
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from luab_bench.api.protocol import PROTOCOL_FAMILIES, ProtocolConfig
 from luab_bench.errors import LuabError
-from luab_bench.protocols.base import (
-    PROTOCOL_FAMILIES,
+from luab_bench.protocols.plain import PlainProtocol
+from luab_bench.protocols.point_regression import (
     RANDOM_SLOTS_HELP,
-    PlainProtocol,
     PointRegressionProtocol,
-    ProtocolConfig,
     RandomSlots,
     masked_smooth_l1,
 )
@@ -120,7 +119,8 @@ def per_image_smooth_l1(
     """LUAB §4.2's COCO term: per image, the mean smooth-L1 over its masked classes; then the mean over
     the images with at least one masked class (0, still in the graph, when there is none).
 
-    Each slot's loss is the mean over x and y, as in :func:`~luab_bench.protocols.base.masked_smooth_l1`.
+    Each slot's loss is the mean over x and y, as in
+    :func:`~luab_bench.protocols.point_regression.masked_smooth_l1`.
     """
     import torch
     import torch.nn.functional as F

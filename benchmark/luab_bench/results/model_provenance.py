@@ -12,14 +12,12 @@ verdict. The re-scorer's key is this result's own signature key.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, StrictBool, StrictStr
 
 from luab_bench.config import StrictModel
-
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-NonNegInt = Annotated[int, Field(strict=True, ge=0)]
+from luab_bench.results.fields import FiniteFloat, NonNegInt
 
 
 class WeightsRecord(StrictModel):
@@ -93,6 +91,9 @@ class MetricDriftRecord(StrictModel):
     rescored: FiniteFloat | None = None
     drift: FiniteFloat | None = None
     unit: StrictStr = ""
+    tolerance: FiniteFloat | None = Field(
+        None, ge=0, description="largest |drift| accepted for this metric, in its unit (absent: the block's)"
+    )
     ok: StrictBool
 
 
@@ -103,7 +104,7 @@ class Rescore(StrictModel):
     submitted_key: StrictStr = Field(description="base64 public key that signed the submitted result")
     submission: StrictStr = Field(description="the submission directory name (submissions/<id>)")
     tolerance: FiniteFloat = Field(
-        description="largest |drift| accepted, in each metric's unit (the suite's)"
+        description="the suite's largest |drift| accepted for metrics in % / pp; each drift may carry its own"
     )
     status: Literal["ok", "drifted"]
     drifts: list[MetricDriftRecord]

@@ -18,27 +18,45 @@ from pydantic import Field, StrictBool, StrictStr, ValidationError, field_valida
 
 from luab_bench.config import StrictModel, format_validation_error
 from luab_bench.errors import LuabError
+from luab_bench.results.alignment_block import (
+    ALIGNMENT_1_2_BLOCK,
+    ALIGNMENT_1_2_CURVE,
+    Alignment,
+    AlignmentCurve,
+    AlignmentHumanPC,
+    AlignmentPairwise,
+    AlignmentPeak,
+)
+from luab_bench.results.fields import MAX_METRIC_MAGNITUDE, FiniteFloat, Identifier, MetricFloat, NonNegInt
 from luab_bench.results.model_provenance import ModelProvenance, Rescore
+
+__all__ = [  # the alignment block's models and the typed numbers stay importable from here
+    "MAX_METRIC_MAGNITUDE",
+    "SCHEMA_VERSION",
+    "Alignment",
+    "AlignmentCurve",
+    "AlignmentHumanPC",
+    "AlignmentPairwise",
+    "AlignmentPeak",
+    "FiniteFloat",
+    "Metric",
+    "Result",
+    "ResultError",
+    "load_result",
+    "read_json_document",
+    "result_json_schema",
+    "validate_result",
+]
 
 SCHEMA_VERSION = "1.2"
 # 1.0 files (no ``alignment`` block) stay readable and verifiable (a signature covers the file's own
 # bytes); an absent block is never written back as ``null`` (see :meth:`Result.to_json_dict`).
 # 1.2 adds optional fields only (``submission_id``, ``tasks``, ``model_provenance``, ``rescore``
-# (results/model_provenance.py); the alignment block's intervals, tests
-# and Human PC); absent ones are never written back as ``null``; 1.0 / 1.1 files still load and verify.
+# (results/model_provenance.py); the alignment block's intervals, tests and Human PC
+# (results/alignment_block.py)); absent ones are never written back as ``null``; 1.0 / 1.1 files
+# still load and verify.
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
-FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-#: Largest magnitude a metric (or interval end, alignment number) may have. Real metrics are
-#: percentages, correlations, errors and losses, far below it; the bound keeps every sum, mean and
-#: difference the leaderboard computes over results finite (two values near 1.7e308 overflow a Δ
-#: or ``math.fsum`` to inf, which no JSON can hold), so such a file is refused on load instead.
-MAX_METRIC_MAGNITUDE = 1e12
-MetricFloat = Annotated[
-    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_METRIC_MAGNITUDE, le=MAX_METRIC_MAGNITUDE)
-]
-NonNegInt = Annotated[int, Field(strict=True, ge=0)]
-Identifier = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 #: a submission directory name, ``submissions/<id>/``
 SubmissionId = Annotated[str, Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")]
 MetricName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
@@ -161,112 +179,11 @@ class Signature(StrictModel):
         return v
 
 
-class AlignmentCurve(StrictModel):
-    """One saliency method's mean Pearson r over the Gaussian-sigma grid (the r-vs-sigma plot)."""
-
-    method: Identifier
-    sigmas: list[MetricFloat] = Field(description="sigma grid, px at the 100x100 comparison scale")
-    mean_r: list[MetricFloat | None] = Field(
-        description="mean Pearson r over images at each sigma; null where undefined (constant maps)"
-    )
-    best_sigma: MetricFloat
-    best_r: MetricFloat
-    # schema 1.2, all optional (Langlois et al. SI §D.2, §I)
-    kind: Literal["method", "baseline"] | None = Field(None, description="a model's map or a reference map")
-    n: NonNegInt | None = Field(None, description="images with a defined r")
-    image_ci_low: MetricFloat | None = Field(None, description="95% bootstrap over images (sigma re-picked)")
-    image_ci_high: MetricFloat | None = None
-    human_boot_n: NonNegInt | None = Field(None, description="human-data resamples (annotators redrawn)")
-    human_boot_sd: MetricFloat | None = Field(None, description="sd of mean r over the human resamples")
-    human_boot_ci_low: MetricFloat | None = None
-    human_boot_ci_high: MetricFloat | None = None
-    cv_train_r: MetricFloat | None = Field(None, description="split-half: mean training-half peak r")
-    cv_test_r: MetricFloat | None = Field(None, description="split-half: mean held-out r")
-    cv_test_sd: MetricFloat | None = None
-
-    @model_validator(mode="after")
-    def _same_length(self) -> AlignmentCurve:
-        if len(self.sigmas) != len(self.mean_r) or not self.sigmas:
-            raise ValueError(
-                f"sigmas ({len(self.sigmas)}) and mean_r ({len(self.mean_r)}) must be non-empty and "
-                "of equal length"
-            )
-        return self
-
-
-_ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc", "per_measure")
-_ALIGNMENT_1_2_CURVE = (
-    "kind",
-    "n",
-    "image_ci_low",
-    "image_ci_high",
-    "human_boot_n",
-    "human_boot_sd",
-    "human_boot_ci_low",
-    "human_boot_ci_high",
-    "cv_train_r",
-    "cv_test_r",
-    "cv_test_sd",
-)
-
-
-class AlignmentPairwise(StrictModel):
-    """Paired t-tests of per-image r between maps (SI §D.3), Bonferroni-corrected (schema 1.2)."""
-
-    names: list[Identifier]
-    n: NonNegInt
-    mean_diff: list[list[MetricFloat | None]] = Field(description="mean r(row) - r(column) over images")
-    t: list[list[MetricFloat | None]]
-    p_bonferroni: list[list[MetricFloat | None]]
-
-    @model_validator(mode="after")
-    def _square(self) -> AlignmentPairwise:
-        m = len(self.names)
-        for name in ("mean_diff", "t", "p_bonferroni"):
-            rows = getattr(self, name)
-            if len(rows) != m or any(len(r) != m for r in rows):
-                raise ValueError(f"pairwise {name} must be {m} x {m}")
-        return self
-
-
-class AlignmentHumanPC(StrictModel):
-    """How the Human PC was built (SI §D.1; schema 1.2)."""
-
-    measures: list[StrictStr]
-    loadings: list[MetricFloat]
-    weights: list[MetricFloat]
-    explained: MetricFloat
-    convention: StrictStr
-
-
-class AlignmentPeak(StrictModel):
-    """One map's peak mean r against one human measure, at its own sigma (schema 1.2)."""
-
-    method: Identifier
-    best_r: MetricFloat
-    best_sigma: MetricFloat
-    n: NonNegInt
-
-
 class TaskOutcome(StrictModel):
     """Whether one evaluation task ran (schema 1.2): ``ok``, ``missing`` (no data) or ``failed``."""
 
     status: Literal["ok", "missing", "failed"]
     reason: StrictStr = Field("", description="why the task is missing or failed (one line)")
-
-
-class Alignment(StrictModel):
-    """Human-alignment curves behind the ``align_*`` metrics (what the site plots)."""
-
-    measure: StrictStr = Field(description='human map measure, e.g. "clicks" or "human_pc"')
-    data: StrictStr = Field(description="which images and human maps were compared")
-    curves: list[AlignmentCurve]
-    conventions: StrictStr | None = Field(None, description="target class, saliency, blur, masking (1.2)")
-    pairwise: AlignmentPairwise | None = None
-    human_pc: AlignmentHumanPC | None = None
-    per_measure: dict[StrictStr, list[AlignmentPeak]] | None = Field(
-        None, description="peak r and sigma of every map against every human measure (methods x measures)"
-    )
 
 
 def _b64_of_length(text: str, length: int, what: str) -> bytes:
@@ -373,11 +290,11 @@ class Result(StrictModel):
             doc.pop("alignment", None)
         else:  # optional 1.2 fields that are absent stay absent (a 1.1 block round-trips unchanged)
             block = doc["alignment"]
-            for key in _ALIGNMENT_1_2_BLOCK:
+            for key in ALIGNMENT_1_2_BLOCK:
                 if block.get(key) is None:
                     block.pop(key, None)
             for curve in block.get("curves", []):
-                for key in _ALIGNMENT_1_2_CURVE:
+                for key in ALIGNMENT_1_2_CURVE:
                     if curve.get(key) is None:
                         curve.pop(key, None)
         if doc.get("submission_id") is None:

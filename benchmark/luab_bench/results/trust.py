@@ -73,7 +73,7 @@ class TrustSet:
     @classmethod
     def from_keys(cls, keys: Collection[str | Path]) -> TrustSet:
         """Bare trusted keys (``.pub`` paths, base64 keys or ``sha256:`` fingerprints)."""
-        from luab_bench.results.signing import normalise_trusted_keys
+        from luab_bench.results.keys import normalise_trusted_keys
 
         return cls(tuple(TrustEntry(fp) for fp in sorted(normalise_trusted_keys(keys))))
 
@@ -81,7 +81,7 @@ class TrustSet:
     def from_submissions(cls, root: str | Path) -> TrustSet:
         """One anchor per ``<root>/<id>/submission.yaml``; an invalid submission is an error naming it."""
         from luab_bench.protocols.base import load_protocol
-        from luab_bench.results.signing import key_fingerprint
+        from luab_bench.results.keys import key_fingerprint
         from luab_bench.submissions import check_submission, find_submissions
 
         entries = []

@@ -88,9 +88,9 @@ def score_images(
     """Class logits (N, C) of image files, resized (no crop) to the model's input size (+ ``hooks``)."""
     from torch.utils.data import DataLoader
 
-    from luab_bench.suites.imagenet import _Files
+    from luab_bench.suites.image_files import ImageFiles
 
-    loader = DataLoader(_Files(paths, coco_transform(data_config)), batch_size=batch_size)
+    loader = DataLoader(ImageFiles(paths, coco_transform(data_config)), batch_size=batch_size)
     out = predict(
         model, loader, device=device, batch_size=batch_size, outputs=("logits",), progress=progress,
         description=description, total=len(paths), hooks=hooks,
@@ -110,15 +110,13 @@ class CocoSuite(Suite):
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Score every val image on disk; raises DataError naming where to get missing data."""
         from luab_bench.suites.coco_data import load_coco
-        from luab_bench.suites.imagenet import default_data_config
+        from luab_bench.suites.image_files import data_config_for
 
         root = dataset_dir or os.environ.get(ENV_VAR)
         if not root or not Path(root).exists():
             raise DataError(f"coco suite: no data at {root or '$' + ENV_VAR}; get {HOW_TO_GET}")
         cset = load_coco(root)
-        cfg = default_data_config(model)
-        if isinstance(settings.normalize, tuple):
-            cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        cfg = data_config_for(model, settings.normalize)
         size = tuple(int(v) for v in cfg["input_size"][-2:])
         cam = ClassPxap(model, cset.targets, lambda i: resize_masks(class_masks(cset, i), size))  # type: ignore[arg-type]
         scores = score_images(

@@ -260,13 +260,11 @@ class WsolSuite(Suite):
 
     def run(self, model: Any, dataset_dir: Path | None, settings: EvalSettings) -> EvalOutcome:
         """Run :func:`evaluate_wsol` on ``ILSVRC`` with the model's timm normalisation."""
-        from luab_bench.suites.imagenet import default_data_config
+        from luab_bench.suites.image_files import data_config_for
 
         if dataset_dir is None:
             raise DataError("wsol suite: pass dataset_dir = a clovaai/wsolevaluation checkout")
-        cfg = default_data_config(model)
-        if isinstance(settings.normalize, tuple):
-            cfg = {**cfg, "mean": tuple(settings.normalize[0]), "std": tuple(settings.normalize[1])}
+        cfg = data_config_for(model, settings.normalize)
         return EvalOutcome(
             evaluate_wsol(
                 model, dataset_dir, "ILSVRC", data_config=cfg, device=settings.device,

@@ -32,7 +32,7 @@ trajectory (a resumed run stays bit-identical).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -234,33 +234,39 @@ def evaluate_held_out(
     device: str | torch.device = "cpu",
     batch_size: int = 256,
 ) -> dict[str, float]:
-    """The held-out curve values of ``model`` on the set (keys: see the module docstring)."""
+    """The held-out curve values of ``model`` on the set (keys: see the module docstring).
+
+    Inference is :func:`luab_bench.inference.predict` (uint8 -> [0, 1] -> bilinear resize to
+    ``image_size`` when the stored size differs -> ``(x - mean) / std``), run whole by every rank
+    (``distributed=False``) so the curves agree across ranks.
+    """
     import torch
     import torch.nn.functional as F
 
+    from luab_bench.inference import predict
     from luab_bench.metrics.classification import point_in_box
 
     device = torch.device(device)
-    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    logits, points = [], []
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
+    images: np.ndarray | Iterable[torch.Tensor] = held_out.images
+    if held_out.images.shape[1:3] != (image_size, image_size):
+
+        def resized() -> Iterator[torch.Tensor]:
             for start in range(0, len(held_out), batch_size):
                 chunk = torch.from_numpy(held_out.images[start : start + batch_size])
                 x = chunk.to(device).permute(0, 3, 1, 2).float().div_(255.0)
-                if x.shape[-2:] != (image_size, image_size):
-                    x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
-                out = model((x - m) / s)
-                logits.append(out.logits.float().cpu())
-                if out.points is not None:
-                    points.append(out.points.float().cpu())
+                yield F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+
+        images = resized()
+    was_training = model.training
+    model.eval()
+    try:
+        out = predict(
+            model, images, device=device, normalize=(mean, std), batch_size=batch_size,
+            outputs=("logits", "points"), description="held-out", distributed=False,
+        )  # fmt: skip
     finally:
         model.train(was_training)
-    scores = torch.cat(logits).numpy()
-    pts = torch.cat(points).numpy() if points else None
+    scores, pts = out.logits, out.points
     if held_out.multilabel:
         from luab_bench.metrics.multilabel import mean_average_precision
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import torch
 
     from luab_bench.models import LuabNet
-    from luab_bench.protocols.base import Protocol, RecipeConfig
+    from luab_bench.protocols.base import RecipeConfig, TrainingProtocol
     from luab_bench.train.data import FileTrainData, TrainData
     from luab_bench.train.distributed import DistContext
     from luab_bench.train.heldout import HeldOutSet
@@ -94,7 +94,11 @@ def make_optimizer(model: torch.nn.Module, recipe: RecipeConfig) -> torch.optim.
 
 
 def run_key(
-    model: LuabNet, protocol: Protocol, recipe: RecipeConfig, data: TrainData | FileTrainData, seed: int
+    model: LuabNet,
+    protocol: TrainingProtocol,
+    recipe: RecipeConfig,
+    data: TrainData | FileTrainData,
+    seed: int,
 ) -> str:
     """What a training state must match to be resumed: model, protocol, recipe, seed and data shape.
 
@@ -143,7 +147,7 @@ _SUM_KEYS = ("ce", "point", "total", "correct", "n", "in_view", "had", "err_sum"
 
 def train(
     model: LuabNet,
-    protocol: Protocol,
+    protocol: TrainingProtocol,
     recipe: RecipeConfig,
     data: TrainData | FileTrainData,
     *,

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
 
     from luab_bench.models import ModelOutput
-    from luab_bench.protocols.base import MixingConfig, Protocol
+    from luab_bench.protocols.base import MixingConfig, TrainingProtocol
 
 _MIX_STREAM = zlib.crc32(b"luab-bench/mixing")
 
@@ -107,7 +107,7 @@ def mix_batch(
 
 
 def mixed_loss(
-    protocol: Protocol, out: ModelOutput, mixed: MixedBatch
+    protocol: TrainingProtocol, out: ModelOutput, mixed: MixedBatch
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """``λ·loss(a) + (1-λ)·loss(b)`` with the protocol's loss; terms mixed the same way."""
     loss_a, terms_a = protocol.loss(out, *mixed.a)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from luab_bench.api.source import TRAIN_SOURCES, TrainSource
 from luab_bench.errors import ConfigError
-from luab_bench.registry import Registry
 
 if TYPE_CHECKING:
     from luab_bench.train.data import FileTrainData, TrainData
@@ -76,16 +76,7 @@ class PreparedSource:
         return str(self.meta["fingerprint"])
 
 
-SourceFn = Callable[[SourceRequest], PreparedSource]
-TRAIN_SOURCES: Registry[SourceFn] = Registry(
-    "training source",
-    plugin_modules=(
-        "luab_bench.train.sources.synthetic",
-        "luab_bench.train.sources.synthetic_coco",
-        "luab_bench.train.sources.imagenet_ab",
-        "luab_bench.train.sources.coco_ab",
-    ),
-)
+SourceFn = TrainSource  # the contract and its registry: luab_bench.api.source
 
 
 def prepare_source(name: str, request: SourceRequest) -> PreparedSource:
