@@ -133,6 +133,8 @@ class AlignmentReport:
     num_classes: int | None = None
     # measure -> map -> (peak r, its sigma, n images): the methods x measures table (all_measures)
     per_measure: dict[str, dict[str, tuple[float, float, int]]] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # the compared units, in the order of per-image r
+    human_boot_note: str | None = None  # how the human-data error bars were made / why they could not be
 
     def alignment_block(self) -> Any:
         """The result's typed ``alignment`` block: each method's mean r over the sigma grid."""
@@ -152,6 +154,8 @@ class AlignmentReport:
                     human_boot_ci_high=hb.ci[1],
                 )
             extra.update(image_ci_low=s.r_ci[0], image_ci_high=s.r_ci[1])
+            if len(self.ids) == len(s.search.r_by_sigma[0]):
+                extra["per_image_r"] = [float(v) if np.isfinite(v) else None for v in s.per_image_full()]
             curves.append(
                 AlignmentCurve(
                     method=s.method,
@@ -201,6 +205,8 @@ class AlignmentReport:
             pairwise=pw,
             human_pc=pc,
             per_measure=per,
+            image_ids=list(self.ids) if self.ids and any(c.per_image_r is not None for c in curves) else None,
+            human_boot_note=self.human_boot_note,
         )
 
     def metrics(self) -> dict[str, Metric]:
@@ -223,7 +229,7 @@ class AlignmentReport:
                 f"sigma fixed): sd {s.human_boot.sd:.4f}, 95% [{s.human_boot.ci[0]:.3f}, "
                 f"{s.human_boot.ci[1]:.3f}]"
                 if s.human_boot is not None
-                else ""
+                else (f"; {self.human_boot_note}" if self.human_boot_note else "")
             )
             what = (
                 "baseline map" if s.kind == "baseline" else f"target {cfg.target}; {cfg.saliency.describe()}"
@@ -598,7 +604,7 @@ def align_model(
     partners = (
         correlate.same_group_partners(np.asarray(groups)[idx], seed=cfg.seed) if groups is not None else None
     )
-    report = AlignmentReport(cfg, len(idx))
+    report = AlignmentReport(cfg, len(idx), ids=list(human.ids))
     if cfg.measure == "human_pc":
         report.pc = human.pc_fit()
     if cfg.target not in TARGETS:
@@ -648,11 +654,14 @@ def align_model(
                 report.skipped[f"[{name}]"] = str(err)
                 continue
             report.scores.append(_score_method(name, maps, human_maps, cfg, fixations, partners, "baseline"))
-        resampler = human.resampler if cfg.measure in human.maps else None
-        if resampler is not None and cfg.n_boot > 0:
+        resamples = human.resample(cfg.measure, cfg.n_boot, cfg.seed) if cfg.n_boot > 0 else None
+        report.human_boot_note = human.resample_note(cfg.measure)
+        if resamples is not None:
             if progress:
                 progress(f"human-data bootstrap ({cfg.n_boot} resamples of the annotators)")
-            _human_bootstrap_all(report.scores, resampler(cfg.n_boot, cfg.seed), cfg)
+            _human_bootstrap_all(report.scores, resamples, cfg)
+        elif progress:
+            progress(report.human_boot_note)
         report.pairwise = correlate.pairwise_t_tests({s.method: s.per_image_full() for s in report.scores})
         if cfg.all_measures:
             if progress:
@@ -729,9 +738,10 @@ def write_alignment(path: Path, report: AlignmentReport, *, key: Path | None = N
     old = result.alignment
     if old is not None and (old.measure, old.data) == (block.measure, block.data):
         new = {c.method for c in block.curves}
-        block = block.model_copy(
-            update={"curves": [c for c in old.curves if c.method not in new] + block.curves}
-        )
+        kept = [c for c in old.curves if c.method not in new]
+        if old.image_ids != block.image_ids:  # per-image r only pairs on the same images
+            kept = [c.model_copy(update={"per_image_r": None}) for c in kept]
+        block = block.model_copy(update={"curves": kept + block.curves})
     update = {
         "schema_version": SCHEMA_VERSION,
         "metrics": {**result.metrics, **report.metrics()},
