@@ -223,3 +223,38 @@ def test_all_measures_gives_methods_x_measures_and_human_pc_loadings(data_dir: P
     assert all(s.human_boot is None for s in report.scores)
     assert block.human_boot_note is not None and block.human_boot_note.endswith("the image bootstrap")
     assert block.human_boot_note in report.metrics()["align_gbp_r"].task
+
+
+def test_write_alignment_keeps_old_per_image_r_only_on_the_same_images(tmp_path: Path) -> None:
+    """A re-run with other methods keeps the old curves; their per-image r survives only when the
+    images are the same (otherwise it could not be paired with the new curves'). The stored per-image
+    r is each image's Pearson r at the curve's best sigma (checked by recomputing it)."""
+    from luab_bench.alignment import correlate
+    from luab_bench.alignment.report import AlignmentReport, MethodScore
+
+    rng = np.random.default_rng(0)
+    human = rng.random((5, 20, 20))
+    model: dict[str, np.ndarray] = {}
+
+    def report(method: str, n: int) -> AlignmentReport:
+        model[method] = rng.random((n, 20, 20))
+        search = correlate.sigma_search(model[method], human[:n], (0.0, 1.0, 2.0))
+        score = MethodScore(method, search, (-1.0, 1.0), "x", (-1.0, 1.0))
+        cfg = AlignConfig(methods=(method,), n_boot=10, data_label="same data")
+        return AlignmentReport(cfg, n, scores=[score], ids=[f"i{k}" for k in range(n)])
+
+    out = _result(tmp_path / "r.json")
+    write_alignment(out, report("gbp", 5))
+    write_alignment(out, report("gradcam", 5))
+    block = load_result(out).alignment
+    assert block.image_ids == [f"i{k}" for k in range(5)]
+    assert all(c.per_image_r is not None and len(c.per_image_r) == 5 for c in block.curves)
+    write_alignment(out, report("gradient", 4))  # other images: old per-image r dropped, curves kept
+    block = load_result(out).alignment
+    by = {c.method: c for c in block.curves}
+    assert set(by) == {"gbp", "gradcam", "gradient"} and len(block.image_ids) == 4
+    assert by["gbp"].per_image_r is None and by["gradcam"].per_image_r is None
+    g = by["gradient"]
+    blurred = correlate.blur_maps(correlate.resize_maps(model["gradient"]), g.best_sigma)
+    want = correlate.pearson_per_image(blurred, correlate.resize_maps(human[:4]))
+    assert g.per_image_r == pytest.approx([float(v) for v in want], abs=1e-6)

@@ -73,7 +73,7 @@ __all__ = [
 def write_alignment(path: Path, report: AlignmentReport, *, key: Path | None = None) -> bool:
     """Merge ``report``'s ``align_*`` metrics and its ``alignment`` block into the result at ``path``.
 
-    The result becomes schema 1.1 (the version with the block). Curves of methods not re-run are
+    The result becomes schema 1.2 (the current version). Curves of methods not re-run are
     kept when the measure and data description are unchanged, otherwise the block is replaced. Then
     re-signed with ``key`` or left unsigned (its old signature no longer matches); returns True
     when signed.
