@@ -14,22 +14,32 @@ if TYPE_CHECKING:
 
 
 def make_predict(net: LuabNet, device: Any, batch_size: int = 256) -> Callable[[np.ndarray], np.ndarray]:
-    """``images (N, H, W, 3) on [0, 1] -> logits (N, K)`` for ``net`` (normalised with its mean/std)."""
+    """``images (N, H, W, 3) on [0, 1] -> logits (N, K)`` for ``net`` (normalised with its mean/std),
+    through the package's one inference loop (:func:`luab_bench.inference.predict`, this process
+    only: every rank of a distributed run aligns on its own)."""
     import torch
 
-    mean = torch.tensor(net.input_mean).view(1, 3, 1, 1)
-    std = torch.tensor(net.input_std).view(1, 3, 1, 1)
+    from luab_bench.inference import predict
 
-    def predict(images: np.ndarray) -> np.ndarray:
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                x = torch.as_tensor(np.asarray(images[start : start + batch_size]), dtype=torch.float32)
-                x = ((x.permute(0, 3, 1, 2) - mean) / std).to(device)
-                out.append(net(x).logits.float().cpu().numpy())
-        return np.concatenate(out)
+    def logits(images: np.ndarray) -> np.ndarray:
+        arr = np.asarray(images)
+        batches = (
+            torch.as_tensor(arr[s : s + batch_size], dtype=torch.float32).permute(0, 3, 1, 2)
+            for s in range(0, len(arr), batch_size)
+        )
+        out = predict(
+            net,
+            batches,
+            device=device,
+            normalize=(tuple(net.input_mean), tuple(net.input_std)),
+            batch_size=batch_size,
+            outputs=("logits",),
+            description="alignment",
+            distributed=False,
+        ).logits
+        return out if out is not None else np.zeros((0, int(net.num_classes)), dtype=np.float32)
 
-    return predict
+    return logits
 
 
 def model_saliency(

@@ -15,12 +15,13 @@ from luab_bench.registry import Registry
 if TYPE_CHECKING:
     import torch
 
+    from luab_bench.api.saliency import SaliencyMethod
     from luab_bench.models import LuabNet
 
 SaliencyFn = Callable[..., "torch.Tensor"]
 
 #: Saliency methods by name; ``@SALIENCY_METHODS.register("name")`` adds one.
-SALIENCY_METHODS: Registry[SaliencyFn] = Registry("saliency method")
+SALIENCY_METHODS: Registry[SaliencyMethod] = Registry("saliency method")
 
 SMOOTHGRAD_SAMPLES = 30  # SI §A.2(c)
 SMOOTHGRAD_NOISE = 0.10  # "noise level 10 %" (SI §A.2(c)); see SaliencyConfig.noise for the std
