@@ -108,9 +108,23 @@ def suite_doc(
     return doc
 
 
-def aligned_doc_v12(model: str, protocol: str, seed: int, base: float, r: float) -> dict[str, Any]:
+def fixture_per_image_r(name: str, top: float, n: int = 40) -> list[float]:
+    """Deterministic per-image r with mean ``top`` (seeded by ``name``: baselines agree across results)."""
+    import zlib
+
+    import numpy as np
+
+    z = np.random.default_rng(zlib.crc32(name.encode())).normal(size=n)
+    return [float(v) for v in top + 0.05 * (z - z.mean())]
+
+
+def aligned_doc_v12(
+    model: str, protocol: str, seed: int, base: float, r: float, *, per_image: bool = False
+) -> dict[str, Any]:
     """A schema-1.2 result: methods gbp (peak ``r``) and gradcam (``r - 0.2``) plus the two baselines
-    (same values in every result: they use no model), human-data bootstrap fields, a t-test matrix."""
+    (same values in every result: they use no model), human-data bootstrap fields, a t-test matrix.
+    ``per_image``: also per-image r (:func:`fixture_per_image_r`), image ids and a methods x measures
+    block (``clicks`` and ``tracks``)."""
     doc = synthetic_doc(model, protocol, seed, base)
     doc["schema_version"] = "1.2"
     curves = []
@@ -147,6 +161,21 @@ def aligned_doc_v12(model: str, protocol: str, seed: int, base: float, r: float)
         "conventions": "target=top; conventions langlois2021; blur=imgaussfilt; masking=langlois2021",
         "pairwise": {"names": names, "n": 40, "mean_diff": diff, "t": diff, "p_bonferroni": pvals},
     }
+    if per_image:
+        doc["alignment"]["image_ids"] = [f"img{k}" for k in range(40)]
+        for c in curves:
+            key = c["method"] if c["kind"] == "baseline" else f"{model}/{protocol}/{seed}/{c['method']}"
+            c["per_image_r"] = fixture_per_image_r(key, c["best_r"])
+        doc["alignment"]["per_measure"] = {
+            "clicks": [
+                {"method": n, "best_r": t, "best_sigma": 4.0, "n": 40}
+                for n, t in zip(names, peaks, strict=True)
+            ],
+            "tracks": [
+                {"method": n, "best_r": t - 0.1, "best_sigma": 6.0, "n": 40}
+                for n, t in zip(names, peaks, strict=True)
+            ],
+        }
     for c in curves:
         doc["metrics"][f"align_{c['method']}_r"] = {
             "value": c["best_r"],

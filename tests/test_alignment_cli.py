@@ -170,3 +170,45 @@ def test_model_arg_needs_an_untrained_model(tmp_path: Path, data_dir: Path) -> N
         align, ["--checkpoint", str(tmp_path), "--data-dir", str(data_dir), "--model-arg", "depth=2"]
     )
     assert res.exit_code != 0 and "--model-arg applies to an untrained --model" in str(res.exception)
+
+
+def test_cli_choices_live_in_one_light_module_the_alignment_code_uses() -> None:
+    """Issue 15: --target / --conventions come from alignment.choices (no numpy/torch import), the
+    same tuples the alignment code validates against; an AlignSpec is built once at the CLI edge."""
+    import subprocess
+    import sys
+
+    from luab_bench.alignment import choices, correlate, report
+    from luab_bench.alignment.saliency import PRESETS
+    from luab_bench.alignment.spec import N_BOOT, AlignSpec
+    from luab_bench.commands.align import align as align_cmd
+    from luab_bench.errors import LuabError
+
+    opts = {p.name: p for p in align_cmd.params}
+    assert tuple(opts["target"].type.choices) == choices.TARGETS == report.TARGETS
+    assert tuple(opts["conventions"].type.choices) == choices.CONVENTIONS == tuple(PRESETS)
+    assert all(report.convention_fields(c)["saliency"] == PRESETS[c] for c in choices.CONVENTIONS)
+    assert N_BOOT == correlate.N_BOOT and AlignSpec().methods == report.DEFAULT_METHODS
+    code = (
+        "import sys, luab_bench.alignment.choices, luab_bench.alignment.spec, luab_bench.commands.align; "
+        "print(sorted(m for m in ('numpy', 'torch', 'scipy') if m in sys.modules))"
+    )
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "[]"
+    )
+    with pytest.raises(LuabError, match=r"unknown alignment option.*limt"):
+        AlignSpec.from_fields(limt=3)
+    with pytest.raises(LuabError, match="unknown target 'best'"):
+        AlignSpec(target="best")
+    with pytest.raises(LuabError, match="not both"):
+        report.align_result(None, Path("unused"), AlignSpec(), data_dir=Path("unused"), seed=1)
+    cfg = AlignSpec(methods=("gbp",), conventions="luab-v1", run_masking=False).config("label")
+    assert (
+        cfg.methods == ("gbp",)
+        and cfg.blur == "scipy-4sigma"
+        and not cfg.masking
+        and cfg.data_label == "label"
+    )

@@ -265,3 +265,106 @@ def test_class_gap_hand_built() -> None:
     swapped = correlate.class_gap_per_unit(human[[1, 0, 2]], human, partners)
     assert swapped == pytest.approx([r01 - 1, r01 - 1])
     assert len(correlate.class_gap_per_unit(human, human, np.array([-1, -1, -1]))) == 0
+
+
+# ------------------------------------------------------------- human-data bootstrap (issue 12 c)
+def test_coco_bootstrap_redraws_the_annotators_of_each_unit() -> None:
+    """Each (image, class) unit's records are drawn with replacement: with two annotators every
+    resample is annotator 0 twice, 1 twice or both (= the map), each rebuilt independently here."""
+    kernel = human_maps.DensityKernel(sigma_px=1.0)
+    recs = [
+        _coco_record(7, [_act("add", "dog", (0.105, 0.105), 1)], mouse=[(0.5, 0.9)]),
+        _coco_record(7, [_act("add", "dog", (0.805, 0.805), 1)], mouse=[(0.9, 0.5)]),
+        _coco_record(8, [_act("add", "cat", (0.5, 0.5), 1)]),
+    ]
+    pairs = [(7, "dog"), (8, "cat")]
+    full = human_maps.coco_density_maps(recs, pairs, kernel).maps["clicks"]
+    single = [human_maps.coco_density_maps([r], [(7, "dog")], kernel).maps["clicks"][0] for r in recs[:2]]
+    sets = list(human_maps.bootstrap_coco_maps(recs, pairs, kernel, n_boot=40, seed=1))
+    assert len(sets) == 40 and all(x.shape == full.shape for x in sets)
+    assert all(np.allclose(x[1], full[1]) for x in sets)  # one annotator: always the same map
+    kinds = set()
+    for x in sets:
+        for name, ref in (("a0", single[0]), ("a1", single[1]), ("both", full[0])):
+            if np.allclose(x[0], ref, atol=1e-7):
+                kinds.add(name)
+                break
+        else:
+            raise AssertionError("a resample that is no draw of the unit's annotators")
+    assert kinds == {"a0", "a1", "both"}
+    # the resampler on the maps themselves is the same stream
+    again = human_maps.coco_density_maps(recs, pairs, kernel).resample("clicks", 40, 1)
+    assert again is not None and all(np.array_equal(a, b) for a, b in zip(again, sets, strict=True))
+
+
+def _points_folder(tmp_path: Path, with_points: bool) -> tuple[Path, dict[str, list]]:
+    d = _folder(tmp_path, {"a": False, "b": True})
+    spec = json.loads((d / "measures.json").read_text())
+    spec["measures"]["a"]["kernel_sigma_px"] = 2.0
+    (d / "measures.json").write_text(json.dumps(spec))
+    pts = {
+        "x/1": [[[0.1, 0.1]], [[0.8, 0.7, 2.0]]],  # two annotators, the second's point weighs 2
+        "x/2": [[[0.5, 0.5], [0.55, 0.5]]],
+    }
+    rng = np.random.default_rng(0)
+    for i in pts:
+        for m in ("a", "b"):
+            np.save(d / m / f"{i.replace('/', '__')}.npy", rng.random((20, 20)))
+            if with_points:
+                (d / m / f"{i.replace('/', '__')}.points.json").write_text(json.dumps({"annotators": pts[i]}))
+    return d, pts
+
+
+def test_folder_points_resample_participants_and_the_pc_combines_them(tmp_path: Path) -> None:
+    d, pts = _points_folder(tmp_path, with_points=True)
+    hm = human_maps.load_map_folder(d, ["x/1", "x/2"])
+    assert set(hm.resamplers) == {"a", "b"} and hm.no_resample_reason is None
+    kernel = human_maps.DensityKernel(size=100, sigma_px=2.0)
+
+    def kde(annotators: list) -> np.ndarray:  # written out: Gaussian kernels on points, summed, normalised
+        xy = [p[:2] for a in annotators for p in a]
+        w = [p[2] if len(p) == 3 else 1.0 for a in annotators for p in a]
+        return human_maps.density_map(np.array(xy), np.array(w), kernel)
+
+    one = {name: kde([pts["x/1"][k]]) for k, name in enumerate(("a0", "a1"))}
+    both = kde(pts["x/1"])
+    seen = set()
+    for x in hm.resample("a", 30, 0):
+        assert np.allclose(x[1], kde(pts["x/2"]), atol=1e-7)
+        for name, ref in (*one.items(), ("both", both)):
+            if np.allclose(x[0], ref, atol=1e-7):
+                seen.add(name)
+                break
+        else:
+            raise AssertionError("a resample that is no draw of the participants")
+    assert seen == {"a0", "a1", "both"}
+    # Human PC: resample k of each measure combined with the loadings fitted on the full data
+    pc = hm.pc_fit()
+    assert np.allclose(human_maps.pc_combine(np.stack([hm.maps["a"], hm.maps["b"]]), pc), pc.maps, atol=1e-5)
+    streams = (hm.resamplers["a"](5, 3), hm.resamplers["b"](5, 3 + 7919))
+    for got, a, b in zip(hm.resample("human_pc", 5, 3), *streams, strict=True):
+        z = [(m - m.mean()) / m.std() for m in (a.astype(float), b.astype(float))]  # per measure, all images
+        want = sum(pc.weights[k] * pc.loadings[k] * z[k] for k in range(2))
+        want = want - want.mean(axis=(1, 2), keepdims=True)
+        assert np.allclose(got, want, atol=1e-5)
+    assert "annotators redrawn" in hm.resample_note("human_pc")
+
+
+def test_folder_of_finished_maps_says_why_and_falls_back_to_images(tmp_path: Path) -> None:
+    d, _ = _points_folder(tmp_path, with_points=False)
+    hm = human_maps.load_map_folder(d, ["x/1", "x/2"])
+    assert hm.resamplers == {} and hm.resample("a", 5, 0) is None and hm.resample("human_pc", 5, 0) is None
+    note = hm.resample_note("human_pc")
+    assert (
+        "\n" not in note and "holds finished maps only for a, b" in note and note.endswith("image bootstrap")
+    )
+
+
+def test_folder_points_errors_name_the_file(tmp_path: Path) -> None:
+    d, _ = _points_folder(tmp_path, with_points=True)
+    (d / "a" / "x__2.points.json").unlink()
+    with pytest.raises(DataError, match=r"a[/\\]x__2\.points\.json: missing; other images of 'a'"):
+        human_maps.load_map_folder(d, ["x/1", "x/2"])
+    (d / "a" / "x__2.points.json").write_text(json.dumps({"annotators": [[[1.5, 0.2]]]}))
+    with pytest.raises(DataError, match=r"x__2\.points\.json: malformed per-annotator points .*outside"):
+        human_maps.load_map_folder(d, ["x/1", "x/2"])

@@ -85,6 +85,22 @@ def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path
     assert by["gbp"].human_boot_ci_low <= by["gbp"].human_boot_ci_high
     assert block.pairwise is not None and set(block.pairwise.names) == set(by)
     assert "target=top" in block.conventions
+    # issue 12 (e): per-image r at each map's peak sigma, aligned with the block's image ids; the
+    # stored block's own t-test is scipy's on exactly these vectors
+    from scipy import stats
+
+    assert block.image_ids == list(done.report.ids) and len(block.image_ids) == 12
+    assert block.human_boot_note is not None and "resampled" in block.human_boot_note
+    vec = {
+        m: np.array([np.nan if v is None else v for v in c.per_image_r], dtype=float) for m, c in by.items()
+    }
+    assert all(len(v) == 12 for v in vec.values())
+    assert np.nanmean(vec["gbp"]) == pytest.approx(by["gbp"].best_r)
+    ok = np.all([np.isfinite(v) for v in vec.values()], axis=0)
+    pw = block.pairwise
+    i, j = pw.names.index("gbp"), pw.names.index("centre")
+    ref = stats.ttest_rel(vec["gbp"][ok], vec["centre"][ok])
+    assert pw.t[i][j] == pytest.approx(ref.statistic) and pw.n == int(ok.sum())
     # the block's curve is the search behind the metric: best_r is its max, at best_sigma
     gbp = by["gbp"]
     assert gbp.best_r == pytest.approx(result.metrics["align_gbp_r"].value)
@@ -165,6 +181,10 @@ def test_cli_untrained_model_on_synthetic_coco(tmp_path: Path, data_dir: Path) -
     assert "align_gbp_nss" in result.metrics and np.isfinite(result.metrics["align_gbp_nss"].value)
     gap = result.metrics["align_gbp_class_gap"]  # (image, class) units with a second class
     assert 0 < gap.n < 16 and gap.ci_low <= gap.value <= gap.ci_high
+    # issue 12 (c): COCO-AB units get the human-data bootstrap too (each unit's annotators redrawn)
+    gbp = next(c for c in result.alignment.curves if c.method == "gbp")
+    assert gbp.human_boot_n == 10 and gbp.human_boot_ci_low <= gbp.human_boot_ci_high
+    assert "human-data bootstrap (10 resamples" in result.metrics["align_gbp_r"].task
 
 
 def test_all_measures_gives_methods_x_measures_and_human_pc_loadings(data_dir: Path) -> None:
@@ -199,3 +219,42 @@ def test_all_measures_gives_methods_x_measures_and_human_pc_loadings(data_dir: P
     assert block.human_pc is not None and block.human_pc.loadings == pytest.approx(list(fit.loadings))
     assert {p.method for p in block.per_measure["a"]} == {"gbp", "centre"}
     assert any(line.startswith("Human PC loadings") for line in report.table_lines())
+    # finished maps only (no per-annotator data): one line says so, the error bars are the images'
+    assert all(s.human_boot is None for s in report.scores)
+    assert block.human_boot_note is not None and block.human_boot_note.endswith("the image bootstrap")
+    assert block.human_boot_note in report.metrics()["align_gbp_r"].task
+
+
+def test_write_alignment_keeps_old_per_image_r_only_on_the_same_images(tmp_path: Path) -> None:
+    """A re-run with other methods keeps the old curves; their per-image r survives only when the
+    images are the same (otherwise it could not be paired with the new curves'). The stored per-image
+    r is each image's Pearson r at the curve's best sigma (checked by recomputing it)."""
+    from luab_bench.alignment import correlate
+    from luab_bench.alignment.report import AlignmentReport, MethodScore
+
+    rng = np.random.default_rng(0)
+    human = rng.random((5, 20, 20))
+    model: dict[str, np.ndarray] = {}
+
+    def report(method: str, n: int) -> AlignmentReport:
+        model[method] = rng.random((n, 20, 20))
+        search = correlate.sigma_search(model[method], human[:n], (0.0, 1.0, 2.0))
+        score = MethodScore(method, search, (-1.0, 1.0), "x", (-1.0, 1.0))
+        cfg = AlignConfig(methods=(method,), n_boot=10, data_label="same data")
+        return AlignmentReport(cfg, n, scores=[score], ids=[f"i{k}" for k in range(n)])
+
+    out = _result(tmp_path / "r.json")
+    write_alignment(out, report("gbp", 5))
+    write_alignment(out, report("gradcam", 5))
+    block = load_result(out).alignment
+    assert block.image_ids == [f"i{k}" for k in range(5)]
+    assert all(c.per_image_r is not None and len(c.per_image_r) == 5 for c in block.curves)
+    write_alignment(out, report("gradient", 4))  # other images: old per-image r dropped, curves kept
+    block = load_result(out).alignment
+    by = {c.method: c for c in block.curves}
+    assert set(by) == {"gbp", "gradcam", "gradient"} and len(block.image_ids) == 4
+    assert by["gbp"].per_image_r is None and by["gradcam"].per_image_r is None
+    g = by["gradient"]
+    blurred = correlate.blur_maps(correlate.resize_maps(model["gradient"]), g.best_sigma)
+    want = correlate.pearson_per_image(blurred, correlate.resize_maps(human[:4]))
+    assert g.per_image_r == pytest.approx([float(v) for v in want], abs=1e-6)

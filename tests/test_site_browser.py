@@ -295,8 +295,9 @@ def align_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tmp = tmp_path_factory.mktemp("align_site")
     docs = [
-        aligned_doc_v12("resnet10t", "luab", 0, 60.0, 0.45),
-        aligned_doc_v12(EVIL, "baseline", 0, 58.0, 0.55),  # a hostile model name: text, not markup
+        aligned_doc_v12("resnet10t", "luab", 0, 60.0, 0.45, per_image=True),
+        # a hostile model name: text, not markup
+        aligned_doc_v12(EVIL, "baseline", 0, 58.0, 0.55, per_image=True),
     ]
     write_results(tmp / "results", docs, None)
     build_site(tmp / "results", tmp / "out")
@@ -332,6 +333,22 @@ def test_alignment_page_ranks_shows_references_curves_and_matrix(  # type: ignor
     matrix = page.locator("#align-sig-1-1")
     assert matrix.locator("td.sig-above").count() >= 1 and matrix.locator("td.sig-below").count() >= 1
     assert matrix.locator("td.sig-none").count() >= 4  # the diagonal at least
+    # issue 12 (b): the methods x measures table (Fig. 3A), sorted by the mean over the measures
+    measures = page.locator("#align-measures-1")
+    assert measures.locator("thead th").all_inner_texts()[3:] == ["clicks", "tracks"]
+    means = [float(v) for v in _col_values(page, "align-measures-1", 2)]
+    assert means == sorted(means, reverse=True) and len(means) == 2 * 2 + 2
+    assert measures.locator("tr.align-reference").count() == 2
+    assert _col_values(page, "align-measures-1", 1)[0] == "gbp"
+    assert measures.locator("tbody tr").first.locator("td").nth(3).get_attribute("title") == "sigma 4 px"
+    # issue 12 (e): one t-test matrix across models from the stored per-image r (4 model maps + 2 refs)
+    cross = page.locator("#align-cross-1")
+    assert cross.locator("thead th").count() == 1 + 6 and cross.locator("tbody tr").count() == 6
+    heads = cross.locator("thead th").all_inner_texts()[1:]
+    assert sum(EVIL in h for h in heads) == 2 and cross.locator("script").count() == 0
+    assert cross.locator("td.sig-above").count() >= 1 and cross.locator("td.sig-below").count() >= 1
+    assert cross.locator("td.sig-none").count() >= 6  # the diagonal at least
+    assert "Bonferroni-corrected over 15 pairs" in page.locator("#align-cross-note-1").inner_text()
     page.screenshot(path=str(tmp_path / "alignment_page.png"), full_page=True)
     shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
     if shot_dir:

@@ -97,122 +97,99 @@ pin the definitions (the SGBP benchmark compares with captum's ``NoiseTunnel(Gui
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import math
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+# the method families register themselves in SALIENCY_METHODS on import
+from luab_bench.alignment import saliency_cams, saliency_gradients  # noqa: F401
+from luab_bench.alignment.saliency_base import (
+    _GUIDED,
+    _UNCOVERED,
+    CAMERAS_SCALES,
+    CAMERAS_SCALES_SI_TEXT,
+    GBP_RULES,
+    PRESETS,
+    SALIENCY_METHODS,
+    SMOOTHGRAD_NOISE,
+    SMOOTHGRAD_ROWS_PER_PASS,
+    SMOOTHGRAD_SAMPLES,
+    SaliencyConfig,
+    SaliencyFn,
+    _config,
+    _input_gradient,
+    _target_scores,
+    reduce_channels,
+    saliency_preset,
+    top_predictions,
+)
+from luab_bench.alignment.saliency_cams import (
+    _cam_layer,
+    _is_vit,
+    cameras,
+    gradcam,
+    ozbulak_resize,
+    scorecam,
+)
+from luab_bench.alignment.saliency_gradients import (
+    _gbp_gradient,
+    _gelu_grad,
+    _gelu_tanh_grad_langlois,
+    _guided_fn,
+    _silu_grad,
+    denormalise,
+    gbp,
+    gbp_x_image,
+    gradient,
+    guided_relus,
+    sgbp,
+    smoothgrad_noise,
+)
 from luab_bench.errors import LuabError
-from luab_bench.registry import Registry
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
     from luab_bench.models import LuabNet
 
-SaliencyFn = Callable[..., "torch.Tensor"]
-
-#: Saliency methods by name; ``@SALIENCY_METHODS.register("name")`` adds one.
-SALIENCY_METHODS: Registry[SaliencyFn] = Registry("saliency method")
-
-SMOOTHGRAD_SAMPLES = 30  # SI §A.2(c)
-SMOOTHGRAD_NOISE = 0.10  # "noise level 10 %" (SI §A.2(c)); see SaliencyConfig.noise for the std
-# Rows of the noisy stack per forward/backward by default: whole images' sample sets, at most this many
-# rows (at least one image's). Measured on the shared 2-core CPU at 64 px (resnet10t, one thread): the
-# alignment batch of 32 images x 30 samples took 13.0 s and +342 MiB peak RSS in passes of 60 rows vs
-# 23.9 s and +2.9 GiB as one 960-row pass; one image's 30 samples in one pass stay ~4x faster than 30
-# passes of one (tests/benchmarks/test_bench_alignment.py).
-SMOOTHGRAD_ROWS_PER_PASS = 64
-#: CAMERAS resolutions as multiples of the input size: their script's default ``range(224, 1000, 100)``
-#: over the native 224 (the first entry is the image as given).
-CAMERAS_SCALES: tuple[float, ...] = tuple(r / 224 for r in range(224, 1000, 100))
-#: The SI §A.2(f) text's resolutions 100, 224, 1000 px over a 224 input (native first).
-CAMERAS_SCALES_SI_TEXT: tuple[float, ...] = (1.0, 100 / 224, 1000 / 224)
-
-#: Activations guided backprop has a rule for in the paper's code.
-_GUIDED = ("ReLU", "SiLU", "Swish", "GELU")
-#: Element-wise activations the paper's rule does not cover: guided backprop refuses such models.
-_UNCOVERED = (
-    "Hardswish",
-    "HardSwish",
-    "Mish",
-    "ELU",
-    "CELU",
-    "SELU",
-    "LeakyReLU",
-    "PReLU",
-    "ReLU6",
-    "Softplus",
-    "GELUTanh",
-    "QuickGELU",
-    "HardMish",
-)
-GBP_RULES = ("langlois2021", "positive_grad", "relu_only")
-
-
-@dataclass(frozen=True)
-class SaliencyConfig:
-    """How maps are computed (the table in the module doc; defaults = the paper's code)."""
-
-    reduce: str = "sum_abs"  # "sum_abs" | "max_abs"
-    gbp_rule: str = "langlois2021"  # one of GBP_RULES
-    noise: str = "langlois2021"  # "langlois2021": std (level*range)**2 | "fraction": std level*range
-    noise_level: float = SMOOTHGRAD_NOISE
-    samples: int = SMOOTHGRAD_SAMPLES
-    average: str = "gradients"  # "gradients" | "maps"
-    image_factor: str = "normalised"  # "normalised" | "unit"
-    cam_style: str = "langlois2021"  # "langlois2021" | "luab-v1"
-    cam_layer: str = "langlois2021"  # "langlois2021" | "features"
-    cameras_scales: tuple[float, ...] = CAMERAS_SCALES
-
-    def __post_init__(self) -> None:
-        choices = {
-            "reduce": ("sum_abs", "max_abs"),
-            "gbp_rule": GBP_RULES,
-            "noise": ("langlois2021", "fraction"),
-            "average": ("gradients", "maps"),
-            "image_factor": ("normalised", "unit"),
-            "cam_style": ("langlois2021", "luab-v1"),
-            "cam_layer": ("langlois2021", "features"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise LuabError(f"saliency {name} {getattr(self, name)!r}: use one of {', '.join(allowed)}")
-        if self.samples < 1 or not self.noise_level >= 0 or not self.cameras_scales:
-            raise LuabError("saliency config: samples >= 1, noise_level >= 0 and cameras_scales non-empty")
-
-    def describe(self) -> str:
-        """One line for task strings: the fields that differ from the default preset."""
-        diff = [
-            f"{f.name}={getattr(self, f.name)}"
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) != getattr(PRESETS["langlois2021"], f.name)
-        ]
-        return "conventions langlois2021" + (f" except {', '.join(diff)}" if diff else "")
-
-
-#: Named convention sets: ``langlois2021`` (the paper's code, default) and ``luab-v1`` (earlier here).
-PRESETS: dict[str, SaliencyConfig] = {}
-PRESETS["langlois2021"] = SaliencyConfig()
-PRESETS["luab-v1"] = SaliencyConfig(
-    reduce="max_abs",
-    gbp_rule="relu_only",
-    noise="fraction",
-    average="maps",
-    image_factor="unit",
-    cam_style="luab-v1",
-    cam_layer="features",
-)
-
-
-def saliency_preset(name: str) -> SaliencyConfig:
-    """The :data:`PRESETS` entry ``name`` (a LuabError names the choices)."""
-    if name not in PRESETS:
-        raise LuabError(f"unknown saliency conventions {name!r}; use one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+__all__ = [
+    "CAMERAS_SCALES",
+    "CAMERAS_SCALES_SI_TEXT",
+    "GBP_RULES",
+    "PRESETS",
+    "SALIENCY_METHODS",
+    "SMOOTHGRAD_NOISE",
+    "SMOOTHGRAD_ROWS_PER_PASS",
+    "SMOOTHGRAD_SAMPLES",
+    "_GUIDED",
+    "_UNCOVERED",
+    "SaliencyConfig",
+    "SaliencyFn",
+    "_cam_layer",
+    "_config",
+    "_gbp_gradient",
+    "_gelu_grad",
+    "_gelu_tanh_grad_langlois",
+    "_guided_fn",
+    "_input_gradient",
+    "_is_vit",
+    "_silu_grad",
+    "_target_scores",
+    "cameras",
+    "compute_saliency",
+    "denormalise",
+    "gbp",
+    "gbp_x_image",
+    "gradcam",
+    "gradient",
+    "guided_relus",
+    "method_names",
+    "ozbulak_resize",
+    "reduce_channels",
+    "saliency_preset",
+    "scorecam",
+    "sgbp",
+    "smoothgrad_noise",
+    "top_predictions",
+]
 
 
 def compute_saliency(
@@ -249,429 +226,6 @@ def compute_saliency(
         )
     maps = torch.cat(out).float().cpu()
     return torch.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def top_predictions(net: LuabNet, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """The top predicted class of each normalised image (SI §A.2: maps are taken for it), (B,) int64."""
-    import torch
-
-    with torch.no_grad():
-        return torch.cat(
-            [net(x[s : s + batch_size]).logits.argmax(1) for s in range(0, x.shape[0], batch_size)]
-        )
-
-
-def _target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return logits.gather(1, targets.view(-1, 1).to(logits.device)).sum()
-
-
-def _input_gradient(net: LuabNet, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    import torch
-
-    x = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        logits = net(x).logits
-        (grad,) = torch.autograd.grad(_target_scores(logits, targets), x)
-    return grad
-
-
-def reduce_channels(t: torch.Tensor, how: str = "sum_abs") -> torch.Tensor:
-    """(B, C, H, W) -> (B, H, W): ``sum_c |t_c|`` (the paper's code) or ``max_c |t_c|``."""
-    return t.abs().sum(dim=1) if how == "sum_abs" else t.abs().amax(dim=1)
-
-
-def _config(kw: dict[str, Any]) -> SaliencyConfig:
-    cfg = kw.get("config")
-    return cfg if isinstance(cfg, SaliencyConfig) else PRESETS["langlois2021"]
-
-
-@SALIENCY_METHODS.register("gradient")
-def gradient(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-    """Plain input gradient of the target logit, reduced over channels."""
-    return reduce_channels(_input_gradient(net, x, targets), _config(kw).reduce)
-
-
-def _silu_grad(z: torch.Tensor) -> torch.Tensor:
-    import torch
-
-    s = torch.sigmoid(z)
-    return s * (1 + z * (1 - s))
-
-
-def _gelu_tanh_grad_langlois(z: torch.Tensor) -> torch.Tensor:
-    """Derivative of the tanh-approximated GELU with the constants written in their hook."""
-    import torch
-
-    u = 0.0356774 * z**3 + 0.797885 * z
-    return 0.5 * torch.tanh(u) + (0.0535161 * z**3 + 0.398942 * z) / torch.cosh(u) ** 2 + 0.5
-
-
-def _gelu_grad(z: torch.Tensor, approximate: str) -> torch.Tensor:
-    """Exact derivative of ``F.gelu(z, approximate=...)`` (what autograd puts into ``grad_in``)."""
-    import torch
-
-    if approximate == "tanh":
-        k = math.sqrt(2.0 / math.pi)
-        u = k * (z + 0.044715 * z**3)
-        t = torch.tanh(u)
-        return 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * k * (1 + 3 * 0.044715 * z * z)
-    return 0.5 * (1 + torch.erf(z / math.sqrt(2.0))) + z * torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-
-
-def _guided_fn(kind: str, rule: str, approximate: str = "none") -> Any:
-    """An autograd Function: the module's forward, the guided backward of ``rule`` (module doc)."""
-    import torch
-    import torch.nn.functional as F
-
-    class Guided(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx: Any, inp: torch.Tensor) -> torch.Tensor:
-            ctx.save_for_backward(inp)
-            if kind == "relu":
-                return inp.clamp(min=0)
-            if kind == "silu":
-                return F.silu(inp)
-            return F.gelu(inp, approximate=approximate)
-
-        @staticmethod
-        def backward(ctx: Any, g: torch.Tensor) -> torch.Tensor:
-            (z,) = ctx.saved_tensors
-            if kind == "relu":
-                return g.clamp(min=0) * (z > 0).to(g.dtype)
-            exact = _silu_grad(z) if kind == "silu" else _gelu_grad(z, approximate)
-            if rule == "positive_grad":
-                return exact * g.clamp(min=0)
-            outer = exact if kind == "silu" else _gelu_tanh_grad_langlois(z)
-            return outer * (exact * g).clamp(min=0)
-
-    return Guided
-
-
-def _activation_kind(m: nn.Module) -> str | None:
-    from torch import nn
-
-    if isinstance(m, nn.ReLU):
-        return "relu"
-    if isinstance(m, nn.SiLU) or type(m).__name__ in ("SiLU", "Swish"):
-        return "silu"
-    if isinstance(m, nn.GELU) or type(m).__name__ == "GELU":
-        return "gelu"
-    return None
-
-
-@contextlib.contextmanager
-def guided_relus(net: nn.Module, rule: str = "langlois2021") -> Iterator[int]:
-    """Within the block every ReLU / SiLU / GELU of ``net`` back-propagates with ``rule``; yields their
-    count. Raises :class:`LuabError` when the rule does not cover the model (module doc)."""
-    name = getattr(net, "model_name", "") or type(net).__name__
-    acts = [(m, _activation_kind(m)) for m in net.modules()]
-    acts = [(m, k) for m, k in acts if k is not None]
-    uncovered = sorted({type(m).__name__ for m in net.modules() if type(m).__name__ in _UNCOVERED})
-    non_relu = sorted({type(m).__name__ for m, k in acts if k != "relu"})
-    if rule not in GBP_RULES:
-        raise LuabError(f"unknown guided-backprop rule {rule!r}; use one of {', '.join(GBP_RULES)}")
-    if uncovered:
-        raise LuabError(
-            f"guided backprop: model {name!r} uses {', '.join(uncovered)}, which the paper's rule "
-            "(Langlois et al. 2021 code: ReLU, SiLU, GELU only) does not cover. Use --method gradient, "
-            "gradcam or scorecam for it"
-        )
-    if rule == "relu_only" and (non_relu or not acts):
-        raise LuabError(
-            f"guided backprop (rule relu_only) needs a ReLU network; model {name!r} uses "
-            f"{', '.join(non_relu) or 'no ReLU'}. Use the langlois2021 rule or --method gradient/gradcam"
-        )
-    if not acts:
-        raise LuabError(f"guided backprop: model {name!r} has no ReLU, SiLU or GELU to guide")
-    patched = []
-    for m, kind in acts:
-        fn = _guided_fn(kind, rule, str(getattr(m, "approximate", "none")))  # type: ignore[arg-type]
-        m.forward = fn.apply  # instance attribute shadows the class method; removed below
-        patched.append(m)
-    try:
-        yield len(patched)
-    finally:
-        for m in patched:
-            del m.forward
-
-
-def _gbp_gradient(
-    net: LuabNet, x: torch.Tensor, targets: torch.Tensor, rule: str = "langlois2021"
-) -> torch.Tensor:
-    with guided_relus(net, rule):
-        return _input_gradient(net, x, targets)
-
-
-@SALIENCY_METHODS.register("gbp")
-def gbp(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-    """Guided backpropagation, reduced over channels."""
-    cfg = _config(kw)
-    return reduce_channels(_gbp_gradient(net, x, targets, cfg.gbp_rule), cfg.reduce)
-
-
-def denormalise(net: LuabNet, x: torch.Tensor) -> torch.Tensor:
-    """Normalised input -> image on the [0, 1] scale, using the net's own mean/std."""
-    import torch
-
-    mean = torch.tensor(net.input_mean, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-    std = torch.tensor(net.input_std, device=x.device, dtype=x.dtype).view(1, -1, 1, 1)
-    return x * std + mean
-
-
-@SALIENCY_METHODS.register("gbp_x_image")
-def gbp_x_image(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-    """GBP gradient times the input (normalised tensor, or the [0, 1] image), reduced over channels."""
-    cfg = _config(kw)
-    factor = x if cfg.image_factor == "normalised" else denormalise(net, x)
-    return reduce_channels(_gbp_gradient(net, x, targets, cfg.gbp_rule) * factor, cfg.reduce)
-
-
-def smoothgrad_noise(
-    x: torch.Tensor, samples: int, noise: float, seed: int, convention: str = "langlois2021"
-) -> torch.Tensor:
-    """(B*samples, C, H, W) noisy copies (image-major). Per image ``sigma = noise * (max - min)``; the
-    noise std is ``sigma**2`` (``langlois2021``, their code) or ``sigma`` (``fraction``)."""
-    import torch
-
-    b = x.shape[0]
-    rng = torch.Generator().manual_seed(int(seed))
-    eps = torch.randn((b, samples, *x.shape[1:]), generator=rng, dtype=torch.float32).to(x.device, x.dtype)
-    sigma = noise * (x.flatten(1).amax(1) - x.flatten(1).amin(1)).view(b, 1, 1, 1, 1)
-    std = sigma**2 if convention == "langlois2021" else sigma
-    return (x.unsqueeze(1) + std * eps).flatten(0, 1)
-
-
-@SALIENCY_METHODS.register("sgbp")
-def sgbp(
-    net: LuabNet,
-    x: torch.Tensor,
-    targets: torch.Tensor,
-    *,
-    seed: int = 0,
-    samples: int | None = None,
-    noise: float | None = None,
-    samples_per_pass: int | None = None,
-    **kw: Any,
-) -> torch.Tensor:
-    """SmoothGrad-GBP over ``samples`` noisy copies (module doc for the noise and averaging order).
-
-    ``samples_per_pass`` rows of the (B*samples) noisy stack go through the net at once (default: the
-    samples of as many whole images as fit in :data:`SMOOTHGRAD_ROWS_PER_PASS` rows, at least one
-    image's); ``1`` runs the samples one by one (same result up to float rounding, for the benchmark).
-    """
-    import torch
-
-    cfg = _config(kw)
-    samples = samples or cfg.samples
-    noise = cfg.noise_level if noise is None else noise
-    b = x.shape[0]
-    noisy = smoothgrad_noise(x, samples, noise, seed, cfg.noise)
-    rep_targets = targets.repeat_interleave(samples)
-    step = samples_per_pass or max(samples, (SMOOTHGRAD_ROWS_PER_PASS // samples) * samples)
-    parts = []
-    with guided_relus(net, cfg.gbp_rule):
-        for start in range(0, noisy.shape[0], step):
-            sl = slice(start, start + step)
-            g = _input_gradient(net, noisy[sl], rep_targets[sl])
-            parts.append(g if cfg.average == "gradients" else reduce_channels(g, cfg.reduce))
-    stacked = torch.cat(parts)
-    if cfg.average == "gradients":
-        mean_grad = stacked.view(b, samples, *x.shape[1:]).mean(1)
-        return reduce_channels(mean_grad, cfg.reduce)
-    return stacked.view(b, samples, *x.shape[2:]).mean(1)
-
-
-def _is_vit(backbone: nn.Module) -> bool:
-    blocks = getattr(backbone, "blocks", None)
-    return (
-        blocks is not None
-        and getattr(backbone, "patch_embed", None) is not None
-        and (hasattr(blocks[-1], "norm1"))
-    )
-
-
-def _cam_layer(
-    backbone: nn.Module, cam_layer: str = "langlois2021"
-) -> tuple[nn.Module | None, tuple[int, int] | None, int]:
-    """(module whose output is the CAM feature map or None = forward_features, token grid, prefix tokens)."""
-    if _is_vit(backbone):
-        grid = tuple(int(g) for g in backbone.patch_embed.grid_size)  # type: ignore[union-attr]
-        return backbone.blocks[-1].norm1, grid, int(getattr(backbone, "num_prefix_tokens", 1))  # type: ignore[index,return-value]
-    if cam_layer == "langlois2021" and hasattr(backbone, "blocks") and hasattr(backbone, "conv_head"):
-        return backbone.blocks, None, 0  # type: ignore[return-value]  # their EfficientNet layer
-    return None, None, 0
-
-
-def _to_spatial(act: torch.Tensor, grid: tuple[int, int] | None, prefix: int) -> torch.Tensor:
-    """Feature map (B, K, h, w): CNN maps pass through, ViT tokens (B, N, D) are reshaped to the grid."""
-    if act.ndim == 4:
-        return act
-    if act.ndim == 3 and grid is not None:
-        tokens = act[:, prefix:, :]
-        if tokens.shape[1] != grid[0] * grid[1]:
-            raise LuabError(f"cannot reshape {tokens.shape[1]} tokens to the patch grid {grid} for a CAM")
-        return tokens.transpose(1, 2).reshape(act.shape[0], act.shape[2], *grid)
-    raise LuabError(
-        f"CAM methods need a (B, C, h, w) feature map or ViT tokens; got shape {tuple(act.shape)}"
-    )
-
-
-def _features_and_logits(
-    net: LuabNet, x: torch.Tensor, cam_layer: str = "langlois2021"
-) -> tuple[torch.Tensor, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
-    """(raw CAM-layer output kept in the graph, logits, function making it (B, K, h, w))."""
-    layer, grid, prefix = _cam_layer(net.backbone, cam_layer)
-    if layer is None:
-        feats = net.backbone.forward_features(x)
-        logits = net.backbone.get_classifier()(net.backbone.forward_head(feats, pre_logits=True))
-        return feats, logits, lambda a: _to_spatial(a, None, 0)
-    captured: list[Any] = []
-    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out))
-    try:
-        logits = net(x).logits
-    finally:
-        handle.remove()
-    return captured[-1], logits, lambda a: _to_spatial(a, grid, prefix)
-
-
-def _upsample(cam: torch.Tensor, size: tuple[int, int], align_corners: bool = False) -> torch.Tensor:
-    import torch.nn.functional as F
-
-    return F.interpolate(cam.unsqueeze(1), size=size, mode="bilinear", align_corners=align_corners).squeeze(1)
-
-
-def _minmax(t: torch.Tensor) -> torch.Tensor:
-    """Each (h, w) map of (B, h, w) scaled to [0, 1]; constant maps become 0."""
-    import torch
-
-    lo = t.flatten(1).amin(1).view(-1, 1, 1)
-    hi = t.flatten(1).amax(1).view(-1, 1, 1)
-    return torch.where(hi > lo, (t - lo) / (hi - lo).clamp_min(1e-30), torch.zeros_like(t))
-
-
-def ozbulak_resize(cam: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Ozbulak's CAM output step: min-max to [0, 1], ``uint8(cam * 255)``, PIL resize with the
-    antialiasing (Lanczos) filter to ``size``, ``/ 255``. (B, h, w) -> (B, H, W) float32."""
-    import numpy as np
-    import torch
-    from PIL import Image
-
-    scaled = (_minmax(cam.detach().float().cpu()) * 255).numpy().astype(np.uint8)  # np.uint8 truncates
-    out = [
-        np.asarray(Image.fromarray(m).resize((size[1], size[0]), Image.Resampling.LANCZOS), dtype=np.float32)
-        / 255.0
-        for m in scaled
-    ]
-    return torch.from_numpy(np.stack(out)).to(cam.device)
-
-
-def _style(net: LuabNet, cfg: SaliencyConfig) -> str:
-    """``ozbulak`` (CNN, paper code), ``jacobgil`` (ViT, paper code) or ``luab-v1``."""
-    if cfg.cam_style == "luab-v1":
-        return "luab-v1"
-    return "jacobgil" if _is_vit(net.backbone) else "ozbulak"
-
-
-@SALIENCY_METHODS.register("gradcam")
-def gradcam(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-    """Grad-CAM on the CAM layer (module doc), upsampled to the input size."""
-    import torch
-
-    cfg = _config(kw)
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)  # so a frozen backbone still builds a graph
-        raw, logits, spatial = _features_and_logits(net, x, cfg.cam_layer)
-        (raw_grads,) = torch.autograd.grad(_target_scores(logits, targets), raw)
-    acts, grads = spatial(raw.detach()), spatial(raw_grads)
-    weights = grads.mean(dim=(2, 3), keepdim=True)
-    size = tuple(x.shape[2:])
-    style = _style(net, cfg)
-    if style == "ozbulak":
-        return ozbulak_resize(torch.relu(1.0 + (weights * acts).sum(1)), size)  # type: ignore[arg-type]
-    cam = torch.relu((weights * acts).sum(1))
-    return _upsample(cam, size)  # type: ignore[arg-type]
-
-
-@SALIENCY_METHODS.register("scorecam")
-def scorecam(
-    net: LuabNet, x: torch.Tensor, targets: torch.Tensor, *, batch_size: int = 64, **kw: Any
-) -> torch.Tensor:
-    """Score-CAM: every channel masks the input once (``batch_size`` masked images per forward)."""
-    import torch
-
-    cfg = _config(kw)
-    style = _style(net, cfg)
-    size = tuple(x.shape[2:])
-    with torch.no_grad():
-        raw, _, spatial = _features_and_logits(net, x, cfg.cam_layer)
-        acts = spatial(raw)
-        k = acts.shape[1]
-        up = _upsample(acts.flatten(0, 1), size, align_corners=style == "jacobgil").view(  # type: ignore[arg-type]
-            acts.shape[0], k, *size
-        )
-        lo = up.flatten(2).amin(2)[..., None, None]
-        hi = up.flatten(2).amax(2)[..., None, None]
-        if style == "jacobgil":
-            masks = (up - lo) / (hi - lo + 1e-8)
-        else:
-            masks = torch.where(hi > lo, (up - lo) / (hi - lo).clamp_min(1e-12), torch.zeros_like(up))
-        base = torch.softmax(net(torch.zeros_like(x[:1])).logits, 1) if style == "luab-v1" else None
-        cams = []
-        for i in range(x.shape[0]):
-            t = int(targets[i])
-            scores = []
-            for start in range(0, k, batch_size):
-                m = masks[i, start : start + batch_size].unsqueeze(1)  # (k, 1, H, W)
-                logits = net(x[i : i + 1] * m).logits
-                if style == "jacobgil":
-                    scores.append(logits[:, t])
-                else:
-                    p = torch.softmax(logits, 1)[:, t]
-                    scores.append(p - base[0, t] if base is not None else p)
-            w = torch.cat(scores)
-            if style == "jacobgil":
-                w = torch.softmax(w, 0)
-            if style == "ozbulak":  # their loop skips channels whose upsampled map is constant
-                w = torch.where((hi[i, :, 0, 0] > lo[i, :, 0, 0]), w, torch.zeros_like(w))
-                cams.append(torch.relu(1.0 + (w.view(-1, 1, 1) * acts[i]).sum(0)))
-            else:
-                cams.append(torch.relu((w.view(-1, 1, 1) * acts[i]).sum(0)))
-        cam = torch.stack(cams)
-    if style == "ozbulak":
-        return ozbulak_resize(cam, size)  # type: ignore[arg-type]
-    return _upsample(cam, size)  # type: ignore[arg-type]
-
-
-@SALIENCY_METHODS.register("cameras")
-def cameras(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
-    """CAMERAS: activations x gradients of the CAM layer averaged over input resolutions (module doc)."""
-    import torch
-    import torch.nn.functional as F
-
-    cfg = _config(kw)
-    if _is_vit(net.backbone):
-        raise LuabError(
-            "cameras does not apply to ViTs: the paper's code refuses it ('CAMERAS cannot be applied "
-            "to ViT'; the position embeddings fix the input grid). Use gradcam or scorecam"
-        )
-    size = tuple(int(s) for s in x.shape[2:])
-    feats = grads = None
-    for i, scale in enumerate(cfg.cameras_scales):
-        xi = x
-        if i > 0:
-            res = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-            xi = F.interpolate(x, size=res, mode="bicubic", align_corners=False)
-        with torch.enable_grad():
-            xi = xi.detach().requires_grad_(True)
-            raw, logits, spatial = _features_and_logits(net, xi, cfg.cam_layer)
-            (g,) = torch.autograd.grad(_target_scores(logits, targets), raw)
-        a = F.interpolate(spatial(raw.detach()), size=size, mode="bilinear", align_corners=False)
-        gg = F.interpolate(spatial(g), size=size, mode="bilinear", align_corners=False)
-        feats = a if feats is None else feats + a
-        grads = gg if grads is None else grads + gg
-    n = len(cfg.cameras_scales)
-    cam = torch.relu(((feats / n) * (grads / n)).sum(1))  # type: ignore[operator]
-    return _minmax(cam)
 
 
 def method_names(spec: str) -> list[str]:

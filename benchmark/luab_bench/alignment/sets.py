@@ -104,11 +104,7 @@ def load_alignment_set(
         groups = None
         if maps == "byproducts":
             records = hm.simulate_records(directory, split, annotators=annotators, seed=seed)
-            human = hm.byproduct_density_maps(records, ids, kernel)
-            kept = list(human.ids)
-            human.resampler = lambda n, s: hm.bootstrap_byproduct_maps(
-                records, kept, kernel, n_boot=n, seed=s
-            )
+            human = hm.byproduct_density_maps(records, ids, kernel)  # with its annotator resampler
     else:
         from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco, load_coco_split
 

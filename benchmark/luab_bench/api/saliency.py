@@ -12,7 +12,7 @@ the input's grid, float32 on the CPU, and the same for the same ``seed`` (random
 calls methods only by name, through ``alignment.saliency.compute_saliency``.
 
 The registry of methods is ``alignment.saliency.SALIENCY_METHODS`` (a ``Registry[SaliencyMethod]``,
-typed by this contract once the alignment package imports it; see docs/ARCHITECTURE.md, "Contracts").
+typed by this contract; see docs/ARCHITECTURE.md, "Contracts").
 """
 
 from __future__ import annotations

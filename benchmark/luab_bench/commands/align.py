@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from luab_bench.alignment.choices import CONVENTIONS, DEFAULT_CONVENTIONS, DEFAULT_TARGET, TARGETS
 from luab_bench.cli_options import (
     SEED_TYPE,
     opt_allow_code,
@@ -17,6 +21,47 @@ from luab_bench.cli_options import (
     opt_progress,
 )
 from luab_bench.errors import LuabError
+
+if TYPE_CHECKING:
+    from luab_bench.alignment.spec import AlignSpec
+
+#: CLI options that become the :class:`~luab_bench.alignment.spec.AlignSpec` (option -> field)
+_SPEC_OPTIONS = {
+    "variant": "variant",
+    "maps": "maps",
+    "measure": "measure",
+    "target": "target",
+    "conventions": "conventions",
+    "split": "split",
+    "limit": "limit",
+    "annotators": "annotators",
+    "kernel_sigma": "kernel_sigma",
+    "split_half": "split_half",
+    "all_measures": "all_measures",
+    "masking": "run_masking",
+    "n_boot": "n_boot",
+    "seed": "seed",
+}
+
+
+def _with_spec(fn: Callable[..., None]) -> Callable[..., None]:
+    """Build the AlignSpec once at the CLI edge from the spec options (and ``--method``) and pass it
+    to the command as ``spec``: an explicit method list is a request (a method that does not apply is
+    an error), ``all`` skips such methods and prints why."""
+
+    @functools.wraps(fn)
+    def wrapper(**opts: Any) -> None:
+        from luab_bench.alignment.saliency import method_names
+        from luab_bench.alignment.spec import AlignSpec
+
+        methods = opts.pop("methods")
+        values = {field: opts.pop(option) for option, field in _SPEC_OPTIONS.items()}
+        spec = AlignSpec(
+            methods=tuple(method_names(methods)), skip_inapplicable=methods.strip() == "all", **values
+        )
+        fn(spec=spec, **opts)
+
+    return wrapper
 
 
 @click.command()
@@ -56,15 +101,15 @@ from luab_bench.errors import LuabError
 )
 @click.option(
     "--target",
-    type=click.Choice(["top", "true"]),
-    default="top",
+    type=click.Choice(TARGETS),
+    default=DEFAULT_TARGET,
     show_default=True,
     help="Class the maps explain: the model's top prediction (Langlois et al. SI §A.2) or the label.",
 )
 @click.option(
     "--conventions",
-    type=click.Choice(["langlois2021", "luab-v1"]),
-    default="langlois2021",
+    type=click.Choice(CONVENTIONS),
+    default=DEFAULT_CONVENTIONS,
     show_default=True,
     help="Saliency, blur, Human PC and masking conventions: the paper's code, or luab-bench's earlier ones.",
 )
@@ -122,6 +167,7 @@ from luab_bench.errors import LuabError
 @opt_allow_code
 @opt_device
 @opt_progress
+@_with_spec
 def align(
     checkpoint: Path | None,
     model: str | None,
@@ -129,22 +175,8 @@ def align(
     sha256: str | None,
     pretrained: bool,
     point_head: bool,
-    variant: str | None,
-    maps: str,
-    measure: str | None,
-    methods: str,
-    target: str,
-    conventions: str,
     model_args: tuple[str, ...],
-    split: str,
-    limit: int,
-    annotators: int,
-    kernel_sigma: float,
-    split_half: bool,
-    all_measures: bool,
-    masking: bool,
-    n_boot: int,
-    seed: int,
+    spec: AlignSpec,
     out: Path | None,
     key: Path | None,
     plots: Path | None,
@@ -154,17 +186,7 @@ def align(
 ) -> None:
     """Passive attention vs human selectivity (Langlois et al. 2021): r, sigma, rho, NSS, masking test."""
     from luab_bench import pipeline
-    from luab_bench.alignment.report import (
-        AlignConfig,
-        align_result,
-        align_set,
-        convention_fields,
-        default_measure,
-        plot_sigma_curves,
-        write_alignment,
-    )
-    from luab_bench.alignment.saliency import method_names
-    from luab_bench.alignment.sets import load_alignment_set
+    from luab_bench.alignment.report import align_result, align_set, plot_sigma_curves, write_alignment
 
     if (checkpoint is None) == (model is None):
         raise LuabError("give exactly one of --checkpoint DIR or --model NAME")
@@ -177,34 +199,10 @@ def align(
         raise LuabError("--key signs the result given by --out; add --out RESULT.json")
     if out is not None and not out.is_file():
         raise LuabError(f"{out}: result file not found; create it with `luab-bench evaluate` first")
-    names = tuple(method_names(methods))
-    # an explicit method list is a request: a method that does not apply is an error; 'all' skips it
-    skip = methods.strip() == "all"
     echo = (lambda m: click.echo(f"  {m}")) if progress else None
     if checkpoint is not None:
         outcome = align_result(
-            out,
-            checkpoint,
-            data_dir=data_dir,
-            device=device,
-            methods=names,
-            limit=limit,
-            seed=seed,
-            key=key,
-            progress=echo,
-            split=split,
-            maps=maps,
-            measure=measure,
-            annotators=annotators,
-            kernel_sigma=kernel_sigma,
-            n_boot=n_boot,
-            split_half=split_half,
-            run_masking=masking,
-            skip_inapplicable=skip,
-            variant=variant,
-            target=target,
-            conventions=conventions,
-            all_measures=all_measures,
+            out, checkpoint, spec, data_dir=data_dir, device=device, key=key, progress=echo
         )
         if outcome.report is None or not outcome.report.scores:
             raise LuabError(f"{checkpoint}: alignment skipped: {outcome.skipped}")
@@ -212,38 +210,14 @@ def align(
     else:
         from luab_bench.model_spec import build_model, parse_model_spec
 
-        spec = parse_model_spec(
+        mspec = parse_model_spec(
             model, weights=weights, sha256=sha256, pretrained=pretrained, point_head=point_head
         )
         dev = pipeline.resolve_device(device)
-        aset = load_alignment_set(
-            variant or "synthetic",
-            data_dir,
-            split=split,
-            limit=limit,
-            maps=maps,
-            annotators=annotators,
-            kernel_sigma=kernel_sigma,
-            seed=seed,
-            progress=progress,
-        )
-        loaded = build_model(spec, aset.num_classes, init_seed=seed, **kwargs)
+        aset = spec.load_set(spec.variant or "synthetic", data_dir, progress=progress)
+        loaded = build_model(mspec, aset.num_classes, init_seed=spec.seed, **kwargs)
         net = loaded.net.to(dev).eval()
-        if conventions != "langlois2021":
-            aset.human.pc_convention = conventions
-        cfg = AlignConfig(
-            methods=names,
-            measure=default_measure(maps, measure),
-            n_boot=n_boot,
-            split_half=split_half,
-            masking=masking,
-            seed=seed,
-            data_label=aset.label,
-            skip_inapplicable=skip,
-            **convention_fields(conventions),
-            target=target,
-            all_measures=all_measures,
-        )
+        cfg = spec.config(aset.label)
         state = (
             "untrained"
             if loaded.provenance["weights"] is None

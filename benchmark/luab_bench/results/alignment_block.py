@@ -3,7 +3,8 @@
 The r-vs-sigma curves of the human-alignment test behind the ``align_*`` metrics (Langlois et al.
 2021, SI §D), what the site plots: one :class:`AlignmentCurve` per saliency method (or reference
 map), the paired t-test matrix (:class:`AlignmentPairwise`), how the Human PC was built
-(:class:`AlignmentHumanPC`) and every map's peak against every human measure (:class:`AlignmentPeak`).
+(:class:`AlignmentHumanPC`), every map's peak against every human measure (:class:`AlignmentPeak`)
+and, optionally, each curve's per-image r with the block's image ids (paired tests across models).
 ``ALIGNMENT_1_2_BLOCK`` / ``ALIGNMENT_1_2_CURVE`` name the fields a 1.1 file may not hold.
 """
 
@@ -39,6 +40,11 @@ class AlignmentCurve(StrictModel):
     cv_train_r: MetricFloat | None = Field(None, description="split-half: mean training-half peak r")
     cv_test_r: MetricFloat | None = Field(None, description="split-half: mean held-out r")
     cv_test_sd: MetricFloat | None = None
+    per_image_r: list[MetricFloat | None] | None = Field(
+        None,
+        description="r of each image of the block's image_ids at best_sigma (null: undefined); for paired "
+        "t-tests across models (SI §D.3)",
+    )
 
     @model_validator(mode="after")
     def _same_length(self) -> AlignmentCurve:
@@ -50,7 +56,7 @@ class AlignmentCurve(StrictModel):
         return self
 
 
-ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc", "per_measure")
+ALIGNMENT_1_2_BLOCK = ("conventions", "pairwise", "human_pc", "per_measure", "image_ids", "human_boot_note")
 ALIGNMENT_1_2_CURVE = (
     "kind",
     "n",
@@ -63,6 +69,7 @@ ALIGNMENT_1_2_CURVE = (
     "cv_train_r",
     "cv_test_r",
     "cv_test_sd",
+    "per_image_r",
 )
 
 
@@ -116,3 +123,21 @@ class Alignment(StrictModel):
     per_measure: dict[StrictStr, list[AlignmentPeak]] | None = Field(
         None, description="peak r and sigma of every map against every human measure (methods x measures)"
     )
+    image_ids: list[StrictStr] | None = Field(
+        None, description="the images (units) behind each curve's per_image_r, in that order"
+    )
+    human_boot_note: StrictStr | None = Field(
+        None, description="how the human-data error bars were made, or why they could not be (one line)"
+    )
+
+    @model_validator(mode="after")
+    def _per_image_lengths(self) -> Alignment:
+        for c in self.curves:
+            if c.per_image_r is not None and (
+                self.image_ids is None or len(c.per_image_r) != len(self.image_ids)
+            ):
+                raise ValueError(
+                    f"curve {c.method!r}: per_image_r needs the block's image_ids and the same length "
+                    f"({len(c.per_image_r)} vs {len(self.image_ids or [])})"
+                )
+        return self
