@@ -69,7 +69,7 @@ def _split(cls: type, fields: Mapping[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - names - set(_DATA_FIELDS))
     if unknown:
-        raise TypeError(f"{cls.__name__}: unexpected argument(s) {', '.join(unknown)}")
+        raise TypeError(f"{cls.__name__}: unexpected keyword argument(s) {', '.join(unknown)}")
     return {k: v for k, v in fields.items() if k in names and k != "data"}
 
 
