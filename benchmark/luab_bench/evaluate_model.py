@@ -73,18 +73,35 @@ def evaluate_model(job: ModelEvalSpec | None = None, /, **fields: Any) -> Path:
 def evaluate_model_net(job: ModelEvalSpec) -> tuple[Path, Any]:
     """Build ``job.spec``, evaluate it on ``job.suite``, write the result once (signed with ``job.key``).
 
+    Returns the result path and the evaluated model (see :func:`assess_model`).
+    """
+    doc, net = assess_model(job)
+    return _write(job, doc), net
+
+
+def _write(job: ModelEvalSpec, doc: dict[str, Any]) -> Path:
+    from luab_bench.results.schema import Result
+    from luab_bench.run.evaluation import result_path, write_signed
+
+    result = Result.model_validate(doc)
+    path = result_path(result, out=job.out, results_dir=job.results_dir)
+    write_signed(path, result, job.key)
+    return path
+
+
+def assess_model(job: ModelEvalSpec) -> tuple[dict[str, Any], Any]:
+    """Build ``job.spec`` and evaluate it on ``job.suite``: (the result document, the model).
+
     ``job.protocol``: how the model was trained (a registered name or YAML), recorded as is; None
     records ``external``. ``num_classes`` defaults to the suite's label space. ``seed`` seeds the
     bootstrap intervals (and a random init). ``extra`` is merged into the result document (``rescore``).
-    Returns the result path and the evaluated model.
     """
     from luab_bench.device import resolve_device
     from luab_bench.model_spec import build_model
     from luab_bench.preprocess import apply_input_size, resolved_preprocessing
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
-    from luab_bench.results.schema import SCHEMA_VERSION, Result
-    from luab_bench.run.evaluation import result_path, write_signed
+    from luab_bench.results.schema import SCHEMA_VERSION
     from luab_bench.suites.base import SUITES
 
     spec, suite, seed, echo = job.spec, job.suite, job.seed, job.echo
@@ -159,36 +176,39 @@ def evaluate_model_net(job: ModelEvalSpec) -> tuple[Path, Any]:
         "signature": None,
         **(job.extra or {}),
     }
-    result = Result.model_validate(doc)
-    path = result_path(result, out=job.out, results_dir=job.results_dir)
-    write_signed(path, result, job.key)
-    return path, net
+    return doc, net
 
 
 def run_without_training(job: ModelEvalSpec, *, align: bool = True) -> Path:
-    """``run --no-train``: evaluate ``job.spec`` as is, align it with the embedded human maps, sign."""
-    path, net = evaluate_model_net(job)
+    """``run --no-train``: evaluate ``job.spec`` as is, align it with the embedded human maps (merged
+    into the result in memory), then sign and write the result once."""
+    doc, net = assess_model(job)
     suite, echo = job.suite, job.echo
-    if not align:
-        return path
-    if suite not in ("synthetic", "synthetic-coco"):
+    if align and suite not in ("synthetic", "synthetic-coco"):
         echo(f"alignment skipped: human maps exist here only for the embedded data, not {suite!r}")
-        return path
+    elif align:
+        _align_into(doc, net, job)
+    return _write(job, doc)
+
+
+def _align_into(doc: dict[str, Any], net: Any, job: ModelEvalSpec) -> None:
+    """Score ``net``'s saliency against the embedded human maps; merge the ``align_*`` metrics and the
+    ``alignment`` block into ``doc`` (what ``alignment.report.write_alignment`` does to a fresh file)."""
     from luab_bench.alignment.report import (
         DEFAULT_LIMIT,
         DEFAULT_METHODS,
         AlignConfig,
         align_set,
         default_measure,
-        write_alignment,
     )
     from luab_bench.alignment.sets import load_alignment_set
     from luab_bench.device import resolve_device
-    from luab_bench.results.schema import load_result
+    from luab_bench.results.schema import SCHEMA_VERSION
 
+    echo = job.echo
     echo(f"Aligning {job.spec.text} with human maps (saliency vs simulated annotators' clicks)")
     aset = load_alignment_set(
-        load_result(path).suite.variant or suite, Path(job.data_dir), split="val", limit=DEFAULT_LIMIT,
+        doc["suite"]["variant"] or job.suite, Path(job.data_dir), split="val", limit=DEFAULT_LIMIT,
         maps="byproducts", seed=0,
     )  # fmt: skip
     cfg = AlignConfig(
@@ -200,8 +220,11 @@ def run_without_training(job: ModelEvalSpec, *, align: bool = True) -> Path:
     for method, why in report.skipped.items():
         echo(f"alignment: {method} skipped: {why}")
     if report.scores:
-        write_alignment(path, report, key=job.key)
-    return path
+        doc.update(
+            schema_version=SCHEMA_VERSION,
+            metrics={**doc["metrics"], **report.metrics()},
+            alignment=report.alignment_block(),
+        )
 
 
 def run_no_train_command(job: ModelEvalSpec, *, runs_dir: Path, site_dir: Path, align: bool) -> Path:

@@ -15,6 +15,7 @@ import click
 from luab_bench.cli_options import (
     opt_allow_code,
     opt_data_dir,
+    opt_data_root,
     opt_device,
     opt_epochs,
     opt_key,
@@ -187,12 +188,8 @@ def train(**opts: Any) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="With --model: bootstrap/init seed.")
 @opt_data_dir
-@click.option(
-    "--data-root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    envvar="LUAB_BENCH_DATA_ROOT",
-    help="Folder of released datasets for a real suite (imagenet, coco, wsol); env LUAB_BENCH_DATA_ROOT.",
+@opt_data_root(
+    "Folder of released datasets for a real suite (imagenet, coco, wsol); env LUAB_BENCH_DATA_ROOT."
 )
 @opt_out("Result JSON path (default: <results-dir>/<stable name>.json).")
 @opt_results_dir("Directory for the result when --out is not given.")

@@ -196,7 +196,7 @@ def assess(
         "created_at": created_at(),
         "model": {
             "name": meta["model"]["name"],
-            "source": "timm",
+            "source": "timm",  # result schema: where the model comes from (not a training source)
             "pretrained": False,
             "num_params": int(sum(p.numel() for p in net.backbone.parameters())),
         },
