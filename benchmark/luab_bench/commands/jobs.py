@@ -90,6 +90,7 @@ def run(**opts: Any) -> None:
     from luab_bench.seeds import parse_seeds
 
     seeds_spec, no_train, protocol = opts.pop("seeds_spec"), opts.pop("no_train"), opts.pop("protocol")
+    seeds = tuple(parse_seeds(seeds_spec)) if seeds_spec is not None else None
     if no_train:
         from luab_bench.evaluate_model import run_no_train_command
 
@@ -104,7 +105,7 @@ def run(**opts: Any) -> None:
     data = source_request(opts, progress=opts["progress"], echo=click.echo)
     spec = pipeline.RunSpec(
         protocols=tuple(pipeline.expand_protocols(protocol, opts["suite"])),
-        seeds=tuple(parse_seeds(seeds_spec)) if seeds_spec is not None else (seed,),
+        seeds=seeds or (seed,),
         data=data, echo=click.echo, **opts,
     )  # fmt: skip
     outcome = pipeline.run(spec)
