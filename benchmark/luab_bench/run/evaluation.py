@@ -20,7 +20,7 @@ from typing import Any
 from luab_bench.data.prepare import GENERATED_SOURCES, generated_dataset
 from luab_bench.errors import LuabError
 from luab_bench.run.names import own_training
-from luab_bench.run.spec import Echo, EvalSpec, _noop
+from luab_bench.run.spec import Echo, EvalSpec, no_echo
 
 
 @dataclasses.dataclass
@@ -135,7 +135,7 @@ def assess(
     dev: str,
     image_size: int | None = None,
     progress: bool = True,
-    echo: Echo = _noop,
+    echo: Echo = no_echo,
 ) -> Assessment:
     """Evaluate ``trained.net`` on ``suite`` (None = its training suite); assemble the result document.
 
@@ -260,7 +260,7 @@ def evaluate_checkpoint(spec: EvalSpec | None = None, /, **fields: Any) -> Path:
     spec = spec if spec is not None else EvalSpec(**fields)
     ctx, dev = init_distributed(resolve_device(spec.device))
     try:
-        progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, _noop)  # rank 0 prints
+        progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, no_echo)  # rank 0 prints
         check_evaluation_meta(read_checkpoint_meta(spec.checkpoint), spec.checkpoint)  # before any build
         net, meta = load_checkpoint(spec.checkpoint, dev)
         done = assess(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from luab_bench.errors import LuabError
-from luab_bench.run.spec import Echo, _noop
+from luab_bench.run.spec import Echo, no_echo
 
 
-def throwaway_key(runs_dir: Path, echo: Echo = _noop) -> Path:
+def throwaway_key(runs_dir: Path, echo: Echo = no_echo) -> Path:
     """Make (once) a throw-away signing key under ``runs_dir`` and say so loudly."""
     from luab_bench.results.signing import generate_keypair
 
@@ -23,7 +23,7 @@ def throwaway_key(runs_dir: Path, echo: Echo = _noop) -> Path:
     return Path(priv)
 
 
-def signing_key(key: Path | None, runs_dir: Path, echo: Echo = _noop) -> Path:
+def signing_key(key: Path | None, runs_dir: Path, echo: Echo = no_echo) -> Path:
     """``key`` when it is a file (missing: an error with the fix), else :func:`throwaway_key`."""
     if key is None:
         return throwaway_key(Path(runs_dir), echo)

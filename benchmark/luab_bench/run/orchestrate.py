@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.run import evaluation
-from luab_bench.run.spec import Echo, RunSpec
+from luab_bench.run.spec import Echo, RunSpec, no_echo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,7 @@ def run_job(spec: RunSpec, protocol: str, protocol_name: str, seed: int) -> JobO
         t0 = time.perf_counter()
         trained = train_net(train_spec, ctx, dev)
         train_s = time.perf_counter() - t0
-        progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, lambda _: None)
+        progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, no_echo)
         done = evaluation.assess(
             ctx, trained, suite=spec.suite, data_dir=spec.data.data_dir, data_root=spec.data.data_root,
             dev=dev, progress=progress, echo=echo,

@@ -26,8 +26,8 @@ DEFAULT_RESULTS_DIR = Path("leaderboard/results")
 DEFAULT_SITE_DIR = Path("leaderboard/site")
 
 
-def _noop(_: str) -> None:
-    pass
+def no_echo(_: str) -> None:
+    """An ``echo`` that prints nothing (the default, and every rank but 0)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +89,7 @@ class TrainSpec:
     resume: bool = False
     checkpoint_every_steps: int = 0
     progress: bool = True
-    echo: Echo = _noop
+    echo: Echo = no_echo
 
     @classmethod
     def from_fields(cls, **fields: Any) -> TrainSpec:
@@ -110,7 +110,7 @@ class EvalSpec:
     key: Path | None = None
     device: str = "auto"
     progress: bool = True
-    echo: Echo = _noop
+    echo: Echo = no_echo
     data_root: Path | None = None
     strict: bool = False
     image_size: int | None = None
@@ -137,7 +137,7 @@ class ModelEvalSpec:
     key: Path | None = None
     device: str = "auto"
     progress: bool = True
-    echo: Echo = _noop
+    echo: Echo = no_echo
     seed: int = 0
     extra: dict[str, Any] | None = None
 
@@ -165,7 +165,7 @@ class RunSpec:
     key: Path | None = None
     align: bool = True
     progress: bool = True
-    echo: Echo = _noop
+    echo: Echo = no_echo
 
     @classmethod
     def from_fields(cls, *, seed: int = 0, seeds: Sequence[int] | None = None, **fields: Any) -> RunSpec:

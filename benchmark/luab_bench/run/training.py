@@ -13,7 +13,7 @@ from typing import Any
 
 from luab_bench.errors import LuabError
 from luab_bench.run.names import suite_training
-from luab_bench.run.spec import Echo, TrainSpec, _noop
+from luab_bench.run.spec import Echo, TrainSpec, no_echo
 from luab_bench.train.sources.base import SourceRequest
 
 
@@ -107,7 +107,7 @@ def _train(spec: TrainSpec, ctx: Any, dev: str) -> Trained:
     rec = load_recipe(spec.recipe or defaults.recipe)
     if spec.epochs is not None:
         rec = rec.model_copy(update={"epochs": spec.epochs})
-    progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, _noop)  # rank 0 prints
+    progress, echo = (spec.progress, spec.echo) if ctx.is_main else (False, no_echo)  # rank 0 prints
     prepared = prepare_source_for(
         spec.suite, dataclasses.replace(spec.data, seed=spec.seed, progress=progress, echo=echo)
     )
