@@ -70,29 +70,25 @@ def _fake_train(calls: list[dict[str, Any]]) -> Any:
     return train
 
 
-def _fake_evaluate(tmp: Path) -> Any:
-    from leaderboard_fixtures import synthetic_doc, write_results
+def _fake_assess(ctx: Any, trained: Any, **_: Any) -> Any:
+    """A stand-in for the evaluation step (``run.evaluation.assess``) on the net ``run`` hands over."""
+    from leaderboard_fixtures import synthetic_doc
+    from luab_bench.run.evaluation import Assessment
 
-    def evaluate_checkpoint(*, checkpoint: Path, results_dir: Path, key: Path, **_: Any) -> Path:
-        from luab_bench.train.checkpoint import load_checkpoint
-
-        _, meta = load_checkpoint(checkpoint, "cpu")
-        doc = synthetic_doc("resnet10t", meta["protocol"]["name"], meta["seed"], 50.0 + meta["seed"])
-        (path,) = write_results(Path(results_dir), [doc], key)
-        return path
-
-    return evaluate_checkpoint
+    meta = trained.meta
+    doc = synthetic_doc("resnet10t", meta["protocol"]["name"], meta["seed"], 50.0 + meta["seed"])
+    return Assessment(doc=doc, outcome=None)
 
 
 def test_run_seeds_trains_every_protocol_at_every_seed_paired(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from luab_bench import pipeline
+    from luab_bench.run import evaluation
     from luab_bench.train import loop
 
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(loop, "train", _fake_train(calls))
-    monkeypatch.setattr(pipeline, "evaluate_checkpoint", _fake_evaluate(tmp_path))
+    monkeypatch.setattr(evaluation, "assess", _fake_assess)
     protocols = "baseline,luab,oracle_background,oracle_point"
     res = CliRunner().invoke(
         cli,

@@ -38,8 +38,8 @@ def _config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    from leaderboard_fixtures import metric, synthetic_doc, write_results
-    from luab_bench import pipeline
+    from leaderboard_fixtures import metric, synthetic_doc
+    from luab_bench.run import evaluation
     from luab_bench.train import loop
     from luab_bench.train.loop import TrainReport
 
@@ -50,10 +50,10 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
         return TrainReport(curves={}, epochs=0, steps=0, samples_seen=0, wall_time_s=1.5, seed=seed,
                            device="cpu", deterministic=True)  # fmt: skip
 
-    def evaluate(*, checkpoint: Path, results_dir: Path, key: Path, **_: Any) -> Path:
-        from luab_bench.train.checkpoint import load_checkpoint
+    def assess(ctx: Any, trained: Any, **_: Any) -> Any:  # the evaluation step of run_job
+        from luab_bench.run.evaluation import Assessment
 
-        _, meta = load_checkpoint(checkpoint, "cpu")
+        meta = trained.meta
         p, s = meta["protocol"]["name"], meta["seed"]
         doc = synthetic_doc("resnet10t", p, s, VALUES[(p, s)])
         doc["suite"]["variant"] = meta["data"]["variant"]
@@ -61,11 +61,10 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
             30.0 - (3.0 if p == "oracle_background" else 0.0) + s, None, higher=False
         )
         doc["training"] = {"wall_time_s": 1.5}
-        (path,) = write_results(Path(results_dir), [doc], key)
-        return path
+        return Assessment(doc=doc, outcome=None)
 
     monkeypatch.setattr(loop, "train", train)
-    monkeypatch.setattr(pipeline, "evaluate_checkpoint", evaluate)
+    monkeypatch.setattr(evaluation, "assess", assess)
     return trained
 
 

@@ -166,6 +166,72 @@ def opt_workers(f: Any) -> Any:
     )(f)
 
 
+def opt_training_source(f: Any) -> Any:
+    """--source / --data-root / --train-data / --byproducts / --workers / --source-option (train, run);
+    :func:`source_request` turns them into the one :class:`~luab_bench.train.sources.SourceRequest`."""
+    for deco in reversed(
+        [
+            click.option(
+                "--source",
+                default=None,
+                help="Training source (synthetic, synthetic-coco, imagenet-ab, coco-ab). Default: suite's.",
+            ),
+            opt_data_root(
+                "Folder of released datasets (imagenet/train or imagenet-1k/, train2014/ + "
+                "annotations/; for run also the evaluation sets); env LUAB_BENCH_DATA_ROOT."
+            ),
+            opt_train_data,
+            opt_byproducts,
+            opt_workers,
+            click.option(
+                "--source-option",
+                "source_option",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Source option, repeatable (e.g. click=first, mode=last_add, cache_row_groups=4).",
+            ),
+        ]
+    ):
+        f = deco(f)
+    return f
+
+
+def parse_source_options(items: tuple[str, ...]) -> dict[str, Any]:
+    """``--source-option KEY=VALUE`` items -> {key: value} (true/false -> bool, digits -> int)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--source-option")
+        text = value.strip()
+        parsed: Any = text
+        if text.lower() in ("true", "false"):
+            parsed = text.lower() == "true"
+        elif text.lstrip("-").isdigit():
+            parsed = int(text)
+        out[key.strip()] = parsed
+    return out
+
+
+def source_request(opts: dict[str, Any], *, progress: bool, echo: Callable[[str], None]) -> Any:
+    """The :class:`~luab_bench.train.sources.SourceRequest` of a command's options; the source options
+    (and ``data_dir``, ``variant``) are taken out of ``opts``."""
+    from luab_bench.train.sources.base import SourceRequest
+
+    return SourceRequest(
+        data_dir=Path(opts.pop("data_dir")).expanduser(),
+        variant=opts.pop("variant"),
+        source=opts.pop("source"),
+        data_root=opts.pop("data_root"),
+        train_data=opts.pop("train_data"),
+        byproducts=opts.pop("byproducts"),
+        num_workers=opts.pop("workers"),
+        options=parse_source_options(opts.pop("source_option")),
+        progress=progress,
+        echo=echo,
+    )
+
+
 def opt_submissions() -> Callable[[Any], Any]:
     """``--submissions DIR``: the trust anchors (every ``DIR/*/submission.yaml``) for verification."""
     return click.option(

@@ -12,19 +12,26 @@ checkpoint (``pipeline.evaluate_checkpoint``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import LuabError
 from luab_bench.model_record import POINT_METRICS, not_applicable
+from luab_bench.run.spec import ModelEvalSpec
 
-__all__ = ["POINT_METRICS", "evaluate_model", "evaluate_model_net", "not_applicable", "run_no_train_command"]
-
-Echo = Callable[[str], None]
+__all__ = [
+    "POINT_METRICS",
+    "ModelEvalSpec",
+    "evaluate_model",
+    "evaluate_model_net",
+    "not_applicable",
+    "run_no_train_command",
+    "run_without_training",
+]
 
 #: Output size of the real suites' label spaces (the generated suites read theirs from the dataset).
 SUITE_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "coco": 80}
@@ -32,88 +39,83 @@ SUITE_NUM_CLASSES: dict[str, int] = {"imagenet": 1000, "coco": 80}
 EXTERNAL_PROTOCOL = {"name": "external", "version": "0", "family": "external"}
 
 
-def _noop(_: str) -> None:
-    pass
-
-
-def _evaluation_data(
-    suite: str, *, variant: str | None, data_dir: Path, data_root: Path | None, progress: bool
-) -> tuple[Path, str, str, int | None]:
+def _evaluation_data(job: ModelEvalSpec) -> tuple[Path, str, str, int | None]:
     """(data directory, variant, fingerprint, number of classes or None) of a suite's evaluation data."""
-    from luab_bench import pipeline
+    from luab_bench.data.prepare import GENERATED_SOURCES, generated_dataset
+    from luab_bench.run.evaluation import listing_fingerprint
+    from luab_bench.run.names import own_training
 
-    own = pipeline.TRAINING_DEFAULTS.get(suite)
-    if own is not None and own.source in pipeline.GENERATED_SOURCES:
-        dataset = pipeline.generated_dataset(
-            own.source, variant or own.variant or suite, Path(data_dir), progress=progress
+    suite = job.suite
+    own = own_training(suite)
+    if own is not None and own.source in GENERATED_SOURCES:
+        dataset = generated_dataset(
+            own.source, job.variant or own.variant or suite, Path(job.data_dir), progress=job.progress
         )
         return dataset.directory, dataset.variant, dataset.fingerprint, int(dataset.config["num_classes"])
-    if data_root is None:
+    if job.data_root is None:
         raise LuabError(
             f"suite {suite!r} reads released datasets: pass --data-root DIR (see docs/evaluation.md)"
         )
-    if not Path(data_root).is_dir():
-        raise LuabError(f"--data-root {data_root}: not a directory")
-    return Path(data_root), suite, pipeline.listing_fingerprint(Path(data_root)), SUITE_NUM_CLASSES.get(suite)
+    if not Path(job.data_root).is_dir():
+        raise LuabError(f"--data-root {job.data_root}: not a directory")
+    root = Path(job.data_root)
+    return root, suite, listing_fingerprint(root), SUITE_NUM_CLASSES.get(suite)
 
 
-def evaluate_model(**kwargs: Any) -> Path:
-    """Build ``spec`` (a :class:`~luab_bench.model_spec.ModelSpec`), evaluate it, write the result.
+def evaluate_model(job: ModelEvalSpec | None = None, /, **fields: Any) -> Path:
+    """Build ``job.spec`` (a :class:`~luab_bench.model_spec.ModelSpec`), evaluate it, write the result.
 
-    Keyword arguments as :func:`evaluate_model_net`; returns only the result path.
+    ``fields``: the :class:`~luab_bench.run.spec.ModelEvalSpec` as flat keywords; returns the path.
     """
-    return evaluate_model_net(**kwargs)[0]
+    return evaluate_model_net(job if job is not None else ModelEvalSpec(**fields))[0]
 
 
-def evaluate_model_net(
-    *,
-    spec: Any,
-    suite: str = "synthetic",
-    variant: str | None = None,
-    protocol: str | None = None,
-    num_classes: int | None = None,
-    image_size: int | None = None,
-    data_dir: Path,
-    data_root: Path | None = None,
-    out: Path | None = None,
-    results_dir: Path,
-    key: Path | None = None,
-    device: str = "auto",
-    progress: bool = True,
-    echo: Echo = _noop,
-    seed: int = 0,
-    extra: dict[str, Any] | None = None,
-) -> tuple[Path, Any]:
-    """Build ``spec`` (a :class:`~luab_bench.model_spec.ModelSpec`), evaluate it, write the result.
+def evaluate_model_net(job: ModelEvalSpec) -> tuple[Path, Any]:
+    """Build ``job.spec``, evaluate it on ``job.suite``, write the result once (signed with ``job.key``).
 
-    ``protocol``: how the model was trained (a registered name or YAML), recorded as is; None records
-    ``external``. ``num_classes`` defaults to the suite's label space. ``seed`` seeds the bootstrap
-    intervals (and a random init). ``extra`` is merged into the result document (``rescore``).
-    Returns the result path (signed when ``key`` is given) and the evaluated model.
+    Returns the result path and the evaluated model (see :func:`assess_model`).
     """
-    from luab_bench import pipeline
+    doc, net = assess_model(job)
+    return _write(job, doc), net
+
+
+def _write(job: ModelEvalSpec, doc: dict[str, Any]) -> Path:
+    from luab_bench.results.schema import Result
+    from luab_bench.run.evaluation import result_path, write_signed
+
+    result = Result.model_validate(doc)
+    path = result_path(result, out=job.out, results_dir=job.results_dir)
+    write_signed(path, result, job.key)
+    return path
+
+
+def assess_model(job: ModelEvalSpec) -> tuple[dict[str, Any], Any]:
+    """Build ``job.spec`` and evaluate it on ``job.suite``: (the result document, the model).
+
+    ``job.protocol``: how the model was trained (a registered name or YAML), recorded as is; None
+    records ``external``. ``num_classes`` defaults to the suite's label space. ``seed`` seeds the
+    bootstrap intervals (and a random init). ``extra`` is merged into the result document (``rescore``).
+    """
+    from luab_bench.device import resolve_device
     from luab_bench.model_spec import build_model
     from luab_bench.preprocess import apply_input_size, resolved_preprocessing
     from luab_bench.progress import progress_bar
     from luab_bench.results.provenance import collect_provenance
-    from luab_bench.results.schema import SCHEMA_VERSION, Result
-    from luab_bench.results.signing import sign_result_file
-    from luab_bench.results.store import result_filename, write_result
+    from luab_bench.results.schema import SCHEMA_VERSION
     from luab_bench.suites.base import SUITES
 
+    spec, suite, seed, echo = job.spec, job.suite, job.seed, job.echo
     suite_obj = SUITES.get(suite)()
     proto_info, proto_cfg = dict(EXTERNAL_PROTOCOL), None
-    if protocol is not None:
+    if job.protocol is not None:
         from luab_bench.protocols.base import load_protocol
 
-        p = load_protocol(protocol)
+        p = load_protocol(job.protocol)
         proto_cfg = p.config.model_dump(mode="json")
         proto_info = {"name": p.config.name, "version": str(p.config.version), "family": p.config.family}
-    dev = pipeline.resolve_device(device)
-    eval_dir, variant_name, fingerprint, suite_classes = _evaluation_data(
-        suite, variant=variant, data_dir=data_dir, data_root=data_root, progress=progress
-    )
-    classes = num_classes or suite_classes
+    dev = resolve_device(job.device)
+    eval_dir, variant_name, fingerprint, suite_classes = _evaluation_data(job)
+    classes = job.num_classes or suite_classes
     if classes is None:
         raise LuabError(f"suite {suite!r}: pass --num-classes N (the size of the model's classifier)")
     loaded = build_model(spec, int(classes), init_seed=seed)
@@ -122,9 +124,9 @@ def evaluate_model_net(
         echo(f"NOTE: {spec.text} has random weights (no --weights, no --pretrained): a control, not a model")
     for note in loaded.provenance.get("notes", []):
         echo(f"NOTE: {spec.text}: {note}")
-    size_from = apply_input_size(net, suite, image_size, explicit=image_size is not None)
+    size_from = apply_input_size(net, suite, job.image_size, explicit=job.image_size is not None)
     echo(f"Evaluating {spec.text} ({proto_info['name']}) on {suite}")
-    with progress_bar(progress) as prog:
+    with progress_bar(job.progress) as prog:
         outcome = suite_obj.evaluate(
             net, dataset_dir=eval_dir, device=dev, progress=prog, seed=seed,
             normalize=(net.input_mean, net.input_std),
@@ -155,7 +157,7 @@ def evaluate_model_net(
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "model": {
             "name": spec.text if len(spec.text) <= 200 else spec.text[:199] + "…",
-            "source": spec.kind,
+            "source": spec.kind,  # result schema: where the model comes from (timm, hf-hub, …)
             "pretrained": bool(provenance["pretrained"]),
             "num_params": int(sum(p.numel() for p in net.backbone.parameters())),
         },
@@ -172,116 +174,73 @@ def evaluate_model_net(
         "model_provenance": provenance,
         **({"tasks": {name: task.as_dict() for name, task in tasks.items()}} if tasks else {}),
         "signature": None,
-        **(extra or {}),
+        **(job.extra or {}),
     }
-    result = Result.model_validate(doc)
-    path = Path(out) if out is not None else Path(results_dir) / result_filename(result)
-    write_result(path, result)
-    if key is not None:
-        sign_result_file(path, key)
-    return path, net
+    return doc, net
 
 
-def run_without_training(
-    *,
-    spec: Any,
-    suite: str,
-    variant: str | None,
-    protocol: str | None,
-    data_dir: Path,
-    data_root: Path | None,
-    results_dir: Path,
-    key: Path,
-    device: str,
-    progress: bool,
-    echo: Echo = _noop,
-    align: bool = True,
-    seed: int = 0,
-) -> Path:
-    """``run --no-train``: evaluate ``spec`` as is, align it with the embedded human maps, sign."""
-    path, net = evaluate_model_net(
-        spec=spec, suite=suite, variant=variant, protocol=protocol, data_dir=data_dir,
-        data_root=data_root, results_dir=results_dir, key=key, device=device, progress=progress,
-        echo=echo, seed=seed,
-    )  # fmt: skip
-    if not align:
-        return path
-    if suite not in ("synthetic", "synthetic-coco"):
+def run_without_training(job: ModelEvalSpec, *, align: bool = True) -> Path:
+    """``run --no-train``: evaluate ``job.spec`` as is, align it with the embedded human maps (merged
+    into the result in memory), then sign and write the result once."""
+    doc, net = assess_model(job)
+    suite, echo = job.suite, job.echo
+    if align and suite not in ("synthetic", "synthetic-coco"):
         echo(f"alignment skipped: human maps exist here only for the embedded data, not {suite!r}")
-        return path
-    from luab_bench import pipeline
+    elif align:
+        _align_into(doc, net, job)
+    return _write(job, doc)
+
+
+def _align_into(doc: dict[str, Any], net: Any, job: ModelEvalSpec) -> None:
+    """Score ``net``'s saliency against the embedded human maps; merge the ``align_*`` metrics and the
+    ``alignment`` block into ``doc`` (what ``alignment.report.write_alignment`` does to a fresh file)."""
     from luab_bench.alignment.report import (
         DEFAULT_LIMIT,
         DEFAULT_METHODS,
         AlignConfig,
         align_set,
         default_measure,
-        write_alignment,
     )
     from luab_bench.alignment.sets import load_alignment_set
-    from luab_bench.results.schema import load_result
+    from luab_bench.device import resolve_device
+    from luab_bench.results.schema import SCHEMA_VERSION
 
-    echo(f"Aligning {spec.text} with human maps (saliency vs simulated annotators' clicks)")
+    echo = job.echo
+    echo(f"Aligning {job.spec.text} with human maps (saliency vs simulated annotators' clicks)")
     aset = load_alignment_set(
-        load_result(path).suite.variant or suite, Path(data_dir), split="val", limit=DEFAULT_LIMIT,
+        doc["suite"]["variant"] or job.suite, Path(job.data_dir), split="val", limit=DEFAULT_LIMIT,
         maps="byproducts", seed=0,
     )  # fmt: skip
     cfg = AlignConfig(
         methods=DEFAULT_METHODS, measure=default_measure("byproducts", None), seed=0,
         data_label=aset.label, skip_inapplicable=True,
     )  # fmt: skip
-    dev = pipeline.resolve_device(device)
+    dev = resolve_device(job.device)
     report = align_set(net.to(dev).eval(), aset, cfg, device=dev)
     for method, why in report.skipped.items():
         echo(f"alignment: {method} skipped: {why}")
     if report.scores:
-        write_alignment(path, report, key=key)
-    return path
+        doc.update(
+            schema_version=SCHEMA_VERSION,
+            metrics={**doc["metrics"], **report.metrics()},
+            alignment=report.alignment_block(),
+        )
 
 
-def run_no_train_command(
-    *,
-    model: str,
-    protocol: str,
-    suite: str,
-    variant: str | None,
-    data_dir: Path,
-    runs_dir: Path,
-    results_dir: Path,
-    site_dir: Path,
-    key: Path | None,
-    data_root: Path | None,
-    align: bool,
-    weights: Path | None,
-    sha256: str | None,
-    pretrained: bool,
-    point_head: bool,
-    device: str,
-    progress: bool,
-    echo: Echo = _noop,
-) -> Path:
+def run_no_train_command(job: ModelEvalSpec, *, runs_dir: Path, site_dir: Path, align: bool) -> Path:
     """``luab-bench run --no-train``: evaluate, align, sign (throw-away key unless given), build the site."""
-    from luab_bench import pipeline
     from luab_bench.leaderboard.build import build_site
-    from luab_bench.model_spec import parse_model_spec
     from luab_bench.results.schema import load_result
+    from luab_bench.run.keys import signing_key
+    from luab_bench.run.tables import print_results_table
 
-    spec = parse_model_spec(
-        model, weights=weights, sha256=sha256, pretrained=pretrained, point_head=point_head
-    )
-    if "," in protocol:
+    if job.protocol is not None and "," in job.protocol:
         raise LuabError("--no-train evaluates one model: give one --protocol (how it was trained) or 'all'")
-    if key is not None and not Path(key).is_file():
-        raise LuabError(f"--key {key}: file not found; make one with `luab-bench keygen --out DIR`")
-    signing_key = key if key is not None else pipeline._throwaway_key(Path(runs_dir), echo)
-    path = run_without_training(
-        spec=spec, suite=suite, variant=variant, protocol=None if protocol == "all" else protocol,
-        data_dir=data_dir, data_root=data_root, results_dir=results_dir, key=signing_key, device=device,
-        progress=progress, echo=echo, align=align,
-    )  # fmt: skip
-    echo(f"Wrote signed result {path}")
-    report = build_site(results_dir, site_dir)
-    echo(report.summary())
-    pipeline.print_results_table([(path, load_result(path))])
-    echo(f"Leaderboard: {report.index_path}")
+    job = dataclasses.replace(job, key=signing_key(job.key, Path(runs_dir), job.echo))
+    path = run_without_training(job, align=align)
+    job.echo(f"Wrote signed result {path}")
+    report = build_site(job.results_dir, site_dir)
+    job.echo(report.summary())
+    print_results_table([(path, load_result(path))])
+    job.echo(f"Leaderboard: {report.index_path}")
     return path

@@ -47,7 +47,7 @@ def checkpoint_provenance(
             "file": WEIGHTS_FILE,
             "sha256": str((meta.get("weights") or {}).get("sha256")),
             "size": weights.stat().st_size if weights.is_file() else None,
-            "source": "checkpoint",
+            "source": "checkpoint",  # result schema: where the weights were read from
         },
         "factory": _checkpoint_factory(str(meta["model"]["name"])),
         "point_head": {"loaded": net.point_head is not None, "num_point_heads": net.num_point_heads},

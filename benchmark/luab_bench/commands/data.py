@@ -147,8 +147,10 @@ def data_info(table: Path) -> None:
     click.echo(
         f"dataset: {meta['dataset']}; images with points: {meta['images']:,}; points: {meta['rows']:,}"
     )
-    src = meta.get("source", {})
-    click.echo(f"source: {src.get('path')} ({src.get('size', 0):,} bytes); options: {meta.get('options')}")
+    ingested = meta.get("source", {})  # the stored field: the records file this table was ingested from
+    click.echo(
+        f"source: {ingested.get('path')} ({ingested.get('size', 0):,} bytes); options: {meta.get('options')}"
+    )
     report = meta.get("report", {})
     for key in ("records", "images", "with_point"):
         if key in report:

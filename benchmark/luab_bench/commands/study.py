@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -70,9 +71,9 @@ def sensitivity(
     progress: bool,
 ) -> None:
     """Run (or resume) the sensitivity study, then write its report and site page."""
+    from luab_bench.device import resolve_device
     from luab_bench.io import atomic_write_bytes
     from luab_bench.leaderboard.build import build_site
-    from luab_bench.pipeline import resolve_device
     from luab_bench.seeds import parse_seeds
     from luab_bench.studies.sensitivity import analyse, load_study, render_markdown, run_study, subset
 
@@ -86,7 +87,7 @@ def sensitivity(
     dev = resolve_device(device)
     data_dir = data_dir.expanduser()
     if not analyse_only:
-        run_study(cfg, out, data_dir=data_dir, key=key, device=dev, progress=progress, echo=click.echo)
+        run_study(cfg, out, study_spec(cfg, data_dir=data_dir, key=key, device=dev, progress=progress))
     analysis = analyse(cfg, out, data_dir=data_dir, device=dev)
     command = (
         "luab-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -106,6 +107,17 @@ def sensitivity(
     click.echo(
         f"{len(missing)} job(s) of the config have no verified result" if missing else "All jobs done."
     )
+
+
+def study_spec(cfg: Any, *, data_dir: Path, key: Path | None, device: str, progress: bool) -> Any:
+    """The :class:`~luab_bench.run.spec.RunSpec` a study's jobs start from (where and how to run)."""
+    from luab_bench.run.spec import RunSpec
+    from luab_bench.train.sources.base import SourceRequest
+
+    return RunSpec(
+        model=cfg.model, protocols=tuple(cfg.protocols), data=SourceRequest(data_dir=data_dir),
+        suite=cfg.suite, key=key, device=device, align=False, progress=progress, echo=click.echo,
+    )  # fmt: skip
 
 
 def write_study_page(site: Path, markdown_text: str) -> Path:

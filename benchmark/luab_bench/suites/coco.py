@@ -29,6 +29,7 @@ from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_index_ci
 from luab_bench.metrics.context import context_metrics
 from luab_bench.metrics.multilabel import mean_average_precision
+from luab_bench.run.spec import MULTILABEL_PROTOCOLS, SuiteTraining
 from luab_bench.seeds import named_seed
 from luab_bench.suites.base import SUITES, EvalOutcome, EvalSettings, Suite, make_metric, predict
 from luab_bench.suites.class_pxap import ClassPxap, resize_masks, supports_cam
@@ -103,6 +104,7 @@ class CocoSuite(Suite):
     """COCO-2014 val multi-label mAP; ``dataset_dir`` (or $LUAB_BENCH_COCO_ROOT) is the COCO root."""
 
     name = "coco"
+    training = SuiteTraining("coco-ab", None, "resnet_coco_multilabel", MULTILABEL_PROTOCOLS)
     description = "COCO-2014 val multi-label classification: mAP over the 80 classes, V^avg / V^min"
 
     default_batch_size = 64

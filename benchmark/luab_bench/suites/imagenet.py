@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from luab_bench.errors import DataError, LuabError
+from luab_bench.run.spec import BUILTIN_PROTOCOLS, SuiteTraining
 from luab_bench.suites import imagenet_data as data
 from luab_bench.suites import imagenet_tasks as tasks
 from luab_bench.suites.base import (
@@ -295,6 +296,7 @@ class ImagenetSuite(Suite):
     """Real ImageNet test sets; ``dataset_dir`` is the base folder (see :data:`IMAGENET_TASKS`)."""
 
     name = "imagenet"
+    training = SuiteTraining("imagenet-ab", None, "resnet_in1k_100ep", BUILTIN_PROTOCOLS)
     description = (
         "ImageNet val, ReaL, V2, A, R, Sketch, C, O, ObjectNet, SI-Score and the Backgrounds Challenge"
     )

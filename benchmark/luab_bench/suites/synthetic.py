@@ -33,6 +33,7 @@ import numpy as np
 from luab_bench.errors import DataError
 from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
 from luab_bench.metrics.classification import accuracy, bg_gap, point_in_box
+from luab_bench.run.spec import BUILTIN_PROTOCOLS, SuiteTraining
 from luab_bench.seeds import named_seed
 from luab_bench.suites.base import (
     SUITES,
@@ -229,6 +230,7 @@ class SyntheticSuite(Suite):
     """Embedded synthetic benchmark (see ``luab_bench.data.synthetic`` and ``data.synthetic_ood``)."""
 
     name = "synthetic"
+    training = SuiteTraining("synthetic", "synthetic", "synthetic", BUILTIN_PROTOCOLS)
     description = (
         "Top-1 on val / only_fg / no_fg / mixed_same / mixed_rand, BG-gap, point-in-box localisation, "
         "and the Table-1 analogues (SI size/location/rotation, corruptions, novel-class AUPR, "

@@ -34,7 +34,8 @@ def _noop(_: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class SourceRequest:
-    """Everything a source may use. ``options``: source-specific keys (unknown keys are errors)."""
+    """Everything a training source may use. ``options``: source-specific keys (unknown keys are
+    errors); ``source``: the registered training source to run (None = the suite's default)."""
 
     data_dir: Path
     variant: str | None = None
@@ -46,6 +47,7 @@ class SourceRequest:
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     echo: Echo = _noop
     progress: bool = True
+    source: str | None = None
 
     def check_options(self, source: str, allowed: tuple[str, ...]) -> None:
         """Unknown option keys are a :class:`ConfigError` naming the allowed ones."""
