@@ -26,8 +26,6 @@ instances files use) so the records are valid COCO-AB; ``category_id`` is the re
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +34,19 @@ from pydantic import Field
 
 from luab_bench.config import StrictModel
 from luab_bench.data.coco_ab import CATEGORY_ID, COCO_CLASS_NAMES
-from luab_bench.data.manifest import check_file_hashes
-from luab_bench.data.synthetic import SHAPE_NAMES, _hsv_to_rgb, _shape_mask
+from luab_bench.data.manifest import (
+    build_directory,
+    canonical_json,
+    check_file_hashes,
+    npy_bytes,
+    write_hashed,
+)
+from luab_bench.data.synthetic_config import SHAPE_NAMES
+from luab_bench.data.synthetic_shapes import _hsv_to_rgb, _shape_mask
 from luab_bench.errors import DataError
 from luab_bench.hashing import sha256_hex
 from luab_bench.io import atomic_write_bytes
+from luab_bench.seeds import seeded_generator
 
 GENERATOR_VERSION = "1.0.0"
 SPLITS: tuple[str, ...] = ("train", "val")
@@ -93,17 +99,9 @@ SYNTHETIC_COCO_VARIANTS: dict[str, SyntheticCocoConfig] = {
 }
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
-
-
 def config_hash(cfg: SyntheticCocoConfig) -> str:
     payload = {"config": cfg.model_dump(mode="json"), "generator_version": GENERATOR_VERSION}
-    return sha256_hex(_canonical(payload))
+    return sha256_hex(canonical_json(payload))
 
 
 def class_table(num_classes: int) -> list[dict[str, Any]]:
@@ -129,7 +127,7 @@ def _object_mask(k: int, size: int, cx: float, cy: float, r: float, angle: float
 
 def render_split(cfg: SyntheticCocoConfig, n: int, stream: int) -> dict[str, Any]:
     """Images, multi-hot labels, class masks and per-object boxes of one split."""
-    rng = _rng(cfg.seed, stream)
+    rng = seeded_generator(cfg.seed, stream)
     k_all, s = cfg.num_classes, cfg.image_size
     images = np.empty((n, s, s, 3), dtype=np.uint8)
     labels = np.zeros((n, k_all), dtype=bool)
@@ -180,7 +178,7 @@ def simulate_coco_annotator(
     cfg: SyntheticCocoConfig, split: dict[str, Any], stream: int = 99
 ) -> list[dict[str, Any]]:
     """COCO-AB-schema records for a rendered split (one per re-annotated image)."""
-    rng = _rng(cfg.seed, stream)
+    rng = seeded_generator(cfg.seed, stream)
     names = USED_CLASS_NAMES[: cfg.num_classes]
     s = cfg.image_size
     records = []
@@ -282,20 +280,12 @@ def simulate_coco_annotator(
     return records
 
 
-def _npy(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
 def dataset_dirname(cfg: SyntheticCocoConfig) -> str:
     return f"{cfg.variant}-s{cfg.seed}-{config_hash(cfg)[:8]}"
 
 
 def _fingerprint(split_hashes: dict[str, dict[str, str]], records_hash: str) -> str:
-    return sha256_hex(_canonical({"splits": split_hashes, "records": records_hash}))
+    return sha256_hex(canonical_json({"splits": split_hashes, "records": records_hash}))
 
 
 def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None) -> str | None:
@@ -320,52 +310,44 @@ def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None)
     return None
 
 
+def _write_coco(cfg: SyntheticCocoConfig, tmp: Path) -> None:
+    splits: dict[str, Any] = {}
+    hashes: dict[str, dict[str, str]] = {}
+    train = None
+    for stream, name in enumerate(SPLITS):
+        n = cfg.n_train if name == "train" else cfg.n_val
+        data = render_split(cfg, n, stream)
+        files = {}
+        for fname in ARRAY_FILES:
+            files[fname] = write_hashed(tmp / name / fname, npy_bytes(data[fname[:-4]]))
+        files["image_ids.json"] = write_hashed(
+            tmp / name / "image_ids.json", canonical_json(data["image_ids"])
+        )
+        splits[name] = {"n": n, "files": files}
+        hashes[name] = files
+        if name == "train":
+            train = data
+    records_blob = canonical_json(simulate_coco_annotator(cfg, train))  # type: ignore[arg-type]
+    records_hash = write_hashed(tmp / RECORDS_FILE, records_blob)
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "config": cfg.model_dump(mode="json"),
+        "config_hash": config_hash(cfg),
+        "classes": class_table(cfg.num_classes),
+        "splits": splits,
+        "records": {RECORDS_FILE: records_hash},
+        "fingerprint": _fingerprint(hashes, records_hash),
+    }
+    atomic_write_bytes(tmp / MANIFEST_FILE, canonical_json(manifest))  # last: marks a complete copy
+
+
 def generate_coco(cfg: SyntheticCocoConfig, root: str | Path) -> Path:
     """Write (or reuse, if complete, matching the config and hash-verified) the dataset; return it."""
     out = Path(root).expanduser() / dataset_dirname(cfg)
     if out.exists() and verify_coco(out, cfg) is None:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        splits: dict[str, Any] = {}
-        hashes: dict[str, dict[str, str]] = {}
-        train = None
-        for stream, name in enumerate(SPLITS):
-            n = cfg.n_train if name == "train" else cfg.n_val
-            data = render_split(cfg, n, stream)
-            files = {}
-            for fname in ARRAY_FILES:
-                blob = _npy(data[fname[:-4]])
-                atomic_write_bytes(tmp / name / fname, blob)
-                files[fname] = sha256_hex(blob)
-            blob = _canonical(data["image_ids"])
-            atomic_write_bytes(tmp / name / "image_ids.json", blob)
-            files["image_ids.json"] = sha256_hex(blob)
-            splits[name] = {"n": n, "files": files}
-            hashes[name] = files
-            if name == "train":
-                train = data
-        records_blob = _canonical(simulate_coco_annotator(cfg, train))  # type: ignore[arg-type]
-        atomic_write_bytes(tmp / RECORDS_FILE, records_blob)
-        records_hash = sha256_hex(records_blob)
-        manifest = {
-            "generator_version": GENERATOR_VERSION,
-            "config": cfg.model_dump(mode="json"),
-            "config_hash": config_hash(cfg),
-            "classes": class_table(cfg.num_classes),
-            "splits": splits,
-            "records": {RECORDS_FILE: records_hash},
-            "fingerprint": _fingerprint(hashes, records_hash),
-        }
-        atomic_write_bytes(tmp / MANIFEST_FILE, _canonical(manifest))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return build_directory(out, lambda tmp: _write_coco(cfg, tmp), lambda: verify_coco(out, cfg))
 
 
 def load_coco_split(dataset_dir: str | Path, split: str) -> dict[str, Any]:
@@ -422,7 +404,7 @@ def write_fake_coco_ab(path: str | Path, n_records: int, *, seed: int = 0, mouse
 
     from luab_bench.io import atomic_open
 
-    rng = _rng(seed, 7)
+    rng = seeded_generator(seed, 7)
     path = Path(path)
     with atomic_open(path, "wb") as fh:
         fh.write(b"[")
