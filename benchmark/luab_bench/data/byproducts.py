@@ -56,7 +56,7 @@ from luab_bench.data.record_base import RecordProblem as _Bad
 from luab_bench.data.record_base import RecordReport, Unparsable
 from luab_bench.data.record_base import finite_number as _number
 from luab_bench.data.record_base import json_type as _json_type
-from luab_bench.errors import DataError, LuabError
+from luab_bench.errors import LuabError
 
 ClickChoice = Literal["final", "first"]
 Aggregate = Literal["first", "mean"]
@@ -265,10 +265,7 @@ def parse_imagenet_ab(
         label = f"{where} {number}"
         if isinstance(record, dict) and isinstance(record.get("imageID"), str):
             label += f" (imageID {record['imageID']!r})"
-        message = f"{label}: {kind}: {problem}"
-        if strict:
-            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
-        report._add_malformed(kind, message)
+        report.reject(label, kind, problem, _FIXES[kind], strict=strict)
     if mean:
         points = {
             image_id: (sums[image_id][0] / sums[image_id][2], sums[image_id][1] / sums[image_id][2])

@@ -61,7 +61,7 @@ from luab_bench.data.json_stream import BATCH_BYTES, ListFile, iter_json_list
 
 # one malformed-record exception and number check for both parsers (data/record_base.py)
 from luab_bench.data.record_base import RecordProblem as _Bad
-from luab_bench.data.record_base import RecordReport, Unparsable
+from luab_bench.data.record_base import RecordReport, Unparsable, iter_record_dicts
 from luab_bench.data.record_base import finite_number as _num
 from luab_bench.data.record_base import json_type as _jtype
 from luab_bench.errors import DataError, LuabError
@@ -340,14 +340,7 @@ def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, in
         for number, record in enumerate(iter_json_list(path, names=COCO_AB_FILE)):
             yield where, number, record
         return
-    if isinstance(source, Mapping) or not isinstance(source, Iterable):
-        raise LuabError(
-            "parse_coco_ab: source must be a path or an iterable of record dicts, got "
-            f"{type(source).__name__}"
-        )
-    report.sources.append("<records>")
-    for number, record in enumerate(source):
-        yield "<records>: record", number, record
+    yield from iter_record_dicts(source, report, "parse_coco_ab")
 
 
 def parse_coco_ab(
@@ -390,10 +383,7 @@ def parse_coco_ab(
         label = f"{where} {number}"
         if isinstance(record, dict) and isinstance(record.get("image_id"), int):
             label += f" (image_id {record['image_id']})"
-        message = f"{label}: {kind}: {problem}"
-        if strict:
-            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
-        report._add_malformed(kind, message)
+        report.reject(label, kind, problem, _FIXES[kind], strict=strict)
     report.images = len(images)
     report.with_point = sum(1 for img in images.values() if img.points)
     report.class_points = sum(len(img.points) for img in images.values())

@@ -10,13 +10,13 @@ file, a directory read recursively in sorted order, the Hub tarball / an XML fol
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luab_bench import safe_json
-from luab_bench.data.record_base import Unparsable, loads_json
-from luab_bench.errors import DataError, LuabError
+from luab_bench.data.record_base import Unparsable, iter_record_dicts, loads_json
+from luab_bench.errors import DataError
 
 if TYPE_CHECKING:
     from luab_bench.data.byproducts import ParseReport
@@ -114,14 +114,7 @@ def iter_records(source: Any, report: ParseReport) -> Iterator[tuple[str, int, A
                     continue
                 yield where, number, record
         return
-    if isinstance(source, Mapping) or not isinstance(source, Iterable):
-        raise LuabError(
-            f"parse_imagenet_ab: source must be a path or an iterable of record dicts, got "
-            f"{type(source).__name__}"
-        )
-    report.sources.append("<records>")
-    for number, record in enumerate(source):
-        yield "<records>: record", number, record
+    yield from iter_record_dicts(source, report, "parse_imagenet_ab")
 
 
 def _is_xml(path: Path) -> bool:

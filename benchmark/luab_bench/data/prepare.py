@@ -46,7 +46,10 @@ def prepare_synthetic(variant: str, data_dir: Path, *, progress: bool = True) ->
     cfg = SYNTHETIC_VARIANTS[variant]
     with progress_bar(progress) as prog:
         directory = generate(cfg, Path(data_dir), progress=prog)
-    manifest = load_manifest(directory)
+    return _dataset(variant, directory, load_manifest(directory), cfg)
+
+
+def _dataset(variant: str, directory: Path, manifest: dict[str, Any], cfg: Any) -> SyntheticDataset:
     return SyntheticDataset(
         variant=variant,
         directory=Path(directory),
@@ -72,12 +75,7 @@ def generated_dataset(
         cfg = SYNTHETIC_COCO_VARIANTS[variant]
         directory = generate_coco(cfg, Path(data_dir))
         manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        return SyntheticDataset(
-            variant=variant,
-            directory=Path(directory),
-            fingerprint=manifest["fingerprint"],
-            config=cfg.model_dump(mode="json"),
-        )
+        return _dataset(variant, directory, manifest, cfg)
     raise LuabError(f"training source {source!r} does not generate its data (generated: {GENERATED_SOURCES})")
 
 

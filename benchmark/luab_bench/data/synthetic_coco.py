@@ -174,6 +174,11 @@ def _q(p: np.ndarray) -> dict[str, float]:
     return {"x": float(q[0]), "y": float(q[1])}
 
 
+def _action(kind: str, icon: str, src: dict | None, dst: dict | None, t: int) -> dict[str, Any]:
+    """One ``actionHistories`` entry as the COCO-AB front end logs it."""
+    return {"actionType": kind, "iconType": icon, "pointFrom": src, "pointTo": dst, "timeAt": t}
+
+
 def simulate_coco_annotator(
     cfg: SyntheticCocoConfig, split: dict[str, Any], stream: int = 99
 ) -> list[dict[str, Any]]:
@@ -205,56 +210,22 @@ def simulate_coco_annotator(
             if rng.random() < cfg.p_move:  # first dropped elsewhere, then moved to p
                 first = rng.uniform(0, 1, 2)
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {
-                        "actionType": "add",
-                        "iconType": names[k],
-                        "pointFrom": None,
-                        "pointTo": _q(first),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("add", names[k], None, _q(first), t))
                 t += int(rng.integers(300, 3_000))
-                actions.append(
-                    {
-                        "actionType": "move",
-                        "iconType": names[k],
-                        "pointFrom": _q(first),
-                        "pointTo": _q(p),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("move", names[k], _q(first), _q(p), t))
             else:
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {
-                        "actionType": "add",
-                        "iconType": names[k],
-                        "pointFrom": None,
-                        "pointTo": _q(p),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("add", names[k], None, _q(p), t))
         if rng.random() < cfg.p_false_icon:
             absent = np.flatnonzero(~split["labels"][i])
             if len(absent):
                 k = int(rng.choice(absent))
                 p = _q(rng.uniform(0, 1, 2))
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {"actionType": "add", "iconType": names[k], "pointFrom": None, "pointTo": p, "timeAt": t}
-                )
+                actions.append(_action("add", names[k], None, p, t))
                 if rng.random() < 0.5:
                     t += int(rng.integers(300, 3_000))
-                    actions.append(
-                        {
-                            "actionType": "remove",
-                            "iconType": names[k],
-                            "pointFrom": p,
-                            "pointTo": None,
-                            "timeAt": t,
-                        }
-                    )
+                    actions.append(_action("remove", names[k], p, None, t))
         n_mouse = int(rng.integers(cfg.mouse_samples[0], cfg.mouse_samples[1] + 1))
         mt0 = int(rng.integers(0, 5_000))
         mouse = [
@@ -371,13 +342,11 @@ def fake_coco_ab_record(rng: np.random.Generator, image_id: int, mouse_points: i
         t += int(rng.integers(100, 5_000))
         name = USED_CLASS_NAMES[int(rng.integers(0, len(USED_CLASS_NAMES)))]
         p = {"x": float(rng.random()), "y": float(rng.random())}
-        actions.append({"actionType": "add", "iconType": name, "pointFrom": None, "pointTo": p, "timeAt": t})
+        actions.append(_action("add", name, None, p, t))
         if rng.random() < 0.2:
             t += int(rng.integers(100, 5_000))
             q = {"x": float(rng.random()), "y": float(rng.random())}
-            actions.append(
-                {"actionType": "move", "iconType": name, "pointFrom": p, "pointTo": q, "timeAt": t}
-            )
+            actions.append(_action("move", name, p, q, t))
     xy = rng.random((mouse_points, 2))
     return {
         "worker_id": "6BD0D119F0",
