@@ -7,7 +7,7 @@ directory still holds exactly those bytes. How a fingerprint is formed from the 
 each generator (the formulas differ and are part of the datasets' identities). Every file is written
 from bytes made here (:func:`canonical_json`, :func:`npy_bytes`), so one config gives the same bytes,
 and every directory is built by :func:`build_directory`, so a crash never leaves one that looks
-complete.
+complete. :func:`read_manifest` reads any of their manifests.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from luab_bench import safe_json
+from luab_bench.errors import DataError
 from luab_bench.hashing import file_sha256, sha256_hex
 from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 
@@ -74,6 +76,26 @@ def build_directory(target: Path, write: Callable[[Path], None], verify: Callabl
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def read_manifest(
+    path: Path, *, required: Collection[str], incomplete: str, kind: str, fix: str
+) -> dict[str, Any]:
+    """A generated directory's manifest: a JSON object with the ``required`` keys, else a DataError.
+
+    Read with the bounded reader (``safe_json``); the messages name ``path``, say what is wrong
+    (missing: ``incomplete``; not JSON; not ``kind``) and end with ``fix``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing ({incomplete}); {fix}")
+    try:
+        manifest = safe_json.read_json_file(path)
+    except (OSError, ValueError) as err:  # safe_json.InputProblem is a ValueError
+        raise DataError(f"{path}: not valid JSON ({err}); {fix}") from None
+    if not isinstance(manifest, dict) or not set(required) <= set(manifest):
+        raise DataError(f"{path}: not {kind}; {fix}")
+    return manifest
 
 
 def check_file_hashes(

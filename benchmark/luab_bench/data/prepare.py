@@ -65,17 +65,14 @@ def generated_dataset(
     if source == "synthetic":
         return prepare_synthetic(variant, data_dir, progress=progress)
     if source == "synthetic-coco":
-        import json
-
-        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco
+        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco, load_coco_manifest
         from luab_bench.registry import unknown_name_message
 
         if variant not in SYNTHETIC_COCO_VARIANTS:
             raise LuabError(unknown_name_message("synthetic-coco variant", variant, SYNTHETIC_COCO_VARIANTS))
         cfg = SYNTHETIC_COCO_VARIANTS[variant]
         directory = generate_coco(cfg, Path(data_dir))
-        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        return _dataset(variant, directory, manifest, cfg)
+        return _dataset(variant, directory, load_coco_manifest(directory), cfg)
     raise LuabError(f"training source {source!r} does not generate its data (generated: {GENERATED_SOURCES})")
 
 

@@ -43,12 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from luab_bench import safe_json
 from luab_bench.data.manifest import (
     build_directory,
     canonical_json,
     check_file_hashes,
     npy_bytes,
+    read_manifest,
     write_hashed,
 )
 from luab_bench.data.synthetic_annotator import simulate_annotator
@@ -169,16 +169,13 @@ class SplitArrays:
 
 def load_manifest(dataset_dir: Path) -> dict[str, Any]:
     """The dataset's ``manifest.json``; a missing or malformed one is a :class:`DataError`."""
-    path = Path(dataset_dir) / MANIFEST_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: missing (incomplete dataset); {FIX_HINT}")
-    try:
-        manifest = safe_json.read_json_file(path)
-    except (OSError, ValueError) as err:  # safe_json.InputProblem is a ValueError
-        raise DataError(f"{path}: not valid JSON ({err}); {FIX_HINT}") from None
-    if not isinstance(manifest, dict) or not {"config", "splits", "fingerprint"} <= set(manifest):
-        raise DataError(f"{path}: not a synthetic-dataset manifest; {FIX_HINT}")
-    return manifest
+    return read_manifest(
+        Path(dataset_dir) / MANIFEST_FILE,
+        required=("config", "splits", "fingerprint"),
+        incomplete="incomplete dataset",
+        kind="a synthetic-dataset manifest",
+        fix=FIX_HINT,
+    )
 
 
 _EXPECTED: dict[str, tuple[np.dtype, int]] = {

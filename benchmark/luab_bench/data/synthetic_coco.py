@@ -39,6 +39,7 @@ from luab_bench.data.manifest import (
     canonical_json,
     check_file_hashes,
     npy_bytes,
+    read_manifest,
     write_hashed,
 )
 from luab_bench.data.synthetic_config import SHAPE_NAMES
@@ -52,6 +53,7 @@ GENERATOR_VERSION = "1.0.0"
 SPLITS: tuple[str, ...] = ("train", "val")
 ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "masks.npy", "objects.npy")
 RECORDS_FILE, MANIFEST_FILE = "coco_ab.json", "manifest.json"
+FIX_HINT = "delete the directory and re-run `luab-bench data generate --variant <its variant>`"
 # COCO names absent from instances_*.json (the official list has 91 names, 80 are used)
 _UNUSED = {
     "street sign",
@@ -259,17 +261,29 @@ def _fingerprint(split_hashes: dict[str, dict[str, str]], records_hash: str) -> 
     return sha256_hex(canonical_json({"splits": split_hashes, "records": records_hash}))
 
 
+def load_coco_manifest(dataset_dir: str | Path) -> dict[str, Any]:
+    """The split's ``manifest.json``; a missing or malformed one is a :class:`DataError`."""
+    return read_manifest(
+        Path(dataset_dir) / MANIFEST_FILE,
+        required=("splits", "records", "fingerprint"),
+        incomplete="incomplete dataset",
+        kind="a synthetic-coco manifest",
+        fix=FIX_HINT,
+    )
+
+
 def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None) -> str | None:
     """None if the directory is complete, matches ``cfg`` and every hash verifies; else the reason."""
     dataset_dir = Path(dataset_dir)
     try:
-        manifest = json.loads((dataset_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = load_coco_manifest(dataset_dir)
+    except DataError as err:
+        return str(err)
+    try:
         split_hashes = {s: dict(manifest["splits"][s]["files"]) for s in SPLITS}
         records_hash = str(manifest["records"][RECORDS_FILE])
-    except FileNotFoundError:
-        return f"{dataset_dir / MANIFEST_FILE}: missing"
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"{dataset_dir / MANIFEST_FILE}: not a synthetic-coco manifest ({err})"
+    except (KeyError, TypeError):
+        return "manifest lacks split or record hashes"
     if cfg is not None and manifest.get("config_hash") != config_hash(cfg):
         return "manifest config differs from the requested config"
     expected = (*ARRAY_FILES, "image_ids.json")

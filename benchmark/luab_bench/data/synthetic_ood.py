@@ -45,6 +45,7 @@ from luab_bench.data.manifest import (
     canonical_json,
     check_file_hashes,
     npy_bytes,
+    read_manifest,
     write_hashed,
 )
 from luab_bench.data.synthetic_corruptions import (
@@ -118,16 +119,13 @@ def _write(out: Path, splits: dict[str, AnalogueSplit], acfg: AnalogueConfig, pa
 
 def load_analogue_manifest(analogue_dir: Path) -> dict[str, Any]:
     """The ``analogues.json`` of an analogue directory (DataError when missing or malformed)."""
-    path = Path(analogue_dir) / ANALOGUE_MANIFEST
-    try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing (incomplete analogue set); {FIX_HINT}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not valid JSON ({err}); {FIX_HINT}") from None
-    if not isinstance(m, dict) or not {"splits", "fingerprint", "config"} <= set(m):
-        raise DataError(f"{path}: not an analogue manifest; {FIX_HINT}")
-    return m
+    return read_manifest(
+        Path(analogue_dir) / ANALOGUE_MANIFEST,
+        required=("splits", "fingerprint", "config"),
+        incomplete="incomplete analogue set",
+        kind="an analogue manifest",
+        fix=FIX_HINT,
+    )
 
 
 def verify_analogues(
