@@ -17,8 +17,12 @@ differences are independent replicates (``luab_bench.metrics.paired``).
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 from luab_bench.errors import LuabError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_SEEDS = 100
 
@@ -26,6 +30,17 @@ MAX_SEEDS = 100
 def named_seed(seed: int, name: str) -> list[int]:
     """``[seed, crc32(name as UTF-8)]``: the seed of the stream called ``name`` under run ``seed``."""
     return [int(seed), zlib.crc32(name.encode("utf-8"))]
+
+
+def seeded_generator(*entropy: int) -> np.random.Generator:
+    """``Generator(PCG64(SeedSequence([*entropy])))``: the one seeded numpy generator of the data code.
+
+    ``seeded_generator(seed, 3)`` is the generated datasets' stream 3 of data seed ``seed``;
+    ``seeded_generator(*named_seed(seed, name), ...)`` a named stream. numpy is imported on call.
+    """
+    import numpy as np
+
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([*entropy])))
 
 
 def parse_seeds(spec: str) -> list[int]:

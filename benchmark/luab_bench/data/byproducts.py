@@ -6,42 +6,8 @@ and a :class:`ParseReport` that says, by reason, why every other record gave no 
 never dropped silently: they are counted per kind, and ``strict=True`` turns the first one into a
 :class:`~luab_bench.errors.DataError` naming the file, the record and the fix.
 
-Record schema: what is confirmed, and from where
-------------------------------------------------
-* ``naver-ai/imagenet-annotation-tool`` (the annotation front end; ``AnnotatorPage.utils.ts``,
-  ``projectAnnotationsForImageNet``) writes one object per (image, annotation) with exactly:
-  ``imageID``, ``selected`` (bool), ``selectedCount``, ``selectedRecord`` (list of ``{x, y, time}``),
-  ``hoveredCount``, ``hoveredRecord`` (list of ``{action: "enter"|"leave", time}``),
-  ``imagePosition`` (``{x, y}``, page pixels), ``imageWidth``/``imageHeight`` (display pixels),
-  ``originalImageWidth``/``originalImageHeight`` (natural pixels), ``estimateTime`` (ms spent
-  hovering while not selected) and ``mouseTracking`` (list of ``{x, y, time}``).
-  ``AnnotationComponent.handler.ts`` shows that x/y are ``offsetX / offsetWidth`` (relative to the
-  displayed image, so in [0, 1]), ``time`` is ``Date.now()`` (epoch ms in the tool; the released
-  ``selectedRecord`` times are in seconds, see below), a click toggles
-  ``selected``, and a click is appended to ``selectedRecord`` **only when it selects** (a
-  deselecting click appends nothing). Hence for a selected image the latest click is the click that
-  made the final selection, which is the Z this module returns.
-* The released data (``imagenet_ab_v1_0.tar.gz``, HF Hub ``coallaoh/ImageNet-AB``) is read by
-  third-party scripts (``aldakata/NeglectedFreeLunch``: ``study_ab.py``, ``siamese_dataloader.py``) as
-  per-image XML files ``train_xml/<wnid>/<wnid>_<n>.xml`` with one ``<metadata>`` element per
-  annotation, holding the fields above plus ``worker_id`` and ``assignment_id``. The Hub card's
-  example record (as reported in issue 16 from the card; not re-read here) also has ``hit_id``,
-  ``hit_submit_time``, ``page_idx`` (not ``page_id``), ``image_idx`` and ``imagenet_hit_id``; their
-  types are not documented there, so only ``page_idx`` and ``image_idx`` (integers) and the ids
-  (strings) are typed. Other extra keys are kept, not checked.
-  Times: ``selectedRecord`` times are in **seconds**, ``hoveredRecord`` / ``mouseTracking`` times in
-  **milliseconds** (the card's example); only the order of clicks matters for Z, so the unit is not
-  converted.
-* Empty lists: the XML writes an empty list field as ``<x>None</x>`` or an empty element (seen on the
-  Hub for ``hoveredRecord`` / ``mouseTracking``); JSON exports may hold ``null``, ``"None"``,
-  ``"null"``, ``"[]"`` or ``""``. Every one of these spellings (:data:`EMPTY_LIST_SPELLINGS`) is an
-  empty list for every list field, so an unselected image with an "empty" ``selectedRecord`` is counted
-  ``not_selected``, not malformed.
-* The tarball and XML folders are read by :mod:`luab_bench.data.imagenet_ab_xml` (streamed, nothing
-  extracted); each ``<metadata>`` becomes one record of the schema above. One image can have
-  several annotations there: ``aggregate`` chooses first-wins or the notebook's mean. The official
-  notebook (``naver-ai/NeglectedFreeLunch``, ``imagenet_dataloader.ipynb``) averages the *first*
-  ``<selectedRecord>`` of every selected ``<metadata>``: ``click="first", aggregate="mean"``.
+The record schema (and where each field is confirmed) is in ``imagenet_ab_schema``; the sources
+(files, folders, the Hub's XML) in ``imagenet_ab_sources``.
 
 Parsing rules
 -------------
@@ -67,31 +33,30 @@ Parsing rules
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
 
-from luab_bench import safe_json
-from luab_bench.config import format_validation_error
-from luab_bench.data.imagenet_ab_xml import EMPTY_LIST_SPELLINGS
-from luab_bench.data.record_base import (
-    FiniteFloat,
-    RecordModel,
-    RecordReport,
-    UnitFloat,
-    Unparsable,
-    loads_json,
+from luab_bench.data.imagenet_ab_schema import (
+    LIST_FIELDS,
+    HoverEvent,
+    ImageNetABRecord,
+    ImagePosition,
+    TimedPoint,
+    as_list,
+    empty_list_spelling,
+    validate_record,
 )
+from luab_bench.data.imagenet_ab_sources import RECORD_FILE_SUFFIXES, iter_records
 
 # one malformed-record exception and number check for both parsers (data/record_base.py)
 from luab_bench.data.record_base import RecordProblem as _Bad
+from luab_bench.data.record_base import RecordReport, Unparsable
 from luab_bench.data.record_base import finite_number as _number
 from luab_bench.data.record_base import json_type as _json_type
-from luab_bench.errors import DataError, LuabError
+from luab_bench.errors import LuabError
 
 ClickChoice = Literal["final", "first"]
 Aggregate = Literal["first", "mean"]
@@ -106,7 +71,6 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "empty_list",
     "duplicate_id",
 )
-RECORD_FILE_SUFFIXES: tuple[str, ...] = (".json", ".jsonl", ".ndjson")
 
 _SKIP = "parse without --strict to skip and count such records (the counts go into the result)"
 _FIXES = {
@@ -120,84 +84,6 @@ _FIXES = {
     "duplicate_id": "the first valid record per imageID is used; parse with aggregate='mean' to average them "
     f"or {_SKIP}",
 }
-
-#: Every list field of an ImageNet-AB record (JSON and XML).
-LIST_FIELDS: tuple[str, ...] = ("selectedRecord", "mouseTracking", "hoveredRecord")
-
-
-def empty_list_spelling(value: Any) -> bool:
-    """True for JSON ``null`` and for a string that spells an empty list (:data:`EMPTY_LIST_SPELLINGS`)."""
-    return value is None or (isinstance(value, str) and value.strip() in EMPTY_LIST_SPELLINGS)
-
-
-def as_list(value: Any) -> Any:
-    """``value`` with every empty-list spelling turned into ``[]`` (anything else unchanged)."""
-    return [] if empty_list_spelling(value) else value
-
-
-# --------------------------------------------------------------------------- typed record models
-
-
-class TimedPoint(RecordModel):
-    """A click or mouse sample: position relative to the displayed image; ``time`` in seconds for
-    ``selectedRecord``, milliseconds for ``mouseTracking`` (the Hub card's example record)."""
-
-    x: UnitFloat
-    y: UnitFloat
-    time: FiniteFloat
-
-
-class HoverEvent(RecordModel):
-    """The pointer entering or leaving the image."""
-
-    action: Literal["enter", "leave"]
-    time: FiniteFloat
-
-
-class ImagePosition(RecordModel):
-    """Top-left corner of the displayed image on the page, in pixels."""
-
-    x: FiniteFloat
-    y: FiniteFloat
-
-
-class ImageNetABRecord(RecordModel):
-    """One ImageNet-AB annotation of one image (see the module docstring for provenance)."""
-
-    imageID: str = Field(min_length=1)
-    selected: bool
-    selectedRecord: list[TimedPoint]
-    selectedCount: int | None = Field(default=None, ge=0)
-    mouseTracking: list[TimedPoint] | None = None
-    hoveredCount: int | None = Field(default=None, ge=0)
-    hoveredRecord: list[HoverEvent] | None = None
-    imagePosition: ImagePosition | None = None
-    imageWidth: int | None = Field(default=None, ge=0)
-    imageHeight: int | None = Field(default=None, ge=0)
-    originalImageWidth: int | None = Field(default=None, gt=0)
-    originalImageHeight: int | None = Field(default=None, gt=0)
-    estimateTime: FiniteFloat | None = Field(default=None, ge=0)
-    worker_id: str | None = None
-    assignment_id: str | None = None
-    # the Hub card's example record (issue 16) has hit_id, page_idx (not page_id), image_idx and
-    # imagenet_hit_id (and hit_submit_time, kept untyped); LUAB Fig. 4 shows none of them
-    hit_id: str | None = None
-    imagenet_hit_id: str | None = None
-    page_idx: int | None = None
-    image_idx: int | None = None
-
-    @field_validator(*LIST_FIELDS, mode="before")
-    @classmethod
-    def _empty_list_spellings(cls, value: Any) -> Any:
-        return as_list(value)
-
-
-def validate_record(record: Mapping[str, Any], where: str = "record") -> ImageNetABRecord:
-    """Fully validate one record (every point of every list) or raise :class:`DataError`."""
-    try:
-        return ImageNetABRecord.model_validate(dict(record) if isinstance(record, Mapping) else record)
-    except ValidationError as err:
-        raise DataError(format_validation_error(where, err)) from None
 
 
 # --------------------------------------------------------------------------- report and result
@@ -251,132 +137,6 @@ class ByproductPoints:
         out = np.zeros((len(idx), 2), dtype=np.float32)
         out[has_point] = self._xy[idx[has_point]]
         return out, has_point
-
-
-# --------------------------------------------------------------------------- reading sources
-
-
-def _describe(err: ValueError) -> str:
-    if isinstance(err, json.JSONDecodeError):
-        return f"{err.msg} at line {err.lineno} column {err.colno} (char {err.pos})"
-    return str(err)
-
-
-def _record_files(directory: Path) -> list[Path]:
-    files = sorted(
-        p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in RECORD_FILE_SUFFIXES
-    )
-    if not files:
-        raise DataError(
-            f"{directory}: no record files ({', '.join(RECORD_FILE_SUFFIXES)}) found; "
-            "point to the ImageNet-AB JSON file or to a directory that holds it"
-        )
-    return files
-
-
-def _read_file(path: Path) -> tuple[str, Iterator[Any]]:
-    """Return the unit ("record" or "line") and the records of a JSON list / JSON-lines file."""
-    try:
-        data = safe_json.read_regular_file(path, max_bytes=None)
-    except OSError as err:
-        raise DataError(
-            f"{path}: cannot read ImageNet-AB records ({err.strerror or err}); check the path"
-        ) from None
-    except safe_json.InputProblem as err:
-        raise DataError(f"{path}: {err}; give the ImageNet-AB records file or folder") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    head = data.lstrip()[:1]
-    if not head:
-        raise DataError(f"{path}: file is empty; re-download or regenerate it, or remove it")
-    if head == b"[":
-        try:
-            records = loads_json(data)
-        except ValueError as err:
-            raise DataError(
-                f"{path}: not a complete JSON list ({_describe(err)}); the file is truncated or corrupt, "
-                "re-download or regenerate it"
-            ) from None
-        return "record", iter(records)
-    if head != b"{":
-        raise DataError(
-            f"{path}: not JSON or JSON lines (starts with {data.lstrip()[:20]!r}); "
-            "expected a list of ImageNet-AB records or one record per line"
-        )
-    lines = data.splitlines()
-    first = next(line for line in lines if line.strip())
-    try:
-        loads_json(first)
-    except ValueError:
-        try:  # one pretty-printed record per file (a webdataset sample's .json)
-            return "record", iter([loads_json(data)])
-        except ValueError:
-            pass  # JSON lines whose first line is broken: counted below
-    return "line", _iter_lines(lines)
-
-
-def _iter_lines(lines: list[bytes]) -> Iterator[Any]:
-    for line in lines:
-        if not line.strip():
-            yield None  # blank lines keep the line numbering; skipped by the caller
-            continue
-        try:
-            yield loads_json(line)
-        except ValueError as err:
-            yield Unparsable(f"line is not valid JSON ({_describe(err)})")
-
-
-def _iter_source(source: Any, report: ParseReport) -> Iterator[tuple[str, int, Any]]:
-    """Yield ``(location prefix, number, record)``; the number is a line (1-based) or index (0-based)."""
-    if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"{path}: no such file or directory; give the ImageNet-AB records file or folder")
-        if _is_xml(path):
-            yield from _iter_xml(path, report)
-            return
-        files = _record_files(path) if path.is_dir() else [path]
-        for file in files:
-            report.sources.append(str(file))
-            unit, records = _read_file(file)
-            where = f"{file}: {unit}"  # one string per file, shared by every record's location
-            start = 1 if unit == "line" else 0
-            for number, record in enumerate(records, start):
-                if record is None and unit == "line":
-                    continue
-                yield where, number, record
-        return
-    if isinstance(source, Mapping) or not isinstance(source, Iterable):
-        raise LuabError(
-            f"parse_imagenet_ab: source must be a path or an iterable of record dicts, got "
-            f"{type(source).__name__}"
-        )
-    report.sources.append("<records>")
-    for number, record in enumerate(source):
-        yield "<records>: record", number, record
-
-
-def _is_xml(path: Path) -> bool:
-    """The Hub tarball, one XML file, or a folder with XML files and no JSON record files."""
-    from luab_bench.data.imagenet_ab_xml import is_xml_source
-
-    if is_xml_source(path):
-        return True
-    if not path.is_dir():
-        return False
-    has_json = any(p.suffix.lower() in RECORD_FILE_SUFFIXES for p in path.rglob("*") if p.is_file())
-    return not has_json and next(path.rglob("*.xml"), None) is not None
-
-
-def _iter_xml(path: Path, report: ParseReport) -> Iterator[tuple[str, int, Any]]:
-    from luab_bench.data.imagenet_ab_xml import XmlProblem, iter_xml_source
-
-    report.sources.append(str(path))
-    last, number = None, 0
-    for where, record in iter_xml_source(path, report.boxes):
-        number = number + 1 if where == last else 0  # the k-th <metadata> of one XML file
-        last = where
-        yield where, number, (Unparsable(record.message) if isinstance(record, XmlProblem) else record)
 
 
 # --------------------------------------------------------------------------- record checks
@@ -476,7 +236,7 @@ def parse_imagenet_ab(
     sums: dict[str, list[float]] = {}
     first_seen: dict[str, tuple[str, int]] = {}
     first_reason: dict[str, str] = {}
-    for where, number, record in _iter_source(source, report):
+    for where, number, record in iter_records(source, report):
         report.records += 1
         if isinstance(record, Unparsable):
             kind, problem = "unparsable_json", record.message
@@ -505,10 +265,7 @@ def parse_imagenet_ab(
         label = f"{where} {number}"
         if isinstance(record, dict) and isinstance(record.get("imageID"), str):
             label += f" (imageID {record['imageID']!r})"
-        message = f"{label}: {kind}: {problem}"
-        if strict:
-            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
-        report._add_malformed(kind, message)
+        report.reject(label, kind, problem, _FIXES[kind], strict=strict)
     if mean:
         points = {
             image_id: (sums[image_id][0] / sums[image_id][2], sums[image_id][1] / sums[image_id][2])
@@ -522,3 +279,23 @@ def parse_imagenet_ab(
     report.record_ids = list(first_seen)
     report.with_point = len(points)
     return ByproductPoints(points, report)
+
+
+__all__ = [
+    "LIST_FIELDS",
+    "MALFORMED_KINDS",
+    "NO_POINT_REASONS",
+    "RECORD_FILE_SUFFIXES",
+    "Aggregate",
+    "ByproductPoints",
+    "ClickChoice",
+    "HoverEvent",
+    "ImageNetABRecord",
+    "ImagePosition",
+    "ParseReport",
+    "TimedPoint",
+    "as_list",
+    "empty_list_spelling",
+    "parse_imagenet_ab",
+    "validate_record",
+]

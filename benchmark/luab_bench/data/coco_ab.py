@@ -7,23 +7,8 @@ drag is logged in ``actionHistories``. This module turns the records into ``(ima
 point by reason and every malformed record by kind; ``strict=True`` makes the first one a
 :class:`~luab_bench.errors.DataError` naming the file, the record and the fix.
 
-Record schema: what is confirmed, and from where
-------------------------------------------------
-* Hub dataset viewer (``coallaoh/COCO-AB``, commit ``be4770eac0d6138aec946b22e192da022396f5aa``):
-  ``worker_id`` (10 chars), ``hit_id`` (32 hex), ``page_id`` (0-19), ``image_id`` (int, COCO id),
-  ``imageWidth``/``imageHeight`` (display px), ``originalImageWidth``/``originalImageHeight`` (px; the
-  viewer's minimum is 0, so zero sizes occur and are *not* malformed), ``actionHistories``
-  (``[{actionType, iconType, pointFrom, pointTo: {x, y}, timeAt}]``, ``pointFrom`` null on ``add``),
-  ``categoryHistories`` (``[{categoryIndex, categoryName, timeAt, usingKeyboard}]``),
-  ``mouseTracking`` (a list; empty in every row the viewer showed) and ``timeSpent`` (int ms).
-* ``iconType`` values: the official loader (``naver-ai/NeglectedFreeLunch``,
-  ``coco_dataloader.ipynb``) maps ``COCO_CLASS_NAMES.index(iconType) + 1`` to the COCO
-  ``category_id``, with the 91-name list below (spaces, e.g. ``"traffic light"``).
-* LUAB Fig. 6 shows an ``add`` action (``actionType``, ``iconType``, ``pointTo`` {x, y}, ``timeAt``)
-  and ``mouseTracking`` samples as ``{x, y, timeAt}``; §3.3.2 names the action types add / move /
-  remove. Not shown (Fig. 6 has no ``remove``; the full list is Appendix Fig. B, not in the available
-  text): the payload of ``remove`` actions (we accept ``pointFrom`` and/or ``pointTo``); mouse samples
-  with ``time`` instead of ``timeAt`` are accepted too (checked only by :func:`validate_coco_record`).
+The record schema (and where each field is confirmed) is in ``coco_ab_schema``; the streaming reader
+of the 398 MB file in ``json_stream``.
 
 Z_c: the paper's final add (default) or a replay of the icon history (option)
 ------------------------------------------------------------------------------
@@ -57,45 +42,36 @@ truncated) raises :class:`DataError` in both modes.
 
 from __future__ import annotations
 
-import itertools
 import math
-import mmap
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
-
-from luab_bench.config import format_validation_error
-from luab_bench.data.record_base import (
-    FiniteFloat,
-    RecordModel,
-    RecordReport,
-    UnitFloat,
-    Unparsable,
-    loads_json,
+from luab_bench.data.coco_ab_schema import (
+    CATEGORY_ID,
+    COCO_CLASS_NAMES,
+    CategoryEvent,
+    CocoABRecord,
+    IconAction,
+    MouseSample,
+    RelPoint,
+    validate_coco_record,
 )
+from luab_bench.data.json_stream import BATCH_BYTES, ListFile, iter_json_list
 
 # one malformed-record exception and number check for both parsers (data/record_base.py)
 from luab_bench.data.record_base import RecordProblem as _Bad
+from luab_bench.data.record_base import RecordReport, Unparsable, iter_record_dicts
 from luab_bench.data.record_base import finite_number as _num
 from luab_bench.data.record_base import json_type as _jtype
 from luab_bench.errors import DataError, LuabError
 
-# Index + 1 = COCO category_id (the official loader's list: 91 names, 80 used by instances_*.json).
-_COCO_NAMES = (
-    "person|bicycle|car|motorcycle|airplane|bus|train|truck|boat|traffic light|fire hydrant|"
-    "street sign|stop sign|parking meter|bench|bird|cat|dog|horse|sheep|cow|elephant|bear|"
-    "zebra|giraffe|hat|backpack|umbrella|shoe|eye glasses|handbag|tie|suitcase|frisbee|skis|"
-    "snowboard|sports ball|kite|baseball bat|baseball glove|skateboard|surfboard|"
-    "tennis racket|bottle|plate|wine glass|cup|fork|knife|spoon|bowl|banana|apple|sandwich|"
-    "orange|broccoli|carrot|hot dog|pizza|donut|cake|chair|couch|potted plant|bed|mirror|"
-    "dining table|window|desk|toilet|door|tv|laptop|mouse|remote|keyboard|cell phone|"
-    "microwave|oven|toaster|sink|refrigerator|blender|book|clock|vase|scissors|teddy bear|"
-    "hair drier|toothbrush|hair brush"
+#: How the streaming reader's errors name the COCO-AB file and its fix.
+COCO_AB_FILE = ListFile(
+    what="COCO-AB records",
+    expected="the COCO-AB file coco_ab_v1_0.json",
+    refetch="re-download it (`luab-bench data download coco-ab`)",
 )
-COCO_CLASS_NAMES: tuple[str, ...] = tuple(_COCO_NAMES.split("|"))
-CATEGORY_ID: dict[str, int] = {name: i + 1 for i, name in enumerate(COCO_CLASS_NAMES)}
 
 ZMode = Literal["replay", "last_add"]
 #: LUAB §4.1: "the final add action of a class icon"; ``replay`` stays available as a named option.
@@ -127,7 +103,6 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "duplicate_id",
 )
 REQUIRED_KEYS: tuple[str, ...] = ("image_id", "actionHistories")
-BATCH_BYTES = 8 << 20
 
 _FIXES = {
     "unparsable_json": "re-download (`luab-bench data download coco-ab`) or delete the broken record",
@@ -140,69 +115,6 @@ _FIXES = {
     "empty_point": "add/move actions need pointTo {x, y}; drop or re-export the record",
     "duplicate_id": "keep one record per image_id (the first valid one is used)",
 }
-
-
-# --------------------------------------------------------------------------- typed record models
-
-
-class RelPoint(RecordModel):
-    """A position relative to the displayed image."""
-
-    x: UnitFloat
-    y: UnitFloat
-
-
-class IconAction(RecordModel):
-    """One drag of a class icon."""
-
-    actionType: Literal["add", "move", "remove"]
-    iconType: str
-    pointFrom: RelPoint | None = None
-    pointTo: RelPoint | None = None
-    timeAt: FiniteFloat
-
-
-class CategoryEvent(RecordModel):
-    """Opening one of the super-category tabs of the icon palette."""
-
-    categoryIndex: int
-    categoryName: str
-    timeAt: FiniteFloat
-    usingKeyboard: bool
-
-
-class MouseSample(RecordModel):
-    """A mouse-track sample: ``{x, y, timeAt}`` as in LUAB Fig. 6 (``time`` accepted too)."""
-
-    x: UnitFloat
-    y: UnitFloat
-    time: FiniteFloat | None = None
-    timeAt: FiniteFloat | None = None
-
-
-class CocoABRecord(RecordModel):
-    """One COCO-AB annotation of one image (see the module docstring for provenance)."""
-
-    image_id: int = Field(ge=0)
-    actionHistories: list[IconAction]
-    worker_id: str | None = None
-    hit_id: str | None = None
-    page_id: int | None = Field(default=None, ge=0)
-    imageWidth: int | None = Field(default=None, ge=0)
-    imageHeight: int | None = Field(default=None, ge=0)
-    originalImageWidth: int | None = Field(default=None, ge=0)
-    originalImageHeight: int | None = Field(default=None, ge=0)
-    categoryHistories: list[CategoryEvent] | None = None
-    mouseTracking: list[MouseSample] | None = None
-    timeSpent: FiniteFloat | None = Field(default=None, ge=0)
-
-
-def validate_coco_record(record: Mapping[str, Any], where: str = "record") -> CocoABRecord:
-    """Fully validate one record (every action, category event and mouse sample) or raise DataError."""
-    try:
-        return CocoABRecord.model_validate(dict(record) if isinstance(record, Mapping) else record)
-    except ValidationError as err:
-        raise DataError(format_validation_error(where, err)) from None
 
 
 # --------------------------------------------------------------------------- result
@@ -416,134 +328,6 @@ def _extract(record: Any, mode: ZMode) -> tuple[int, CocoImage, str | None, int]
     return image_id, CocoImage(points, len(steps), size, worker, spent), reason, orphans
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def _first_key(buf: Any, start: int) -> bytes | None:
-    """The first key of the first record (``"worker_id"``), the anchor used to split records."""
-    i = buf.find(b"{", start, start + 4096)
-    if i < 0:
-        return None
-    q0 = buf.find(b'"', i, i + 4096)
-    q1 = buf.find(b'"', q0 + 1, q0 + 256) if q0 >= 0 else -1
-    if q0 < 0 or q1 < 0:
-        return None
-    return bytes(buf[q0 : q1 + 1])
-
-
-def _record_start(buf: Any, key_at: int, lo: int) -> int:
-    """Position of the ``{`` that opens the object whose first key starts at ``key_at`` (or -1)."""
-    j = key_at - 1
-    while j > lo and buf[j] in b" \t\r\n":
-        j -= 1
-    return j if buf[j] == 0x7B else -1  # '{'
-
-
-def iter_json_list(path: Path, batch_bytes: int = BATCH_BYTES) -> Iterator[Any]:
-    """Stream the elements of a big JSON list file, a batch of records at a time.
-
-    The file is memory-mapped and cut at record starts found by the first record's first key (a
-    top-level key such as ``"worker_id"`` never occurs inside the nested objects); each cut is
-    decoded by one ``orjson.loads`` call, so peak memory is one batch of Python objects, not the whole
-    file. A batch that does not decode is decoded record by record; a bad record yields
-    :class:`Unparsable` with its byte offset. A file that is not a complete JSON list raises.
-    """
-    try:
-        fh = path.open("rb")
-    except OSError as err:
-        raise DataError(
-            f"{path}: cannot read COCO-AB records ({err.strerror or err}); check the path"
-        ) from None
-    with fh:
-        if path.stat().st_size == 0:
-            raise DataError(f"{path}: file is empty; re-download it (`luab-bench data download coco-ab`)")
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            yield from _iter_mapped(path, buf, batch_bytes)
-
-
-def _iter_mapped(path: Path, buf: Any, batch_bytes: int) -> Iterator[Any]:
-    n = len(buf)
-    start = 0
-    if buf[:3] == b"\xef\xbb\xbf":
-        start = 3
-    while start < n and buf[start] in b" \t\r\n":
-        start += 1
-    end = n - 1
-    while end > start and buf[end] in b" \t\r\n":
-        end -= 1
-    if start >= n:
-        raise DataError(f"{path}: file is empty; re-download it (`luab-bench data download coco-ab`)")
-    if buf[start] != 0x5B:  # '['
-        raise DataError(
-            f"{path}: not a JSON list (starts with {bytes(buf[start : start + 20])!r}); "
-            "expected the COCO-AB file coco_ab_v1_0.json"
-        )
-    if buf[end] != 0x5D:  # ']'
-        raise DataError(
-            f"{path}: not a complete JSON list (ends with {bytes(buf[max(start, end - 20) : end + 1])!r}"
-            f" at byte {end}); the file is truncated or corrupt, re-download it "
-            "(`luab-bench data download coco-ab`)"
-        )
-    body_lo, body_hi = start + 1, end  # between the brackets
-    key = _first_key(buf, body_lo)
-    if key is None:
-        if bytes(buf[body_lo:body_hi]).strip():
-            yield from _decode_span(buf, body_lo, body_hi, None)
-        return
-    pos = body_lo
-    while pos < body_hi:
-        cut = body_hi
-        probe = pos + batch_bytes
-        while probe < body_hi:
-            k = buf.find(key, probe, body_hi)
-            if k < 0:
-                break
-            s = _record_start(buf, k, pos)
-            if s > pos:
-                cut = s
-                break
-            probe = k + len(key)
-        yield from _decode_span(buf, pos, cut, key)
-        pos = cut
-
-
-def _strip_span(buf: Any, lo: int, hi: int) -> tuple[int, int]:
-    while lo < hi and buf[lo] in b" \t\r\n,":
-        lo += 1
-    while hi > lo and buf[hi - 1] in b" \t\r\n,":
-        hi -= 1
-    return lo, hi
-
-
-def _decode_span(buf: Any, lo: int, hi: int, key: bytes | None) -> Iterator[Any]:
-    lo, hi = _strip_span(buf, lo, hi)
-    if lo >= hi:
-        return
-    try:
-        yield from loads_json(b"[" + buf[lo:hi] + b"]")
-        return
-    except ValueError:
-        pass
-    # slow path: one record at a time, so one bad record does not cost its neighbours
-    cuts = [lo]
-    if key is not None:
-        k = buf.find(key, lo + 1, hi)
-        while k >= 0:
-            s = _record_start(buf, k, cuts[-1])
-            if s > cuts[-1]:
-                cuts.append(s)
-            k = buf.find(key, k + len(key), hi)
-    cuts.append(hi)
-    for a, b in itertools.pairwise(cuts):
-        a2, b2 = _strip_span(buf, a, b)
-        if a2 >= b2:
-            continue
-        try:
-            yield from loads_json(b"[" + buf[a2:b2] + b"]")
-        except ValueError as err:
-            yield Unparsable(f"bytes {a2}-{b2} are not a valid JSON record ({err})")
-
-
 def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, int, Any]]:
     if isinstance(source, str | Path):
         path = Path(source)
@@ -553,17 +337,10 @@ def _iter_source(source: Any, report: CocoParseReport) -> Iterator[tuple[str, in
             raise DataError(f"{path}: no such file; give the COCO-AB records file (coco_ab_v1_0.json)")
         report.sources.append(str(path))
         where = f"{path}: record"
-        for number, record in enumerate(iter_json_list(path)):
+        for number, record in enumerate(iter_json_list(path, names=COCO_AB_FILE)):
             yield where, number, record
         return
-    if isinstance(source, Mapping) or not isinstance(source, Iterable):
-        raise LuabError(
-            "parse_coco_ab: source must be a path or an iterable of record dicts, got "
-            f"{type(source).__name__}"
-        )
-    report.sources.append("<records>")
-    for number, record in enumerate(source):
-        yield "<records>: record", number, record
+    yield from iter_record_dicts(source, report, "parse_coco_ab")
 
 
 def parse_coco_ab(
@@ -606,11 +383,36 @@ def parse_coco_ab(
         label = f"{where} {number}"
         if isinstance(record, dict) and isinstance(record.get("image_id"), int):
             label += f" (image_id {record['image_id']})"
-        message = f"{label}: {kind}: {problem}"
-        if strict:
-            raise DataError(f"{message}; fix: {_FIXES[kind]} (or parse with strict=False to skip and count)")
-        report._add_malformed(kind, message)
+        report.reject(label, kind, problem, _FIXES[kind], strict=strict)
     report.images = len(images)
     report.with_point = sum(1 for img in images.values() if img.points)
     report.class_points = sum(len(img.points) for img in images.values())
     return CocoByproducts(images, report)
+
+
+__all__ = [
+    "ACTION_TYPES",
+    "BATCH_BYTES",
+    "CATEGORY_ID",
+    "COCO_AB_FILE",
+    "COCO_CLASS_NAMES",
+    "DEFAULT_MODE",
+    "LEGACY_MODE",
+    "MALFORMED_KINDS",
+    "NO_POINT_REASONS",
+    "REQUIRED_KEYS",
+    "CategoryEvent",
+    "ClassPoint",
+    "CocoABRecord",
+    "CocoByproducts",
+    "CocoImage",
+    "CocoParseReport",
+    "IconAction",
+    "MouseSample",
+    "RelPoint",
+    "ZMode",
+    "iter_json_list",
+    "parse_coco_ab",
+    "validate_coco_record",
+    "z_mode",
+]

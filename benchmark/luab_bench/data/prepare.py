@@ -46,7 +46,10 @@ def prepare_synthetic(variant: str, data_dir: Path, *, progress: bool = True) ->
     cfg = SYNTHETIC_VARIANTS[variant]
     with progress_bar(progress) as prog:
         directory = generate(cfg, Path(data_dir), progress=prog)
-    manifest = load_manifest(directory)
+    return _dataset(variant, directory, load_manifest(directory), cfg)
+
+
+def _dataset(variant: str, directory: Path, manifest: dict[str, Any], cfg: Any) -> SyntheticDataset:
     return SyntheticDataset(
         variant=variant,
         directory=Path(directory),
@@ -62,22 +65,14 @@ def generated_dataset(
     if source == "synthetic":
         return prepare_synthetic(variant, data_dir, progress=progress)
     if source == "synthetic-coco":
-        import json
-
-        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco
+        from luab_bench.data.synthetic_coco import SYNTHETIC_COCO_VARIANTS, generate_coco, load_coco_manifest
         from luab_bench.registry import unknown_name_message
 
         if variant not in SYNTHETIC_COCO_VARIANTS:
             raise LuabError(unknown_name_message("synthetic-coco variant", variant, SYNTHETIC_COCO_VARIANTS))
         cfg = SYNTHETIC_COCO_VARIANTS[variant]
         directory = generate_coco(cfg, Path(data_dir))
-        manifest = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
-        return SyntheticDataset(
-            variant=variant,
-            directory=Path(directory),
-            fingerprint=manifest["fingerprint"],
-            config=cfg.model_dump(mode="json"),
-        )
+        return _dataset(variant, directory, load_coco_manifest(directory), cfg)
     raise LuabError(f"training source {source!r} does not generate its data (generated: {GENERATED_SOURCES})")
 
 

@@ -9,11 +9,13 @@ provenance. A parser subclasses :class:`RecordReport` with its reasons, kinds an
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from luab_bench import safe_json
+from luab_bench.errors import DataError, LuabError
 
 MAX_EXAMPLES = 3
 
@@ -60,6 +62,13 @@ class RecordReport:
         if len(examples) < MAX_EXAMPLES:
             examples.append(message)
 
+    def reject(self, label: str, kind: str, problem: str, fix: str, *, strict: bool) -> None:
+        """Count one malformed record (``label``: where it is); with ``strict`` raise instead."""
+        message = f"{label}: {kind}: {problem}"
+        if strict:
+            raise DataError(f"{message}; fix: {fix} (or parse with strict=False to skip and count)")
+        self._add_malformed(kind, message)
+
     def _headline(self, source: str, pct: float) -> list[str]:
         """The parser-specific first lines (dataset name, what counts as a point)."""
         raise NotImplementedError
@@ -98,6 +107,17 @@ class RecordReport:
             "malformed": dict(self.malformed),
             "examples": {k: list(v) for k, v in self.examples.items()},
         }
+
+
+def iter_record_dicts(source: Any, report: RecordReport, parser: str) -> Iterator[tuple[str, int, Any]]:
+    """``("<records>: record", index, record)`` for an in-memory iterable of records (not a path)."""
+    if isinstance(source, Mapping) or not isinstance(source, Iterable):
+        raise LuabError(
+            f"{parser}: source must be a path or an iterable of record dicts, got {type(source).__name__}"
+        )
+    report.sources.append("<records>")
+    for number, record in enumerate(source):
+        yield "<records>: record", number, record
 
 
 class RecordProblem(Exception):

@@ -26,8 +26,6 @@ instances files use) so the records are valid COCO-AB; ``category_id`` is the re
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +34,26 @@ from pydantic import Field
 
 from luab_bench.config import StrictModel
 from luab_bench.data.coco_ab import CATEGORY_ID, COCO_CLASS_NAMES
-from luab_bench.data.manifest import check_file_hashes
-from luab_bench.data.synthetic import SHAPE_NAMES, _hsv_to_rgb, _shape_mask
+from luab_bench.data.manifest import (
+    build_directory,
+    canonical_json,
+    check_file_hashes,
+    npy_bytes,
+    read_manifest,
+    write_hashed,
+)
+from luab_bench.data.synthetic_config import SHAPE_NAMES
+from luab_bench.data.synthetic_shapes import _hsv_to_rgb, _shape_mask
 from luab_bench.errors import DataError
 from luab_bench.hashing import sha256_hex
 from luab_bench.io import atomic_write_bytes
+from luab_bench.seeds import seeded_generator
 
 GENERATOR_VERSION = "1.0.0"
 SPLITS: tuple[str, ...] = ("train", "val")
 ARRAY_FILES: tuple[str, ...] = ("images.npy", "labels.npy", "masks.npy", "objects.npy")
 RECORDS_FILE, MANIFEST_FILE = "coco_ab.json", "manifest.json"
+FIX_HINT = "delete the directory and re-run `luab-bench data generate --variant <its variant>`"
 # COCO names absent from instances_*.json (the official list has 91 names, 80 are used)
 _UNUSED = {
     "street sign",
@@ -93,17 +101,9 @@ SYNTHETIC_COCO_VARIANTS: dict[str, SyntheticCocoConfig] = {
 }
 
 
-def _rng(seed: int, *stream: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, *stream])))
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
-
-
 def config_hash(cfg: SyntheticCocoConfig) -> str:
     payload = {"config": cfg.model_dump(mode="json"), "generator_version": GENERATOR_VERSION}
-    return sha256_hex(_canonical(payload))
+    return sha256_hex(canonical_json(payload))
 
 
 def class_table(num_classes: int) -> list[dict[str, Any]]:
@@ -129,7 +129,7 @@ def _object_mask(k: int, size: int, cx: float, cy: float, r: float, angle: float
 
 def render_split(cfg: SyntheticCocoConfig, n: int, stream: int) -> dict[str, Any]:
     """Images, multi-hot labels, class masks and per-object boxes of one split."""
-    rng = _rng(cfg.seed, stream)
+    rng = seeded_generator(cfg.seed, stream)
     k_all, s = cfg.num_classes, cfg.image_size
     images = np.empty((n, s, s, 3), dtype=np.uint8)
     labels = np.zeros((n, k_all), dtype=bool)
@@ -176,11 +176,16 @@ def _q(p: np.ndarray) -> dict[str, float]:
     return {"x": float(q[0]), "y": float(q[1])}
 
 
+def _action(kind: str, icon: str, src: dict | None, dst: dict | None, t: int) -> dict[str, Any]:
+    """One ``actionHistories`` entry as the COCO-AB front end logs it."""
+    return {"actionType": kind, "iconType": icon, "pointFrom": src, "pointTo": dst, "timeAt": t}
+
+
 def simulate_coco_annotator(
     cfg: SyntheticCocoConfig, split: dict[str, Any], stream: int = 99
 ) -> list[dict[str, Any]]:
     """COCO-AB-schema records for a rendered split (one per re-annotated image)."""
-    rng = _rng(cfg.seed, stream)
+    rng = seeded_generator(cfg.seed, stream)
     names = USED_CLASS_NAMES[: cfg.num_classes]
     s = cfg.image_size
     records = []
@@ -207,56 +212,22 @@ def simulate_coco_annotator(
             if rng.random() < cfg.p_move:  # first dropped elsewhere, then moved to p
                 first = rng.uniform(0, 1, 2)
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {
-                        "actionType": "add",
-                        "iconType": names[k],
-                        "pointFrom": None,
-                        "pointTo": _q(first),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("add", names[k], None, _q(first), t))
                 t += int(rng.integers(300, 3_000))
-                actions.append(
-                    {
-                        "actionType": "move",
-                        "iconType": names[k],
-                        "pointFrom": _q(first),
-                        "pointTo": _q(p),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("move", names[k], _q(first), _q(p), t))
             else:
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {
-                        "actionType": "add",
-                        "iconType": names[k],
-                        "pointFrom": None,
-                        "pointTo": _q(p),
-                        "timeAt": t,
-                    }
-                )
+                actions.append(_action("add", names[k], None, _q(p), t))
         if rng.random() < cfg.p_false_icon:
             absent = np.flatnonzero(~split["labels"][i])
             if len(absent):
                 k = int(rng.choice(absent))
                 p = _q(rng.uniform(0, 1, 2))
                 t += int(rng.integers(500, 4_000))
-                actions.append(
-                    {"actionType": "add", "iconType": names[k], "pointFrom": None, "pointTo": p, "timeAt": t}
-                )
+                actions.append(_action("add", names[k], None, p, t))
                 if rng.random() < 0.5:
                     t += int(rng.integers(300, 3_000))
-                    actions.append(
-                        {
-                            "actionType": "remove",
-                            "iconType": names[k],
-                            "pointFrom": p,
-                            "pointTo": None,
-                            "timeAt": t,
-                        }
-                    )
+                    actions.append(_action("remove", names[k], p, None, t))
         n_mouse = int(rng.integers(cfg.mouse_samples[0], cfg.mouse_samples[1] + 1))
         mt0 = int(rng.integers(0, 5_000))
         mouse = [
@@ -282,33 +253,37 @@ def simulate_coco_annotator(
     return records
 
 
-def _npy(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
 def dataset_dirname(cfg: SyntheticCocoConfig) -> str:
     return f"{cfg.variant}-s{cfg.seed}-{config_hash(cfg)[:8]}"
 
 
 def _fingerprint(split_hashes: dict[str, dict[str, str]], records_hash: str) -> str:
-    return sha256_hex(_canonical({"splits": split_hashes, "records": records_hash}))
+    return sha256_hex(canonical_json({"splits": split_hashes, "records": records_hash}))
+
+
+def load_coco_manifest(dataset_dir: str | Path) -> dict[str, Any]:
+    """The split's ``manifest.json``; a missing or malformed one is a :class:`DataError`."""
+    return read_manifest(
+        Path(dataset_dir) / MANIFEST_FILE,
+        required=("splits", "records", "fingerprint"),
+        incomplete="incomplete dataset",
+        kind="a synthetic-coco manifest",
+        fix=FIX_HINT,
+    )
 
 
 def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None) -> str | None:
     """None if the directory is complete, matches ``cfg`` and every hash verifies; else the reason."""
     dataset_dir = Path(dataset_dir)
     try:
-        manifest = json.loads((dataset_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest = load_coco_manifest(dataset_dir)
+    except DataError as err:
+        return str(err)
+    try:
         split_hashes = {s: dict(manifest["splits"][s]["files"]) for s in SPLITS}
         records_hash = str(manifest["records"][RECORDS_FILE])
-    except FileNotFoundError:
-        return f"{dataset_dir / MANIFEST_FILE}: missing"
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"{dataset_dir / MANIFEST_FILE}: not a synthetic-coco manifest ({err})"
+    except (KeyError, TypeError):
+        return "manifest lacks split or record hashes"
     if cfg is not None and manifest.get("config_hash") != config_hash(cfg):
         return "manifest config differs from the requested config"
     expected = (*ARRAY_FILES, "image_ids.json")
@@ -320,52 +295,44 @@ def verify_coco(dataset_dir: str | Path, cfg: SyntheticCocoConfig | None = None)
     return None
 
 
+def _write_coco(cfg: SyntheticCocoConfig, tmp: Path) -> None:
+    splits: dict[str, Any] = {}
+    hashes: dict[str, dict[str, str]] = {}
+    train = None
+    for stream, name in enumerate(SPLITS):
+        n = cfg.n_train if name == "train" else cfg.n_val
+        data = render_split(cfg, n, stream)
+        files = {}
+        for fname in ARRAY_FILES:
+            files[fname] = write_hashed(tmp / name / fname, npy_bytes(data[fname[:-4]]))
+        files["image_ids.json"] = write_hashed(
+            tmp / name / "image_ids.json", canonical_json(data["image_ids"])
+        )
+        splits[name] = {"n": n, "files": files}
+        hashes[name] = files
+        if name == "train":
+            train = data
+    records_blob = canonical_json(simulate_coco_annotator(cfg, train))  # type: ignore[arg-type]
+    records_hash = write_hashed(tmp / RECORDS_FILE, records_blob)
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "config": cfg.model_dump(mode="json"),
+        "config_hash": config_hash(cfg),
+        "classes": class_table(cfg.num_classes),
+        "splits": splits,
+        "records": {RECORDS_FILE: records_hash},
+        "fingerprint": _fingerprint(hashes, records_hash),
+    }
+    atomic_write_bytes(tmp / MANIFEST_FILE, canonical_json(manifest))  # last: marks a complete copy
+
+
 def generate_coco(cfg: SyntheticCocoConfig, root: str | Path) -> Path:
     """Write (or reuse, if complete, matching the config and hash-verified) the dataset; return it."""
     out = Path(root).expanduser() / dataset_dirname(cfg)
     if out.exists() and verify_coco(out, cfg) is None:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        splits: dict[str, Any] = {}
-        hashes: dict[str, dict[str, str]] = {}
-        train = None
-        for stream, name in enumerate(SPLITS):
-            n = cfg.n_train if name == "train" else cfg.n_val
-            data = render_split(cfg, n, stream)
-            files = {}
-            for fname in ARRAY_FILES:
-                blob = _npy(data[fname[:-4]])
-                atomic_write_bytes(tmp / name / fname, blob)
-                files[fname] = sha256_hex(blob)
-            blob = _canonical(data["image_ids"])
-            atomic_write_bytes(tmp / name / "image_ids.json", blob)
-            files["image_ids.json"] = sha256_hex(blob)
-            splits[name] = {"n": n, "files": files}
-            hashes[name] = files
-            if name == "train":
-                train = data
-        records_blob = _canonical(simulate_coco_annotator(cfg, train))  # type: ignore[arg-type]
-        atomic_write_bytes(tmp / RECORDS_FILE, records_blob)
-        records_hash = sha256_hex(records_blob)
-        manifest = {
-            "generator_version": GENERATOR_VERSION,
-            "config": cfg.model_dump(mode="json"),
-            "config_hash": config_hash(cfg),
-            "classes": class_table(cfg.num_classes),
-            "splits": splits,
-            "records": {RECORDS_FILE: records_hash},
-            "fingerprint": _fingerprint(hashes, records_hash),
-        }
-        atomic_write_bytes(tmp / MANIFEST_FILE, _canonical(manifest))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return build_directory(out, lambda tmp: _write_coco(cfg, tmp), lambda: verify_coco(out, cfg))
 
 
 def load_coco_split(dataset_dir: str | Path, split: str) -> dict[str, Any]:
@@ -389,13 +356,11 @@ def fake_coco_ab_record(rng: np.random.Generator, image_id: int, mouse_points: i
         t += int(rng.integers(100, 5_000))
         name = USED_CLASS_NAMES[int(rng.integers(0, len(USED_CLASS_NAMES)))]
         p = {"x": float(rng.random()), "y": float(rng.random())}
-        actions.append({"actionType": "add", "iconType": name, "pointFrom": None, "pointTo": p, "timeAt": t})
+        actions.append(_action("add", name, None, p, t))
         if rng.random() < 0.2:
             t += int(rng.integers(100, 5_000))
             q = {"x": float(rng.random()), "y": float(rng.random())}
-            actions.append(
-                {"actionType": "move", "iconType": name, "pointFrom": p, "pointTo": q, "timeAt": t}
-            )
+            actions.append(_action("move", name, p, q, t))
     xy = rng.random((mouse_points, 2))
     return {
         "worker_id": "6BD0D119F0",
@@ -422,7 +387,7 @@ def write_fake_coco_ab(path: str | Path, n_records: int, *, seed: int = 0, mouse
 
     from luab_bench.io import atomic_open
 
-    rng = _rng(seed, 7)
+    rng = seeded_generator(seed, 7)
     path = Path(path)
     with atomic_open(path, "wb") as fh:
         fh.write(b"[")

@@ -19,22 +19,24 @@ and two seeds give independent draws.
 
 from __future__ import annotations
 
-import zlib
 from typing import Literal
 
 import numpy as np
 
-from luab_bench.data import synthetic as syn
+from luab_bench.data.synthetic_config import SPLITS, SyntheticConfig
+from luab_bench.data.synthetic_plan import _index_of_class, _Plan, plan_splits
+from luab_bench.data.synthetic_render import _render_split
 from luab_bench.errors import DataError
+from luab_bench.seeds import named_seed, seeded_generator
 
-_SWAP_STREAM = zlib.crc32(b"luab-bench/mixed-rand-training")
-_ORACLE_STREAM = zlib.crc32(b"luab-bench/oracle-mask-point")
+_SWAP_STREAM = "luab-bench/mixed-rand-training"
+_ORACLE_STREAM = "luab-bench/oracle-mask-point"
 BackgroundClasses = Literal["any", "other"]
 OraclePoint = Literal["object_centre", "mask_point"]
 
 
-def _train_plan(cfg: syn.SyntheticConfig) -> syn._Plan:
-    return syn.plan_splits(cfg)["train"]
+def _train_plan(cfg: SyntheticConfig) -> _Plan:
+    return plan_splits(cfg)["train"]
 
 
 def swapped_background_classes(
@@ -47,7 +49,7 @@ def swapped_background_classes(
 
 
 def mixed_rand_training_images(
-    cfg: syn.SyntheticConfig, seed: int, classes: BackgroundClasses = "any"
+    cfg: SyntheticConfig, seed: int, classes: BackgroundClasses = "any"
 ) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, H, W, 3), new background classes (N,)) of the Mixed-Rand training split.
 
@@ -59,16 +61,16 @@ def mixed_rand_training_images(
     """
     plan = _train_plan(cfg)
     assert plan.fg is not None and plan.bg is not None
-    rng = np.random.default_rng([cfg.seed, _SWAP_STREAM, int(seed) & 0xFFFFFFFF])
+    rng = seeded_generator(*named_seed(cfg.seed, _SWAP_STREAM), int(seed) & 0xFFFFFFFF)
     want = swapped_background_classes(plan.labels, cfg.num_classes, rng, classes)
-    src = syn._index_of_class(plan.bg.labels, want, rng, exclude_self=False)
-    swapped = syn._Plan(plan.labels, plan.fg, plan.bg.take(src), plan.ids)
-    noise_rng = syn._rng(cfg.seed, 100 + syn.SPLITS.index("train"))  # the train split's own stream
-    arrays = syn._render_split(cfg, swapped, noise_rng, lambda _: None)
+    src = _index_of_class(plan.bg.labels, want, rng, exclude_self=False)
+    swapped = _Plan(plan.labels, plan.fg, plan.bg.take(src), plan.ids)
+    noise_rng = seeded_generator(cfg.seed, 100 + SPLITS.index("train"))  # the train split's own stream
+    arrays = _render_split(cfg, swapped, noise_rng, lambda _: None)
     return arrays["images"], arrays["bg_labels"]
 
 
-def oracle_points(cfg: syn.SyntheticConfig, masks: np.ndarray, mode: OraclePoint, seed: int) -> np.ndarray:
+def oracle_points(cfg: SyntheticConfig, masks: np.ndarray, mode: OraclePoint, seed: int) -> np.ndarray:
     """Noise-free Z (N, 2), relative (x, y), for every training image.
 
     ``object_centre``: the generator's centre of the object (the shape's own centre, not the box
@@ -82,7 +84,7 @@ def oracle_points(cfg: syn.SyntheticConfig, masks: np.ndarray, mode: OraclePoint
         raise DataError(f"oracle points: {masks.shape[0]} masks for {n} training images; regenerate the data")
     if mode == "object_centre":
         return np.stack([plan.fg.cx, plan.fg.cy], axis=1).astype(np.float32)
-    rng = np.random.default_rng([cfg.seed, _ORACLE_STREAM, int(seed) & 0xFFFFFFFF])
+    rng = seeded_generator(*named_seed(cfg.seed, _ORACLE_STREAM), int(seed) & 0xFFFFFFFF)
     _, h, w = masks.shape
     out = np.empty((n, 2), dtype=np.float32)
     for i in range(n):

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from luab_bench.seeds import seeded_generator
+
 if TYPE_CHECKING:
     import torch
 
@@ -57,7 +59,7 @@ def mix_params(
     cfg: MixingConfig, height: int, width: int, *, seed: int, epoch: int, batch_index: int
 ) -> tuple[str, float, tuple[int, int, int, int] | None]:
     """(kind, λ, box) for one batch, drawn from (seed, epoch, batch_index) alone (timm's rules)."""
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(epoch), int(batch_index), _MIX_STREAM])
+    rng = seeded_generator(int(seed) & 0xFFFFFFFF, int(epoch), int(batch_index), _MIX_STREAM)
     if rng.random() >= cfg.prob:
         return "none", 1.0, None
     use_cutmix = cfg.cutmix_alpha > 0 and (cfg.mixup_alpha == 0 or rng.random() < cfg.switch_prob)
