@@ -64,6 +64,42 @@ def test_run_builds_once_writes_once_signs_once(tmp_path: Path, monkeypatch: pyt
     assert len(files) == 2 and all(verify_result_file(f).ok for f in files)
 
 
+def test_alignment_uses_the_trained_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --align the alignment step scores the net training built (no rebuild from the checkpoint)."""
+    import luab_bench.alignment.report as report
+    import luab_bench.models
+    from luab_bench.alignment.report_types import AlignmentReport
+    from luab_bench.run import evaluation
+    from luab_bench.train import loop
+
+    built: list[Any] = []
+    aligned: list[Any] = []
+
+    def counting_build(*args: Any, **kwargs: Any) -> Any:
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
+
+    def fake_align_set(net: Any, aset: Any, config: Any, **_: Any) -> Any:
+        aligned.append(net)
+        return AlignmentReport(config=config, n_images=0, skipped={"gbp": "not measured here"})
+
+    real_build = luab_bench.models.create_model
+    monkeypatch.setattr(loop, "train", _fake_train)
+    monkeypatch.setattr(evaluation, "assess", _fake_assess)
+    monkeypatch.setattr(luab_bench.models, "create_model", counting_build)
+    monkeypatch.setattr(report, "align_set", fake_align_set)
+    res = CliRunner().invoke(
+        cli,
+        ["run", "--model", "resnet10t", "--protocol", "baseline,luab", "--variant", "synthetic-tiny",
+         "--align", "--no-progress", "--device", "cpu", "--data-dir", str(tmp_path / "data"),
+         "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
+         "--site-dir", str(tmp_path / "site")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert len(built) == 2 and len(aligned) == 2
+    assert all(a is b for a, b in zip(aligned, built, strict=True)) and not any(n.training for n in aligned)
+
+
 def test_cli_passes_one_source_request_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from luab_bench.run import orchestrate
 
