@@ -212,3 +212,25 @@ def test_cli_choices_live_in_one_light_module_the_alignment_code_uses() -> None:
         and not cfg.masking
         and cfg.data_label == "label"
     )
+
+
+def test_default_spec_is_the_paper_protocol_run_no_train_aligned_with() -> None:
+    """`run --no-train` aligns with ``AlignSpec(seed=0)``: the config it hand-built before (defaults,
+    byproduct clicks, skip inapplicable methods) and the same set options."""
+    from luab_bench.alignment.choices import DEFAULT_LIMIT
+    from luab_bench.alignment.report import DEFAULT_METHODS, AlignConfig, default_measure
+    from luab_bench.alignment.spec import AlignSpec
+
+    spec = AlignSpec(seed=0)
+    before = AlignConfig(
+        methods=DEFAULT_METHODS, measure=default_measure("byproducts", None), seed=0,
+        data_label="label", skip_inapplicable=True,
+    )  # fmt: skip
+    assert spec.config("label") == before
+    assert (spec.split, spec.limit, spec.maps, spec.annotators, spec.kernel_sigma) == (
+        "val",
+        DEFAULT_LIMIT,
+        "byproducts",
+        5,
+        3.0,
+    )

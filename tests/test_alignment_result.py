@@ -123,6 +123,22 @@ def test_align_result_fills_metrics_and_the_typed_block_and_signs(tmp_path: Path
     }
 
 
+def test_handed_net_gives_the_values_of_the_checkpoint(tmp_path: Path, data_dir: Path) -> None:
+    """``net=`` (the in-memory model ``run`` hands over) measures what the reloaded checkpoint does."""
+    from luab_bench.train.checkpoint import load_checkpoint
+
+    ckpt = _checkpoint(tmp_path / "ckpt", data_dir)
+    opts = {"data_dir": data_dir, "device": "cpu", "methods": ("gbp", "gradient"), "limit": 8, "n_boot": 10}
+    reloaded = align_result(None, ckpt, **opts)
+    net, _ = load_checkpoint(ckpt, "cpu")
+    net.train()  # handed over in any mode: align_result puts it in eval mode
+    handed = align_result(None, ckpt, net=net, **opts)
+    assert not net.training
+    assert reloaded.report is not None and handed.report is not None
+    assert handed.report.metrics() == reloaded.report.metrics()
+    assert handed.report.alignment_block() == reloaded.report.alignment_block()
+
+
 def test_align_result_skips_data_without_human_maps_and_leaves_the_file(
     tmp_path: Path, data_dir: Path
 ) -> None:

@@ -169,3 +169,34 @@ def test_no_function_level_import_cycle(capsys: pytest.CaptureFixture[str]) -> N
         both[src] = both[src] - {dst}
     found = cycles(both)
     assert not found, "function-level import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+def module_map(doc: str) -> list[str]:
+    """The module paths of docs/ARCHITECTURE.md's module map: the first word of each line of the code
+    block that starts with ``benchmark/luab_bench/``."""
+    import re
+
+    block = re.search(r"```\nbenchmark/luab_bench/\n(.*?)```", doc, re.S)
+    assert block is not None, "docs/ARCHITECTURE.md lost its module map"
+    return [line.split()[0] for line in block[1].splitlines() if line.strip()]
+
+
+def test_module_map_has_one_line_per_module() -> None:
+    """Every .py module under benchmark/luab_bench is named on exactly one line of the module map, and
+    the map names no module that does not exist (so the map cannot rot)."""
+    doc = (PACKAGE_DIR.parents[1] / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    named = module_map(doc)
+    actual = sorted(p.relative_to(PACKAGE_DIR).as_posix() for p in PACKAGE_DIR.rglob("*.py"))
+    twice = sorted({m for m in named if named.count(m) > 1})
+    assert not twice, f"named on more than one line: {twice}"
+    assert not sorted(set(actual) - set(named)), (
+        f"missing from the module map: {sorted(set(actual) - set(named))}"
+    )
+    assert not sorted(set(named) - set(actual)), (
+        f"in the map but not a module: {sorted(set(named) - set(actual))}"
+    )
+
+
+def test_module_map_reader_sees_a_missing_and_a_repeated_module() -> None:
+    doc = "text\n```\nbenchmark/luab_bench/\n  a.py   one\n  sub/b.py  two\n  a.py  again\n```\n"
+    assert module_map(doc) == ["a.py", "sub/b.py", "a.py"]

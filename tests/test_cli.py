@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -45,6 +46,21 @@ def test_help_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"--help imported heavy modules: {out.stdout.strip()}"
+
+
+def test_default_dirs_are_defined_once_for_the_cli_and_the_specs() -> None:
+    """--runs-dir / --results-dir / --site-dir defaults and the specs' defaults are one definition."""
+    from luab_bench import cli_options, default_dirs
+    from luab_bench.run import spec
+
+    for name in ("DEFAULT_RUNS_DIR", "DEFAULT_RESULTS_DIR", "DEFAULT_SITE_DIR"):
+        assert getattr(spec, name) is getattr(default_dirs, name) is getattr(cli_options, name), name
+    run_spec = {f.name: f.default for f in dataclasses.fields(spec.RunSpec)}
+    assert run_spec["runs_dir"] is default_dirs.DEFAULT_RUNS_DIR
+    assert run_spec["site_dir"] is default_dirs.DEFAULT_SITE_DIR
+    code = "import sys, luab_bench.default_dirs; print(sorted({'click', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def _assert_one_line_error(res, *needles: str) -> None:

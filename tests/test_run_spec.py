@@ -27,6 +27,14 @@ def _fake_assess(ctx: Any, trained: Any, **_: Any) -> Any:
     return Assessment(synthetic_doc("resnet10t", meta["protocol"]["name"], meta["seed"], 50.0), None)
 
 
+def _two_jobs(tmp_path: Path, align: str) -> list[str]:
+    """`run` arguments: resnet10t, baseline and luab on synthetic-tiny, every folder under tmp_path."""
+    return ["run", "--model", "resnet10t", "--protocol", "baseline,luab", "--variant", "synthetic-tiny",
+            align, "--no-progress", "--device", "cpu", "--data-dir", str(tmp_path / "data"),
+            "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
+            "--site-dir", str(tmp_path / "site")]  # fmt: skip
+
+
 def test_run_builds_once_writes_once_signs_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import luab_bench.models
     import luab_bench.results.signing
@@ -51,17 +59,41 @@ def test_run_builds_once_writes_once_signs_once(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(store, "write_result", counting("write", store.write_result))
     signing = luab_bench.results.signing
     monkeypatch.setattr(signing, "sign_result", counting("sign", signing.sign_result))
-    res = CliRunner().invoke(
-        cli,
-        ["run", "--model", "resnet10t", "--protocol", "baseline,luab", "--variant", "synthetic-tiny",
-         "--no-align", "--no-progress", "--device", "cpu", "--data-dir", str(tmp_path / "data"),
-         "--runs-dir", str(tmp_path / "runs"), "--results-dir", str(tmp_path / "results"),
-         "--site-dir", str(tmp_path / "site")],
-    )  # fmt: skip
+    res = CliRunner().invoke(cli, _two_jobs(tmp_path, "--no-align"))
     assert res.exit_code == 0, res.output
     assert counts == {"build": 2, "write": 2, "sign": 2}
     files = sorted((tmp_path / "results").glob("*.json"))
     assert len(files) == 2 and all(verify_result_file(f).ok for f in files)
+
+
+def test_alignment_uses_the_trained_net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --align the alignment step scores the net training built (no rebuild from the checkpoint)."""
+    import luab_bench.alignment.report as report
+    import luab_bench.models
+    from luab_bench.alignment.report_types import AlignmentReport
+    from luab_bench.run import evaluation
+    from luab_bench.train import loop
+
+    built: list[Any] = []
+    aligned: list[Any] = []
+
+    def counting_build(*args: Any, **kwargs: Any) -> Any:
+        built.append(real_build(*args, **kwargs))
+        return built[-1]
+
+    def fake_align_set(net: Any, aset: Any, config: Any, **_: Any) -> Any:
+        aligned.append(net)
+        return AlignmentReport(config=config, n_images=0, skipped={"gbp": "not measured here"})
+
+    real_build = luab_bench.models.create_model
+    monkeypatch.setattr(loop, "train", _fake_train)
+    monkeypatch.setattr(evaluation, "assess", _fake_assess)
+    monkeypatch.setattr(luab_bench.models, "create_model", counting_build)
+    monkeypatch.setattr(report, "align_set", fake_align_set)
+    res = CliRunner().invoke(cli, _two_jobs(tmp_path, "--align"))
+    assert res.exit_code == 0, res.output
+    assert len(built) == 2 and len(aligned) == 2
+    assert all(a is b for a, b in zip(aligned, built, strict=True)) and not any(n.training for n in aligned)
 
 
 def test_cli_passes_one_source_request_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,13 +8,8 @@ from typing import Any
 
 import click
 
+from luab_bench.default_dirs import DEFAULT_DATA_DIR, DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, DEFAULT_SITE_DIR
 from luab_bench.limits import MAX_SEED
-
-DEFAULT_DATA_DIR = Path("~/.cache/luab-bench/data")
-DEFAULT_RESULTS_DIR = Path("leaderboard/results")
-DEFAULT_SITE_DIR = Path("leaderboard/site")
-DEFAULT_RUNS_DIR = Path("runs")
-
 
 #: ``--seed``: refused at parse time outside 0..MAX_SEED, with the valid range.
 SEED_TYPE = click.IntRange(0, MAX_SEED)

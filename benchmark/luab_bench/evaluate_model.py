@@ -194,27 +194,16 @@ def run_without_training(job: ModelEvalSpec, *, align: bool = True) -> Path:
 def _align_into(doc: dict[str, Any], net: Any, job: ModelEvalSpec) -> None:
     """Score ``net``'s saliency against the embedded human maps; merge the ``align_*`` metrics and the
     ``alignment`` block into ``doc`` (what ``alignment.report.write_alignment`` does to a fresh file)."""
-    from luab_bench.alignment.report import (
-        DEFAULT_LIMIT,
-        DEFAULT_METHODS,
-        AlignConfig,
-        align_set,
-        default_measure,
-    )
-    from luab_bench.alignment.sets import load_alignment_set
+    from luab_bench.alignment.report import align_set
+    from luab_bench.alignment.spec import AlignSpec
     from luab_bench.device import resolve_device
     from luab_bench.results.schema import SCHEMA_VERSION
 
     echo = job.echo
     echo(f"Aligning {job.spec.text} with human maps (saliency vs simulated annotators' clicks)")
-    aset = load_alignment_set(
-        doc["suite"]["variant"] or job.suite, Path(job.data_dir), split="val", limit=DEFAULT_LIMIT,
-        maps="byproducts", seed=0,
-    )  # fmt: skip
-    cfg = AlignConfig(
-        methods=DEFAULT_METHODS, measure=default_measure("byproducts", None), seed=0,
-        data_label=aset.label, skip_inapplicable=True,
-    )  # fmt: skip
+    spec = AlignSpec(seed=0)  # the paper's protocol on the embedded byproduct maps, as `run` aligns
+    aset = spec.load_set(doc["suite"]["variant"] or job.suite, Path(job.data_dir))
+    cfg = spec.config(aset.label)
     dev = resolve_device(job.device)
     report = align_set(net.to(dev).eval(), aset, cfg, device=dev)
     for method, why in report.skipped.items():

@@ -125,6 +125,7 @@ def align_result(
     device: str = "auto",
     key: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    net: Any = None,
     **fields: Any,
 ) -> AlignResultOutcome:
     """Align the checkpoint's model on its own embedded data and write the outcome into its result.
@@ -139,11 +140,17 @@ def align_result(
     ``alignment`` block are merged into ``result_path`` (see :func:`write_alignment`), re-signed with
     ``key`` or left unsigned; ``result_path=None`` only measures. ``spec.variant`` overrides the
     checkpoint's data variant.
+
+    ``net``: the checkpoint's model already in memory (``run`` hands over the net it trained and
+    evaluated, so it is not rebuilt): it must hold the weights the checkpoint saved
+    (``save_checkpoint`` writes the live net's ``state_dict``, no EMA or other copy); it is put in
+    eval mode on ``device`` and the meta is read from ``checkpoint_dir``. None: rebuilt from the
+    checkpoint.
     """
     from luab_bench.alignment.saliency import method_names
     from luab_bench.alignment.sets import ALIGNABLE_SOURCES
     from luab_bench.device import resolve_device
-    from luab_bench.train.checkpoint import load_checkpoint
+    from luab_bench.train.checkpoint import load_checkpoint, read_checkpoint_meta
 
     if spec is not None and fields:
         raise LuabError(f"align_result: give an AlignSpec or its fields ({', '.join(fields)}), not both")
@@ -154,7 +161,12 @@ def align_result(
     if result_path is not None and not Path(result_path).is_file():
         raise LuabError(f"{result_path}: result file not found; create it with `luab-bench evaluate` first")
     dev = resolve_device(device)
-    net, meta = load_checkpoint(Path(checkpoint_dir), dev)
+    if net is None:
+        net, meta = load_checkpoint(Path(checkpoint_dir), dev)
+    else:
+        meta = read_checkpoint_meta(Path(checkpoint_dir))
+        net.to(dev)
+        net.eval()
     data = meta.get("data") or {}
     source = data.get("source", "synthetic")
     if source not in ALIGNABLE_SOURCES:

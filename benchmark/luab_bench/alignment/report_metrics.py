@@ -14,6 +14,18 @@ if TYPE_CHECKING:
     from luab_bench.results.schema import Metric
 
 
+def _score(value: float, n: int, ci: tuple[float, float], task: str) -> Metric:
+    """One ``align_*`` metric: unitless, higher is better, with its 95% interval."""
+    from luab_bench.results.schema import Metric
+
+    return Metric(value=value, n=n, ci_low=ci[0], ci_high=ci[1], unit="", higher_is_better=True, task=task)
+
+
+def _mean_score(values: np.ndarray, ci: tuple[float, float], task: str) -> Metric:
+    """The mean of per-image (or per-unit) ``values`` as an ``align_*`` metric over ``len(values)``."""
+    return _score(float(values.mean()), len(values), ci, task)
+
+
 def report_metrics(report: AlignmentReport) -> dict[str, Metric]:
     """Result-schema metrics (names in the module doc)."""
     from luab_bench.metrics.bootstrap import bootstrap_ci, bootstrap_diff_ci
@@ -37,52 +49,33 @@ def report_metrics(report: AlignmentReport) -> dict[str, Metric]:
             else (f"; {report.human_boot_note}" if report.human_boot_note else "")
         )
         what = "baseline map" if s.kind == "baseline" else f"target {cfg.target}; {cfg.saliency.describe()}"
-        out[f"align_{s.method}_r"] = Metric(
-            value=s.search.best_r,
-            n=n,
-            ci_low=s.r_ci[0],
-            ci_high=s.r_ci[1],
-            unit="",
-            higher_is_better=True,
-            task=f"{s.method}: mean Pearson r with {where}; "
+        out[f"align_{s.method}_r"] = _score(
+            s.search.best_r,
+            n,
+            s.r_ci,
+            f"{s.method}: mean Pearson r with {where}; "
             f"best sigma {s.search.best_sigma:g} px of {grid} (blur {cfg.blur}); "
             f"95% CI: {s.r_ci_kind}, {cfg.n_boot} resamples over images{hb}; {what}",
         )
         rho = float(s.search.spearman.mean())
-        out[f"align_{s.method}_spearman"] = Metric(
-            value=rho,
-            n=n,
-            ci_low=s.spearman_ci[0],
-            ci_high=s.spearman_ci[1],
-            unit="",
-            higher_is_better=True,
-            task=f"{s.method}: mean Spearman rho with {where} at sigma {s.search.best_sigma:g} px; "
+        out[f"align_{s.method}_spearman"] = _score(
+            rho,
+            n,
+            s.spearman_ci,
+            f"{s.method}: mean Spearman rho with {where} at sigma {s.search.best_sigma:g} px; "
             f"95% CI: {cfg.n_boot} resamples over images",
         )
-        if s.nss is not None and s.nss_ci is not None and len(s.nss):
-            out[f"align_{s.method}_nss"] = Metric(
-                value=float(s.nss.mean()),
-                n=len(s.nss),
-                ci_low=s.nss_ci[0],
-                ci_high=s.nss_ci[1],
-                unit="",
-                higher_is_better=True,
-                task=f"{s.method}: mean NSS (z-scored model map at sigma {s.search.best_sigma:g} px, "
-                f"averaged over the human fixation events) with {where}; "
-                f"95% CI: {cfg.n_boot} resamples over images",
-            )
-        if s.class_gap is not None and s.class_gap_ci is not None and len(s.class_gap):
-            out[f"align_{s.method}_class_gap"] = Metric(
-                value=float(s.class_gap.mean()),
-                n=len(s.class_gap),
-                ci_low=s.class_gap_ci[0],
-                ci_high=s.class_gap_ci[1],
-                unit="",
-                higher_is_better=True,
-                task=f"{s.method}: mean r(own class's human map) - r(another class of the same "
-                f"image) at sigma {s.search.best_sigma:g} px ({where}); "
-                f"95% CI: {cfg.n_boot} resamples over units",
-            )
+        per_unit = (
+            ("nss", s.nss, s.nss_ci, f"{s.method}: mean NSS (z-scored model map at sigma "
+             f"{s.search.best_sigma:g} px, averaged over the human fixation events) with {where}; "
+             f"95% CI: {cfg.n_boot} resamples over images"),
+            ("class_gap", s.class_gap, s.class_gap_ci, f"{s.method}: mean r(own class's human map) - "
+             f"r(another class of the same image) at sigma {s.search.best_sigma:g} px ({where}); "
+             f"95% CI: {cfg.n_boot} resamples over units"),
+        )  # fmt: skip
+        for suffix, values, ci, task in per_unit:
+            if values is not None and ci is not None and len(values):
+                out[f"align_{s.method}_{suffix}"] = _mean_score(values, ci, task)
         if s.cv is not None:
             out[f"align_{s.method}_r_cv"] = Metric(
                 value=s.cv.test_r,
@@ -116,24 +109,18 @@ def report_metrics(report: AlignmentReport) -> dict[str, Metric]:
             ("mismatched", m.mismatched, mism),
         ):
             ci = bootstrap_ci(vals, n_boot=cfg.n_boot, seed=cfg.seed)
-            out[f"align_mask_{name}"] = Metric(
-                value=ci.estimate,
-                n=k,
-                ci_low=ci.low,
-                ci_high=ci.high,
-                unit="",
-                higher_is_better=True,
-                task=task.format(what.strip()),
+            out[f"align_mask_{name}"] = _score(
+                ci.estimate,
+                k,
+                (ci.low, ci.high),
+                task.format(what.strip()),
             )
         gap = bootstrap_diff_ci(m.correct, m.mismatched, paired=True, n_boot=cfg.n_boot, seed=cfg.seed)
-        out["align_mask_gap"] = Metric(
-            value=gap.estimate,
-            n=k,
-            ci_low=gap.low,
-            ci_high=gap.high,
-            unit="",
-            higher_is_better=True,
-            task="align_mask_correct - align_mask_mismatched, paired bootstrap over images",
+        out["align_mask_gap"] = _score(
+            gap.estimate,
+            k,
+            (gap.low, gap.high),
+            "align_mask_correct - align_mask_mismatched, paired bootstrap over images",
         )
     return out
 

@@ -87,7 +87,7 @@ def run_job(spec: RunSpec, protocol: str, protocol_name: str, seed: int) -> JobO
             dev=dev, progress=progress, echo=echo,
         )  # fmt: skip
         if spec.align and ctx.is_main:
-            _align_into(done.doc, trained, data_dir=spec.data.data_dir, device=spec.device, echo=echo)
+            _align_into(done.doc, trained, data_dir=spec.data.data_dir, device=dev, echo=echo)
         result = done.result()
         path = evaluation.result_path(result, out=None, results_dir=spec.results_dir)
         if ctx.is_main:
@@ -102,17 +102,15 @@ def _align_into(doc: dict[str, Any], trained: Any, *, data_dir: Path, device: st
     """Merge the human-alignment metrics and curves into the result document ``doc`` (in memory).
 
     ``align_result`` measures only (no result path): the merge is what ``write_alignment`` does to a
-    fresh result's file (``align_*`` metrics added, the ``alignment`` block set).
+    fresh result's file (``align_*`` metrics added, the ``alignment`` block set). The trained net
+    is handed over (the checkpoint holds exactly its weights), so alignment does not rebuild it.
     """
-    import inspect
-
     from luab_bench.alignment.report import align_result
     from luab_bench.results.schema import SCHEMA_VERSION
 
     ckpt_dir = trained.checkpoint
     echo(f"Aligning {ckpt_dir.name} with human maps (saliency vs simulated annotators' clicks)")
-    handed = {"net": trained.net} if "net" in inspect.signature(align_result).parameters else {}
-    outcome = align_result(None, ckpt_dir, data_dir=data_dir, device=device, seed=0, **handed)
+    outcome = align_result(None, ckpt_dir, data_dir=data_dir, device=device, seed=0, net=trained.net)
     if outcome.skipped:
         echo(f"alignment skipped: {outcome.skipped}")
         return

@@ -15,15 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from luab_bench.default_dirs import DEFAULT_RESULTS_DIR, DEFAULT_RUNS_DIR, DEFAULT_SITE_DIR
 from luab_bench.errors import LuabError
 from luab_bench.train.sources.base import MULTI_LABEL_PROTOCOLS, SINGLE_LABEL_PROTOCOLS, SourceRequest
 
 Echo = Callable[[str], None]
 BUILTIN_PROTOCOLS = SINGLE_LABEL_PROTOCOLS
 MULTILABEL_PROTOCOLS = MULTI_LABEL_PROTOCOLS
-DEFAULT_RUNS_DIR = Path("runs")
-DEFAULT_RESULTS_DIR = Path("leaderboard/results")
-DEFAULT_SITE_DIR = Path("leaderboard/site")
 
 
 def no_echo(_: str) -> None:
