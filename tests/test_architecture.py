@@ -200,3 +200,39 @@ def test_module_map_has_one_line_per_module() -> None:
 def test_module_map_reader_sees_a_missing_and_a_repeated_module() -> None:
     doc = "text\n```\nbenchmark/luab_bench/\n  a.py   one\n  sub/b.py  two\n  a.py  again\n```\n"
     assert module_map(doc) == ["a.py", "sub/b.py", "a.py"]
+
+
+def defined_names(path: Path) -> set[str]:
+    """Every name a module defines: functions, classes, arguments, assigned names and attributes."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+    return names
+
+
+def british_spellings(names: set[str]) -> set[str]:
+    """The identifiers among ``names`` spelt with -ise/-isation where the code says -ize (issue 15)."""
+    return {n for n in names if "normalis" in n.lower()}
+
+
+def test_one_spelling_of_normalize_in_identifiers() -> None:
+    """Identifiers say ``normalize`` (torchvision's ``Normalize``, timm's configs); prose may differ."""
+    found = {
+        f"{path.relative_to(PACKAGE_DIR)}: {name}"
+        for path in module_files().values()
+        for name in british_spellings(defined_names(path))
+    }
+    assert not found, sorted(found)
+
+
+def test_spelling_check_sees_a_british_identifier(tmp_path: Path) -> None:
+    p = tmp_path / "m.py"
+    p.write_text("def normalise_maps(x, normalised=True):\n    y_normalisation = x\n    return x\n")
+    assert british_spellings(defined_names(p)) == {"normalise_maps", "normalised", "y_normalisation"}

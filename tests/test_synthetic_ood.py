@@ -320,10 +320,10 @@ def test_corruption_metrics() -> None:
     assert m["c_mce"]["value"] == pytest.approx(np.mean(list(err.values())))
     assert m["c_mce"]["value"] == pytest.approx(100 - m["c_top1"]["value"])
     assert m["c_mce"]["higher_is_better"] is False and "UNNORMALISED" in m["c_mce"]["task"]
-    assert sa.normalised_mce(err, err) == pytest.approx(100.0)
-    assert sa.normalised_mce({"a": 20.0, "b": 30.0}, {"a": 40.0, "b": 30.0}) == pytest.approx(75.0)
+    assert sa.normalized_mce(err, err) == pytest.approx(100.0)
+    assert sa.normalized_mce({"a": 20.0, "b": 30.0}, {"a": 40.0, "b": 30.0}) == pytest.approx(75.0)
     with pytest.raises(ValueError, match="lacks"):
-        sa.normalised_mce({"a": 1.0}, {"b": 1.0})
+        sa.normalized_mce({"a": 1.0}, {"b": 1.0})
 
 
 def test_o_aupr_matches_sklearn() -> None:

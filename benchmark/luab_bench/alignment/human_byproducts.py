@@ -37,7 +37,7 @@ from luab_bench.alignment.human_types import (
     DensityKernel,
     HumanMaps,
     event_map,
-    normalise_density,
+    normalize_density,
     point_histogram,
 )
 from luab_bench.errors import DataError, LuabError
@@ -103,7 +103,7 @@ def resample_histograms(
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         sums = np.stack([st[rng.integers(len(st), size=len(st))].sum(0) for st in stacks])
-        yield normalise_density(sums, kernel).astype(np.float32)
+        yield normalize_density(sums, kernel).astype(np.float32)
 
 
 def byproduct_density_maps(
@@ -129,7 +129,7 @@ def byproduct_density_maps(
     events = np.stack([event_map(np.array(clicks.get(i, [])), kernel.size) for i in keep])
     return HumanMaps(
         keep,
-        {"clicks": normalise_density(np.stack([st.sum(0) for st in kept]), kernel).astype(np.float32)},
+        {"clicks": normalize_density(np.stack([st.sum(0) for st in kept]), kernel).astype(np.float32)},
         {"clicks": False},
         {"clicks": len(ids) - len(keep)},
         {"clicks": events.astype(np.float32)},
@@ -266,7 +266,7 @@ def coco_density_maps(
         raise DataError("no COCO-AB record places an icon of the requested classes on the requested images")
     return HumanMaps(
         keep,
-        {"clicks": normalise_density(np.stack(hists), kernel).astype(np.float32)},
+        {"clicks": normalize_density(np.stack(hists), kernel).astype(np.float32)},
         {"clicks": False},
         {"clicks": len(pairs) - len(keep)},
         {"clicks": np.stack(events).astype(np.float32)},

@@ -50,7 +50,7 @@ from luab_bench.alignment.human_types import (
     Resampler,
     density_map,
     event_map,
-    normalise_density,
+    normalize_density,
     point_histogram,
 )
 
@@ -76,7 +76,7 @@ __all__ = [
     "id_to_key",
     "imagenet_annotator_histograms",
     "load_map_folder",
-    "normalise_density",
+    "normalize_density",
     "pc_combine",
     "point_histogram",
     "read_map_file",

@@ -128,10 +128,10 @@ def point_histogram(points: np.ndarray, weights: np.ndarray, size: int) -> np.nd
 def density_map(points: np.ndarray, weights: np.ndarray, kernel: DensityKernel) -> np.ndarray:
     """(size, size) float64 density of relative ``points`` (M, 2) x/y with ``weights`` (M,): the
     histogram blurred (scipy ``gaussian_filter``, ``mode="constant"``) and divided by its sum."""
-    return normalise_density(point_histogram(points, weights, kernel.size)[None], kernel)[0]
+    return normalize_density(point_histogram(points, weights, kernel.size)[None], kernel)[0]
 
 
-def normalise_density(hists: np.ndarray, kernel: DensityKernel) -> np.ndarray:
+def normalize_density(hists: np.ndarray, kernel: DensityKernel) -> np.ndarray:
     """Histograms (N, s, s) -> densities: blurred with the kernel, each divided by its sum (0 stays 0)."""
     from scipy.ndimage import gaussian_filter
 

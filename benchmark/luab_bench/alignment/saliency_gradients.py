@@ -151,7 +151,7 @@ def gbp(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torc
     return reduce_channels(_gbp_gradient(net, x, targets, cfg.gbp_rule), cfg.reduce)
 
 
-def denormalise(net: LuabNet, x: torch.Tensor) -> torch.Tensor:
+def denormalize(net: LuabNet, x: torch.Tensor) -> torch.Tensor:
     """Normalised input -> image on the [0, 1] scale, using the net's own mean/std."""
     import torch
 
@@ -164,7 +164,7 @@ def denormalise(net: LuabNet, x: torch.Tensor) -> torch.Tensor:
 def gbp_x_image(net: LuabNet, x: torch.Tensor, targets: torch.Tensor, **kw: Any) -> torch.Tensor:
     """GBP gradient times the input (normalised tensor, or the [0, 1] image), reduced over channels."""
     cfg = _config(kw)
-    factor = x if cfg.image_factor == "normalised" else denormalise(net, x)
+    factor = x if cfg.image_factor == "normalised" else denormalize(net, x)
     return reduce_channels(_gbp_gradient(net, x, targets, cfg.gbp_rule) * factor, cfg.reduce)
 
 

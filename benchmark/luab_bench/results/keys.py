@@ -167,7 +167,7 @@ def load_public_key_b64(path_or_b64: str | Path) -> str:
     return public_key_b64(load_public_key(path_or_b64))
 
 
-def normalise_trusted_keys(keys: Collection[str | Path]) -> set[str]:
+def normalize_trusted_keys(keys: Collection[str | Path]) -> set[str]:
     """Turn trusted keys (``.pub`` paths, base64 keys or ``sha256:`` fingerprints) into fingerprints."""
     if isinstance(keys, (str, Path)):  # a single key, not a collection of characters
         keys = [keys]

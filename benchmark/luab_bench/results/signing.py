@@ -31,7 +31,7 @@ from luab_bench.results.keys import (
     load_private_key,
     load_public_key,
     load_public_key_b64,
-    normalise_trusted_keys,
+    normalize_trusted_keys,
     public_key_b64,
 )
 from luab_bench.results.schema import (
@@ -56,7 +56,7 @@ __all__ = [  # the key helpers of results.keys stay importable from here
     "load_private_key",
     "load_public_key",
     "load_public_key_b64",
-    "normalise_trusted_keys",
+    "normalize_trusted_keys",
     "public_key_b64",
     "sign_document",
     "sign_result",

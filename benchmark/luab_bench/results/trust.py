@@ -73,9 +73,9 @@ class TrustSet:
     @classmethod
     def from_keys(cls, keys: Collection[str | Path]) -> TrustSet:
         """Bare trusted keys (``.pub`` paths, base64 keys or ``sha256:`` fingerprints)."""
-        from luab_bench.results.keys import normalise_trusted_keys
+        from luab_bench.results.keys import normalize_trusted_keys
 
-        return cls(tuple(TrustEntry(fp) for fp in sorted(normalise_trusted_keys(keys))))
+        return cls(tuple(TrustEntry(fp) for fp in sorted(normalize_trusted_keys(keys))))
 
     @classmethod
     def from_submissions(cls, root: str | Path) -> TrustSet:

@@ -10,7 +10,7 @@ Definitions (accuracies in %, each metric with n and a seeded 95% percentile-boo
 - ``c_mce``: **unnormalised** mean corruption error: ``mean_c mean_s (100 - top1_{c,s})`` in %. The
   ImageNet-C mCE divides each corruption's error by AlexNet's; there is no reference network for the
   synthetic data, so no normaliser is applied (with a full design it equals ``100 - c_top1``). A
-  normalised variant needs a reference model's per-corruption errors: :func:`normalised_mce` computes
+  normalised variant needs a reference model's per-corruption errors: :func:`normalized_mce` computes
   it (e.g. against the baseline protocol's result) from the per-corruption errors this metric lists
   in its ``task`` text. Both c-metrics resample the clean val images.
 - ``o_aupr``: AUPR in % with the novel-shape images as positives and the val images as negatives,
@@ -63,7 +63,7 @@ def group_mean_accuracy(
     return 100.0 * np.divide(hits, total, out=np.full(g, np.nan), where=total > 0)
 
 
-def normalised_mce(errors: Mapping[str, float], reference_errors: Mapping[str, float]) -> float:
+def normalized_mce(errors: Mapping[str, float], reference_errors: Mapping[str, float]) -> float:
     """``100 * mean_c (E_c / E^ref_c)`` in % over the corruptions of ``errors`` (ImageNet-C's CE form).
 
     ``errors[c]`` / ``reference_errors[c]``: mean top-1 error over severities, in %, of the evaluated

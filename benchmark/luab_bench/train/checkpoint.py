@@ -206,13 +206,13 @@ def load_checkpoint(
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
         raise DataError(f"{weights}: tensor shapes do not match model {info['name']!r} ({err})") from None
-    _check_normalisation(directory / META_FILE, info, net)
+    _check_normalization(directory / META_FILE, info, net)
     net.to(device)
     net.eval()
     return net, meta
 
 
-def _check_normalisation(path: Path, info: dict[str, Any], net: LuabNet) -> None:
+def _check_normalization(path: Path, info: dict[str, Any], net: LuabNet) -> None:
     """The checkpoint's stored input mean/std must equal the rebuilt model's (same preprocessing)."""
     for key, now in (("input_mean", net.input_mean), ("input_std", net.input_std)):
         stored = info.get(key)
