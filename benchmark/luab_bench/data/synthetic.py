@@ -169,7 +169,10 @@ SYNTHETIC_VARIANTS: dict[str, SyntheticConfig] = {
     "synthetic-tiny": _variant("synthetic-tiny", image_size=32, train_per_class=20, eval_per_class=10),
     # where-matters (docs/calibration.md): small objects anywhere + a class-correlated distractor shape
     "synthetic-where": _variant(
-        "synthetic-where", bg_correlation=0.75, fg_scale=(0.2, 0.45), distractor=DistractorConfig()
+        "synthetic-where",
+        bg_correlation=0.75,
+        fg_scale=(0.3, 0.5),
+        distractor=DistractorConfig(scale=(0.3, 0.5)),
     ),
 }
 
