@@ -170,7 +170,7 @@ SYNTHETIC_VARIANTS: dict[str, SyntheticConfig] = {
     # where-matters (docs/calibration.md): small objects anywhere + a class-correlated distractor shape
     "synthetic-where": _variant(
         "synthetic-where",
-        bg_correlation=0.75,
+        bg_correlation=0.5,
         fg_scale=(0.3, 0.5),
         distractor=DistractorConfig(scale=(0.3, 0.5)),
     ),
