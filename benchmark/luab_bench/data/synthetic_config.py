@@ -128,7 +128,12 @@ SYNTHETIC_VARIANTS: dict[str, SyntheticConfig] = {
     "synthetic-corr99": _variant("synthetic-corr99", bg_correlation=0.99),
     "synthetic-tiny": _variant("synthetic-tiny", image_size=32, train_per_class=20, eval_per_class=10),
     # where-matters (docs/calibration.md): small objects anywhere + a class-correlated distractor shape
-    "synthetic-where": _variant("synthetic-where", fg_scale=(0.2, 0.45), distractor=DistractorConfig()),
+    "synthetic-where": _variant(
+        "synthetic-where",
+        bg_correlation=0.5,
+        fg_scale=(0.3, 0.5),
+        distractor=DistractorConfig(scale=(0.3, 0.5)),
+    ),
 }
 
 
