@@ -194,10 +194,9 @@ def run_without_training(job: ModelEvalSpec, *, align: bool = True) -> Path:
 def _align_into(doc: dict[str, Any], net: Any, job: ModelEvalSpec) -> None:
     """Score ``net``'s saliency against the embedded human maps; merge the ``align_*`` metrics and the
     ``alignment`` block into ``doc`` (what ``alignment.report.write_alignment`` does to a fresh file)."""
-    from luab_bench.alignment.report import align_set
+    from luab_bench.alignment.report import align_set, merge_alignment
     from luab_bench.alignment.spec import AlignSpec
     from luab_bench.device import resolve_device
-    from luab_bench.results.schema import SCHEMA_VERSION
 
     echo = job.echo
     echo(f"Aligning {job.spec.text} with human maps (saliency vs simulated annotators' clicks)")
@@ -205,15 +204,7 @@ def _align_into(doc: dict[str, Any], net: Any, job: ModelEvalSpec) -> None:
     aset = spec.load_set(doc["suite"]["variant"] or job.suite, Path(job.data_dir))
     cfg = spec.config(aset.label)
     dev = resolve_device(job.device)
-    report = align_set(net.to(dev).eval(), aset, cfg, device=dev)
-    for method, why in report.skipped.items():
-        echo(f"alignment: {method} skipped: {why}")
-    if report.scores:
-        doc.update(
-            schema_version=SCHEMA_VERSION,
-            metrics={**doc["metrics"], **report.metrics()},
-            alignment=report.alignment_block(),
-        )
+    merge_alignment(doc, align_set(net.to(dev).eval(), aset, cfg, device=dev), echo)
 
 
 def run_no_train_command(job: ModelEvalSpec, *, runs_dir: Path, site_dir: Path, align: bool) -> Path:

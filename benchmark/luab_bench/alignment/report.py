@@ -106,6 +106,25 @@ def write_alignment(path: Path, report: AlignmentReport, *, key: Path | None = N
     return False
 
 
+def merge_alignment(doc: dict[str, Any], report: AlignmentReport, echo: Callable[[str], None]) -> None:
+    """Merge ``report``'s ``align_*`` metrics and ``alignment`` block into a fresh result document.
+
+    The in-memory twin of :func:`write_alignment` for a result not yet written (``run`` and ``run
+    --no-train`` align before their one signed write): the skipped methods are echoed, and the
+    document becomes the current schema version when any method scored.
+    """
+    from luab_bench.results.schema import SCHEMA_VERSION
+
+    for method, why in report.skipped.items():
+        echo(f"alignment: {method} skipped: {why}")
+    if report.scores:
+        doc.update(
+            schema_version=SCHEMA_VERSION,
+            metrics={**doc["metrics"], **report.metrics()},
+            alignment=report.alignment_block(),
+        )
+
+
 @dataclass
 class AlignResultOutcome:
     """What :func:`align_result` did: the report (None when skipped), whether the file is signed, why

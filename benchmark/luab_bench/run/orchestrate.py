@@ -105,8 +105,7 @@ def _align_into(doc: dict[str, Any], trained: Any, *, data_dir: Path, device: st
     fresh result's file (``align_*`` metrics added, the ``alignment`` block set). The trained net
     is handed over (the checkpoint holds exactly its weights), so alignment does not rebuild it.
     """
-    from luab_bench.alignment.report import align_result
-    from luab_bench.results.schema import SCHEMA_VERSION
+    from luab_bench.alignment.report import align_result, merge_alignment
 
     ckpt_dir = trained.checkpoint
     echo(f"Aligning {ckpt_dir.name} with human maps (saliency vs simulated annotators' clicks)")
@@ -114,12 +113,5 @@ def _align_into(doc: dict[str, Any], trained: Any, *, data_dir: Path, device: st
     if outcome.skipped:
         echo(f"alignment skipped: {outcome.skipped}")
         return
-    report = outcome.report
-    if report is not None:
-        for method, why in report.skipped.items():
-            echo(f"alignment: {method} skipped: {why}")
-        doc.update(
-            schema_version=SCHEMA_VERSION,
-            metrics={**doc["metrics"], **report.metrics()},
-            alignment=report.alignment_block(),
-        )
+    if outcome.report is not None:
+        merge_alignment(doc, outcome.report, echo)
