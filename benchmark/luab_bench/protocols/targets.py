@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 from luab_bench.errors import DataError
+from luab_bench.seeds import seeded_generator
 
 _RAND_STREAM = zlib.crc32(b"luab-bench/uniform_random_targets")
 
@@ -63,7 +64,7 @@ def uniform_random_targets(has_point: np.ndarray, seed: int) -> tuple[np.ndarray
     has_point = np.asarray(has_point)
     if has_point.ndim != 2 or has_point.dtype != np.bool_:
         raise DataError(f"has_point must be a boolean (N, P) array, got {has_point.dtype} {has_point.shape}")
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, _RAND_STREAM])
+    rng = seeded_generator(int(seed) & 0xFFFFFFFF, _RAND_STREAM)
     points = rng.random((*has_point.shape, 2), dtype=np.float64).astype(np.float32)
     points[~has_point] = 0.0
     return points, has_point.copy()
