@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
@@ -128,6 +128,10 @@ def test_nss_matches_an_independent_computation(s: np.ndarray, fix: np.ndarray) 
 @given(
     arrays(np.float64, (2, 5, 5), elements=st.floats(-5, 5, allow_nan=False)),
     arrays(np.float64, (2, 5, 5), elements=st.floats(0, 5, allow_nan=False)),
+)
+@example(  # tiny but non-constant maps: the product of the two sums of squares underflowed to 0
+    a=np.array([0.0] + [3.8565057e-131] * 49).reshape(2, 5, 5),
+    b=np.array([3.8565057e-131] + [0.0] * 49).reshape(2, 5, 5),
 )
 def test_cc_is_pearson_r(a: np.ndarray, b: np.ndarray) -> None:
     cc = correlate.cc_per_image(a, b)

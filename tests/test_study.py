@@ -133,3 +133,59 @@ def test_study_analyse_only_lists_what_did_not_run(tmp_path: Path, fakes: list[A
     assert "* synthetic-tiny / oracle_background / seed 2" in report
     res = _invoke(tmp_path, "--variants", "synthetic", "--analyse-only")
     assert res.exit_code == 1 and "not in the study's variants" in res.output
+
+
+def test_study_analysis_needs_only_the_result_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fakes: list[Any]
+) -> None:
+    """With per-image blocks in the results, the checkpoints can go: the study neither retrains nor
+    loses its per-seed paired bootstrap (the same numbers as an independent bootstrap of the vectors)."""
+    import shutil
+    import zlib
+
+    from leaderboard_fixtures import metric
+    from luab_bench.metrics.bootstrap import bootstrap_diff_ci
+    from luab_bench.results.per_image import encode
+    from luab_bench.run import evaluation
+
+    fake_assess = evaluation.assess
+    vectors: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+
+    def assess(ctx: Any, trained: Any, **kw: Any) -> Any:
+        out = fake_assess(ctx, trained, **kw)
+        doc, p, s = out.doc, trained.meta["protocol"]["name"], trained.meta["seed"]
+        rng = np.random.default_rng([s, zlib.crc32(p.encode())])
+        vec = {
+            f"{split}_top1": rng.random(400) < 0.4 + 0.1 * i for i, split in enumerate(sens.PER_IMAGE_SPLITS)
+        }
+        vectors[(p, s)] = vec
+        for name, c in vec.items():
+            doc["metrics"][name] = metric(100.0 * c.sum() / c.size, None) | {"n": int(c.size)}
+        gap = doc["metrics"]["mixed_same_top1"]["value"] - doc["metrics"]["mixed_rand_top1"]["value"]
+        doc["metrics"]["bg_gap"] = metric(gap, None, higher=False)
+        doc["schema_version"] = "1.2"
+        doc["per_image"] = {name: encode(c) for name, c in vec.items()}
+        return out
+
+    monkeypatch.setattr(evaluation, "assess", assess)
+    assert _invoke(tmp_path, "--seeds", "0,1").exit_code == 0
+    shutil.rmtree(tmp_path / "study" / "runs")  # no checkpoint left
+    res = _invoke(tmp_path, "--seeds", "0,1")
+    assert res.exit_code == 0, res.output
+    assert len(fakes) == 6  # nothing retrained
+    cfg = sens.subset(sens.load_study(_config(tmp_path)), seeds=[0, 1])
+    (variant,) = sens.analyse(cfg, tmp_path / "study", data_dir=tmp_path / "data")["variants"]
+    assert variant["per_image_source"] == {"result": 6, "checkpoint": 0, "none": 0}
+    comp = next(c for c in variant["comparisons"] if c["treated"] == "oracle_background")
+    for m in ("mixed_rand_top1", "bg_gap"):
+        entry = comp["metrics"][m]["per_seed"][1]
+        a, b = vectors[("oracle_background", 1)], vectors[("baseline", 1)]
+        if m == "bg_gap":
+            va = 100.0 * (a["mixed_same_top1"].astype(float) - a["mixed_rand_top1"])
+            vb = 100.0 * (b["mixed_same_top1"].astype(float) - b["mixed_rand_top1"])
+        else:
+            va, vb = 100.0 * a[m], 100.0 * b[m]
+        want = bootstrap_diff_ci(va, vb, paired=True, n_boot=200, seed=[1, zlib.crc32(m.encode())])
+        assert (entry["low"], entry["high"]) == pytest.approx((want.low, want.high))
+    report = (tmp_path / "study" / "report.md").read_text()
+    assert "6 from the result files' signed `per_image` blocks, 0 re-evaluated" in report

@@ -100,6 +100,7 @@ def assess_model(job: ModelEvalSpec) -> tuple[dict[str, Any], Any]:
     from luab_bench.model_spec import build_model
     from luab_bench.preprocess import apply_input_size, resolved_preprocessing
     from luab_bench.progress import progress_bar
+    from luab_bench.results.per_image import per_image_block
     from luab_bench.results.provenance import collect_provenance
     from luab_bench.results.schema import SCHEMA_VERSION
     from luab_bench.suites.base import SUITES
@@ -173,6 +174,7 @@ def assess_model(job: ModelEvalSpec) -> tuple[dict[str, Any], Any]:
         "training": None,
         "model_provenance": provenance,
         **({"tasks": {name: task.as_dict() for name, task in tasks.items()}} if tasks else {}),
+        "per_image": per_image_block(outcome),
         "signature": None,
         **(job.extra or {}),
     }

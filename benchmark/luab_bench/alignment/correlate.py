@@ -89,7 +89,9 @@ def pearson_per_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     constant = (np.ptp(x, axis=1) == 0) | (np.ptp(y, axis=1) == 0)
     x = x - x.mean(1, keepdims=True)
     y = y - y.mean(1, keepdims=True)
-    den = np.sqrt((x * x).sum(1) * (y * y).sum(1))
+    # sqrt of each sum, then the product: the product of the two sums underflows to 0 for maps of
+    # tiny (e.g. 1e-131) values that are not constant, where each factor is still a normal float
+    den = np.sqrt((x * x).sum(1)) * np.sqrt((y * y).sum(1))
     num = (x * y).sum(1)
     ok = ~constant & (den > 0)
     with np.errstate(invalid="ignore", divide="ignore"):

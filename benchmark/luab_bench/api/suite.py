@@ -85,13 +85,17 @@ class EvalOutcome:
     and skipped (the rest still ran); ``tasks``: each task's :class:`TaskStatus` (a suite without
     sub-tasks gets ``{suite name: ok}`` from :meth:`Suite.evaluate`); ``data``: identities
     (fingerprints) of data used beyond ``dataset_dir``'s own fingerprint (e.g. derived analogue
-    splits), for the result's provenance.
+    splits), for the result's provenance; ``per_image``: for accuracy metrics whose per-image
+    correctness the suite records, ``{metric name: sequence of bools in the split's image order}``
+    (the result's ``per_image`` block, :mod:`luab_bench.results.per_image`; paired bootstraps between
+    results need it).
     """
 
     metrics: dict[str, dict[str, Any]]
     missing: tuple[MissingDataset, ...] = ()
     data: dict[str, str] = field(default_factory=dict)
     tasks: dict[str, TaskStatus] = field(default_factory=dict)
+    per_image: dict[str, Any] = field(default_factory=dict)
 
     @property
     def not_ok(self) -> dict[str, TaskStatus]:

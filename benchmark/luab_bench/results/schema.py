@@ -29,6 +29,7 @@ from luab_bench.results.alignment_block import (
 )
 from luab_bench.results.fields import MAX_METRIC_MAGNITUDE, FiniteFloat, Identifier, MetricFloat, NonNegInt
 from luab_bench.results.model_provenance import ModelProvenance, Rescore
+from luab_bench.results.per_image import PerImage, check_against_metric
 
 __all__ = [  # the alignment block's models and the typed numbers stay importable from here
     "MAX_METRIC_MAGNITUDE",
@@ -54,7 +55,8 @@ SCHEMA_VERSION = "1.2"
 # 1.2 adds optional fields only (``submission_id``, ``tasks``, ``model_provenance``, ``rescore``
 # (results/model_provenance.py); the alignment block's intervals, tests and Human PC
 # (results/alignment_block.py)); absent ones are never written back as ``null``; 1.0 / 1.1 files
-# still load and verify.
+# still load and verify. ``per_image`` (results/per_image.py) is a later optional 1.2 field, like the
+# alignment curves' ``per_image_r``: a reader older than either refuses a file that holds it.
 SUPPORTED_SCHEMA_VERSIONS = ("1.0", "1.1", SCHEMA_VERSION)
 
 #: a submission directory name, ``submissions/<id>/``
@@ -238,6 +240,11 @@ class Result(StrictModel):
     rescore: Rescore | None = Field(
         None, description="this result re-scores a submitted result (schema 1.2; absent otherwise)"
     )
+    per_image: dict[MetricName, PerImage] | None = Field(
+        None,
+        description="schema 1.2 (optional): per-test-image correctness behind accuracy metrics, for "
+        "paired bootstraps between results on the same images (results/per_image.py)",
+    )
     signature: Signature | None = None
 
     @field_validator("created_at")
@@ -274,9 +281,18 @@ class Result(StrictModel):
 
     @model_validator(mode="after")
     def _provenance_needs_1_2(self) -> Result:
-        for name in ("model_provenance", "rescore"):
+        for name in ("model_provenance", "rescore", "per_image"):
             if getattr(self, name) is not None and self.schema_version in ("1.0", "1.1"):
                 raise ValueError(f'a "{name}" block needs schema_version "1.2"')
+        return self
+
+    @model_validator(mode="after")
+    def _per_image_matches_metrics(self) -> Result:
+        for name, block in (self.per_image or {}).items():
+            metric = self.metrics.get(name)
+            if metric is None:
+                raise ValueError(f"per_image.{name} has no metric {name!r} in metrics")
+            check_against_metric(name, block, metric.value, metric.n)
         return self
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -301,7 +317,7 @@ class Result(StrictModel):
             doc.pop("submission_id", None)
         if doc.get("tasks") is None:
             doc.pop("tasks", None)
-        for optional in ("model_provenance", "rescore"):
+        for optional in ("model_provenance", "rescore", "per_image"):
             if doc.get(optional) is None:
                 doc.pop(optional, None)
         return doc

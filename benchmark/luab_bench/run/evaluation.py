@@ -147,6 +147,7 @@ def assess(
     from luab_bench.model_record import checkpoint_provenance
     from luab_bench.preprocess import apply_input_size
     from luab_bench.progress import progress_bar
+    from luab_bench.results.per_image import per_image_block
     from luab_bench.results.provenance import collect_provenance
     from luab_bench.results.schema import SCHEMA_VERSION
     from luab_bench.suites.base import SUITES, TaskStatus
@@ -217,6 +218,7 @@ def assess(
         "model_provenance": checkpoint_provenance(
             net, meta, trained.checkpoint, suite_name, size_from=size_from, dataset_dir=eval_dir
         ),
+        "per_image": per_image_block(outcome),
         "signature": None,
     }
     return Assessment(doc=doc, outcome=outcome)

@@ -52,6 +52,32 @@ def per_image_scores(
     return scores
 
 
+def result_scores(result: Any) -> Any:
+    """bool (len(PER_IMAGE_SPLITS), N) from a result's signed ``per_image`` block; None if it lacks one.
+
+    What the per-seed paired bootstrap needs, read from the result file alone (no checkpoint).
+    """
+    import numpy as np
+
+    block = getattr(result, "per_image", None) or {}
+    names = [f"{split}_top1" for split in PER_IMAGE_SPLITS]
+    if not all(name in block for name in names):
+        return None
+    rows = [block[name].bits() for name in names]
+    if len({len(r) for r in rows}) != 1:
+        return None  # splits of different sizes: not the generated BG-challenge layout
+    return np.asarray(rows, dtype=bool)
+
+
+def job_scores(result: Any, ckpt: Path, variant: str, *, data_dir: Path, device: str = "cpu") -> Any:
+    """A job's per-image scores: its result's ``per_image`` block, else (results written before the
+    block existed) the checkpoint's re-evaluation when the checkpoint is still there, else None."""
+    scores = result_scores(result)
+    if scores is None and (Path(ckpt) / "checkpoint.json").is_file():
+        scores = per_image_scores(ckpt, variant, data_dir=data_dir, device=device)
+    return scores
+
+
 def metric_scores(scores: Any, metric: str) -> Any:
     """Per-image score (in the metric's unit) whose mean is ``metric``; None if it has none."""
     if metric == "bg_gap":
@@ -81,11 +107,19 @@ def analyse(
     for variant in cfg.variants:
         have = {(p, s): r for (v, p, s), (_, r) in done.items() if v == variant}
         scores: dict[tuple[str, int], Any] = {}
-        if per_image:
-            for p, s in sorted(have):
-                ckpt = layout.checkpoint(cfg, variant, p, s)
-                if (ckpt / "checkpoint.json").is_file():
-                    scores[(p, s)] = per_image_scores(ckpt, variant, data_dir=data_dir, device=device)
+        source = {"result": 0, "checkpoint": 0, "none": 0}
+        for p, s in sorted(have):
+            got = result_scores(have[(p, s)]) if per_image else None
+            if got is not None:
+                source["result"] += 1
+            elif per_image:
+                got = job_scores(have[(p, s)], layout.checkpoint(cfg, variant, p, s), variant,
+                                 data_dir=data_dir, device=device)  # fmt: skip
+                source["checkpoint" if got is not None else "none"] += 1
+            else:
+                source["none"] += 1
+            if got is not None:
+                scores[(p, s)] = got
         means = []
         for p in cfg.protocols:
             seeds = sorted(s for (q, s) in have if q == p)
@@ -120,7 +154,10 @@ def analyse(
                     sa, sb = scores.get((treated, s)), scores.get((control, s))
                     va = None if sa is None else metric_scores(sa, m)
                     vb = None if sb is None else metric_scores(sb, m)
-                    if va is not None and vb is not None:
+                    same_images = (
+                        have[(treated, s)].suite.data_fingerprint == have[(control, s)].suite.data_fingerprint
+                    )
+                    if va is not None and vb is not None and same_images and va.shape == vb.shape:
                         ci = bootstrap_diff_ci(va, vb, paired=True, n_boot=cfg.n_boot, seed=named_seed(s, m))
                         entry.update(low=ci.low, high=ci.high, boot_delta=ci.estimate)
                         se_by_metric[m].append((ci.high - ci.low) / 2 / Z_95)
@@ -170,7 +207,14 @@ def analyse(
             }
         n_test = next((r.metrics["val_top1"].n for r in have.values() if "val_top1" in r.metrics), None)
         variants.append(
-            {"variant": variant, "n_test": n_test, "means": means, "comparisons": comps, "mde": mde}
+            {
+                "variant": variant,
+                "n_test": n_test,
+                "means": means,
+                "comparisons": comps,
+                "mde": mde,
+                "per_image_source": source,
+            }
         )
     return {
         "config": cfg.model_dump(mode="json"),

@@ -65,6 +65,14 @@ def render_markdown(analysis: dict[str, Any], *, command: str, title: str = "Sen
             cells = [_delta_cell(c["metrics"][m]) if m in c["metrics"] else "–" for m in metrics]
             lines.append(f"| {c['label']} | {','.join(map(str, c['seeds']))} | " + " | ".join(cells) + " |")
         lines += ["", "### Per seed: paired bootstrap over the same test images", ""]
+        src = v.get("per_image_source")
+        if src:
+            lines += [
+                f"Per-image scores of the {sum(src.values())} runs: {src['result']} from the result files' "
+                f"signed `per_image` blocks, {src['checkpoint']} re-evaluated from kept checkpoints, "
+                f"{src['none']} without (their cells show the Δ alone).",
+                "",
+            ]
         boot_metrics = [m for m in metrics if m == "bg_gap" or m.removesuffix("_top1") in PER_IMAGE_SPLITS]
         lines += [
             "| comparison | seed | " + " | ".join(boot_metrics) + " |",

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from luab_bench.studies.analysis import analyse, metric_scores, per_image_scores
+from luab_bench.studies.analysis import analyse, metric_scores, per_image_scores, result_scores
 from luab_bench.studies.config import (
     DEFAULT_CONFIG,
     LOG_FILE,
@@ -72,8 +72,11 @@ def run_study(cfg: StudyConfig, out: Path, spec: RunSpec) -> list[tuple[str, int
     ran = []
     for variant, seed, protocol in jobs(cfg):
         ckpt = layout.checkpoint(cfg, variant, protocol, seed)
-        if (variant, protocol, seed) in done and (ckpt / "checkpoint.json").is_file():
-            continue
+        if (variant, protocol, seed) in done and (
+            result_scores(done[(variant, protocol, seed)][1]) is not None
+            or (ckpt / "checkpoint.json").is_file()
+        ):
+            continue  # done: its per-image scores are in the result (or its checkpoint is kept)
         job = f"{variant}/{protocol}/s{seed}"
         spec.echo(f"study {cfg.name}: {job}")
         start, t0 = conditions(), time.perf_counter()
@@ -81,9 +84,10 @@ def run_study(cfg: StudyConfig, out: Path, spec: RunSpec) -> list[tuple[str, int
             study, runs_dir=layout.runs(variant), data=dataclasses.replace(study.data, variant=variant)
         )
         outcome = run_job(variant_spec, protocol, protocol, seed)
-        per_image_scores(
-            ckpt, variant, data_dir=study.data.data_dir, device=study.device, trained=outcome.trained
-        )
+        if result_scores(outcome.result) is None:  # a suite that records no per-image block
+            per_image_scores(
+                ckpt, variant, data_dir=study.data.data_dir, device=study.device, trained=outcome.trained
+            )
         wall = time.perf_counter() - t0
         append_log(
             layout,
@@ -115,6 +119,7 @@ __all__ = [
     "per_image_scores",
     "read_log",
     "render_markdown",
+    "result_scores",
     "run_study",
     "subset",
 ]

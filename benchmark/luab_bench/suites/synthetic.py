@@ -18,7 +18,8 @@ Metrics (accuracies in %, each with n and a seeded 95% percentile-bootstrap inte
   ``bgc_acc``; data from ``luab_bench.data.synthetic_ood``, definitions in
   :mod:`luab_bench.suites.synthetic_analogues`; laid out by ``luab_bench.suites.tables.layout('synthetic')``.
 
-:func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out);
+:func:`evaluate_splits` is the core (pre-loaded arrays in, metric dicts out; :func:`score_splits` also
+returns the per-image correctness of each top-1 metric, recorded in the result's ``per_image`` block);
 :meth:`SyntheticSuite.evaluate` loads a generated dataset directory and delegates to it.
 """
 
@@ -102,6 +103,26 @@ def evaluate_splits(
     ``analogues`` (``luab_bench.data.synthetic_ood.load_analogues``) the SI / corruption / OOD /
     challenge metrics of :mod:`luab_bench.suites.synthetic_analogues` are added.
     """
+    return score_splits(
+        model, splits, device=device, normalize=normalize, progress=progress, seed=seed,
+        batch_size=batch_size, n_boot=n_boot, analogues=analogues,
+    )[0]  # fmt: skip
+
+
+def score_splits(
+    model: torch.nn.Module,
+    splits: Mapping[str, SplitLike],
+    *,
+    device: str | torch.device = "cpu",
+    normalize: Normalize = None,
+    progress: Any = None,
+    seed: int = 0,
+    batch_size: int = 256,
+    n_boot: int = 1000,
+    analogues: Mapping[str, AnalogueSplit] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """:func:`evaluate_splits`'s metrics and, per ``<split>_top1`` metric, the per-image correctness
+    (bool (N,), the split's image order) behind it: the result's ``per_image`` block."""
     import torch
 
     missing = [s for s in EVAL_SPLITS if s not in splits]
@@ -222,7 +243,7 @@ def evaluate_splits(
             task="synthetic/val: reference, the image centre (0.5, 0.5) inside the true object box",
         )
     metrics.update(analogue_metrics)
-    return metrics
+    return metrics, {f"{name}_top1": c for name, c in correct.items()}
 
 
 @SUITES.register("synthetic")
@@ -270,7 +291,7 @@ class SyntheticSuite(Suite):
             analogue_dir = generate_analogues(dataset_dir, progress=settings.progress)
             analogue_splits = load_analogues(analogue_dir)
             data = {"analogues_fingerprint": load_analogue_manifest(analogue_dir)["fingerprint"]}
-        metrics = evaluate_splits(
+        metrics, per_image = score_splits(
             model,
             splits,
             device=settings.device,
@@ -281,4 +302,4 @@ class SyntheticSuite(Suite):
             n_boot=settings.n_boot,
             analogues=analogue_splits,
         )
-        return EvalOutcome(metrics, data=data)
+        return EvalOutcome(metrics, data=data, per_image=per_image)
