@@ -159,11 +159,12 @@ def _cell(
     pd = paired_difference(a, b)
     m = treated[seeds[0]]["metrics"][name]
     per_seed = []
-    for s in seeds if scores is not None else ():
-        ra, rb = treated[s], control[s]
-        va, vb = scores.get(ra, name), scores.get(rb, name)
-        if va is not None and vb is not None and len(va) == len(vb) and _same_images(ra, rb):
-            per_seed.append(seed_bootstrap(va, vb, s, name, m["higher_is_better"]))
+    if scores is not None:
+        for s in seeds:
+            ra, rb = treated[s], control[s]
+            va, vb = scores.get(ra, name), scores.get(rb, name)
+            if va is not None and vb is not None and len(va) == len(vb) and _same_images(ra, rb):
+                per_seed.append(seed_bootstrap(va, vb, s, name, m["higher_is_better"]))
     cell = {
         "delta": pd.mean,
         "low": pd.low,
@@ -295,7 +296,11 @@ def format_delta(c: dict[str, Any]) -> dict[str, str]:
         return f"{x:+.2f}" if unit in ("%", "pp") else f"{x:+.3f}"
 
     if c["low"] is None:
-        return {"delta": f(c["delta"]), "interval": "k=1, no interval", "title": f"seed {c['seeds'][0]} only"}
+        return {
+            "delta": f(c["delta"]),
+            "interval": "k=1, no interval",
+            "title": f"seed {c['seeds'][0]} only" + _per_seed_title(c),
+        }
     return {
         "delta": f(c["delta"]),
         "interval": f"[{f(c['low'])}, {f(c['high'])}]",
