@@ -187,3 +187,43 @@ def aligned_doc_v12(
             "task": f"{c['method']}: mean Pearson r at the best sigma",
         }
     return doc
+
+
+def per_image_doc(
+    model: str, protocol: str, seed: int, correct: dict[str, Any], *, fingerprint: str | None = "sha256:ab12"
+) -> dict[str, Any]:
+    """:func:`synthetic_doc` in schema 1.2 with a ``per_image`` block: each of ``SYNTHETIC_METRICS`` is
+    the mean of its boolean vector in ``correct`` (as the schema requires), ``bg_gap`` = mixed_same −
+    mixed_rand; ``fingerprint``: the suite's data fingerprint (None: unknown data)."""
+    from luab_bench.results.per_image import encode
+
+    doc = synthetic_doc(model, protocol, seed, 50.0)
+    doc["schema_version"] = "1.2"
+    doc["suite"]["data_fingerprint"] = fingerprint
+    for name in SYNTHETIC_METRICS:
+        bits = [bool(b) for b in correct[name]]
+        doc["metrics"][name] = metric(100.0 * sum(bits) / len(bits)) | {"n": len(bits)}
+    gap = doc["metrics"]["mixed_same_top1"]["value"] - doc["metrics"]["mixed_rand_top1"]["value"]
+    doc["metrics"]["bg_gap"] = metric(gap, None, higher=False, task="mixed_same - mixed_rand")
+    doc["metrics"]["bg_gap"]["n"] = len(correct["mixed_same_top1"])
+    doc["per_image"] = {name: encode(correct[name]) for name in SYNTHETIC_METRICS}
+    return doc
+
+
+def paired_correct(seed: int, gain: int, loss: int, n: int = 400) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(control, treated) boolean vectors per synthetic metric on the same ``n`` images: the treated
+    model fixes ``gain`` of the control's wrong images and breaks ``loss`` of its right ones."""
+    import zlib
+
+    import numpy as np
+
+    control, treated = {}, {}
+    for name in SYNTHETIC_METRICS:
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        base = rng.random(n) < 0.6
+        t = base.copy()
+        wrong, right = np.flatnonzero(~base), np.flatnonzero(base)
+        t[rng.choice(wrong, gain, replace=False)] = True
+        t[rng.choice(right, loss, replace=False)] = False
+        control[name], treated[name] = base, t
+    return control, treated

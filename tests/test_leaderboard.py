@@ -600,3 +600,81 @@ def test_t_quantile_closed_forms_and_scipy() -> None:
         t_quantile(3, 0.4)
     with pytest.raises(ValueError):
         t_two_sided_mass(1.0, 0)
+
+
+# ------------------------------------------- per-seed paired bootstrap plumbing (per_image blocks)
+def _bits(n: int, ones: set[int]) -> list[bool]:
+    return [i in ones for i in range(n)]
+
+
+def _vectors(n: int, shift: int) -> dict[str, list[bool]]:
+    from leaderboard_fixtures import SYNTHETIC_METRICS
+
+    return {
+        m: _bits(n, {(7 * i + shift + j) % n for i in range(n // 2)}) for j, m in enumerate(SYNTHETIC_METRICS)
+    }
+
+
+def test_site_build_imports_numpy_only_for_per_image_blocks(tmp_path: Path) -> None:
+    """The site build stays pure Python for results without per-image data; the per-seed paired
+    bootstrap (leaderboard.paired.seed_bootstrap) imports numpy lazily when blocks are present."""
+    import subprocess
+    import sys
+
+    from leaderboard_fixtures import per_image_doc, synthetic_doc, write_results
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    write_results(tmp_path / "plain", [synthetic_doc("m", p, 0, 60.0) for p in ("baseline", "luab")], priv)
+    docs = [per_image_doc("m", p, 0, _vectors(64, k)) for k, p in enumerate(("baseline", "luab"))]
+    write_results(tmp_path / "per_image", docs, priv)
+    code = (
+        "import sys\n"
+        "from luab_bench.leaderboard.build import build_site\n"
+        "build_site(sys.argv[1], sys.argv[2])\n"
+        "print('numpy' in sys.modules)\n"
+    )
+    for name, want in (("plain", "False"), ("per_image", "True")):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(tmp_path / name), str(tmp_path / f"site-{name}")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == want, (name, out.stdout, out.stderr)
+    data = json.loads((tmp_path / "site-per_image" / "results.json").read_text())
+    assert [e["seed"] for e in data["paired_deltas"][0]["metrics"]["val_top1"]["per_seed"]] == [0]
+    assert all("per_image" not in r for r in data["rows"])  # the bit vectors stay out of results.json
+
+
+def test_per_seed_bootstrap_pairs_only_the_same_images(tmp_path: Path) -> None:
+    """Per seed, a paired bootstrap needs both vectors, the same non-null data fingerprint and the same n."""
+    from leaderboard_fixtures import per_image_doc, synthetic_doc, write_results
+    from luab_bench.leaderboard.paired import image_scores
+    from luab_bench.results.per_image import PerImage, encode
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs = [
+        per_image_doc("m", "luab", 0, _vectors(64, 1)),
+        per_image_doc("m", "baseline", 0, _vectors(64, 0)),  # paired
+        per_image_doc("m", "luab", 1, _vectors(64, 1)),
+        per_image_doc("m", "baseline", 1, _vectors(64, 0), fingerprint="sha256:other"),  # other data
+        per_image_doc("m", "luab", 2, _vectors(64, 1)),
+        per_image_doc("m", "baseline", 2, _vectors(72, 0)),  # same fingerprint, other n
+        per_image_doc("m", "luab", 3, _vectors(64, 1)),
+        synthetic_doc("m", "baseline", 3, 50.0),  # no per-image block
+    ]
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    data = json.loads((tmp_path / "site" / "results.json").read_text())
+    (d,) = data["paired_deltas"]
+    assert d["k"] == 4
+    for name, c in d["metrics"].items():
+        assert [e["seed"] for e in c["per_seed"]] == [0], name
+    # the per-image score of a metric, and BG-gap's from its two mixed splits
+    block = {
+        "mixed_same_top1": PerImage(**encode([True, True, False, False])),
+        "mixed_rand_top1": PerImage(**encode([True, False, True, False])),
+    }
+    assert image_scores(block, "mixed_same_top1") == [100.0, 100.0, 0.0, 0.0]
+    assert image_scores(block, "bg_gap") == [0.0, 100.0, -100.0, 0.0]
+    assert image_scores(block, "val_top1") is None and image_scores(None, "bg_gap") is None

@@ -144,8 +144,11 @@ def test_suite_page_shows_mde_and_seed_means(tmp_path: Path) -> None:
     se = math.sqrt(2) * 1.5 / stats.norm.ppf(0.975)  # fixture: every run's interval is ±1.5
     want = (stats.t.ppf(0.975, 2) + stats.t.ppf(0.8, 2)) * math.sqrt(d.var(ddof=1) / 3 + se**2)
     assert m["how"] == "paired" and m["k"] == 3 and m["mde"] == pytest.approx(want)
+    assert m["se_how"] == "√2 upper bound" and m["se_count"] == 0  # no per-image data
+    assert all("per_seed" not in c for d in data["paired_deltas"] for c in d["metrics"].values())
     page = (tmp_path / "site" / "s" / "synthetic.html").read_text()
     assert 'id="mde-table"' in page and f"{want:.2f} %" in page and 'id="aggregates"' in page
+    assert 'id="per-seed-table"' not in page and '<sup class="seedboot">' not in page
 
 
 def test_mde_without_pairs_uses_the_unpaired_bound(tmp_path: Path) -> None:
@@ -187,3 +190,193 @@ def test_cli_tables_show_seed_means_and_style_only_significant_deltas(tmp_path: 
     lo_r, hi_r = stats.t.interval(0.95, 2, loc=r.mean(), scale=stats.sem(r))
     assert lo_r < 0 < hi_r
     assert f"\x1b[90m{r.mean():+.2f} [{lo_r:+.2f}, {hi_r:+.2f}]" in ansi
+
+
+# ------------------------------------------------- per-seed paired bootstrap (per-image blocks)
+GAINS = {0: (40, 0), 1: (2, 2), 2: (25, 5)}  # seed -> (images LUAB fixes, images it breaks)
+
+
+def _numpy_paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, seed: list[int], n_boot: int
+) -> tuple[float, float]:
+    """Hand-written paired percentile bootstrap: one index draw per resample, applied to both."""
+    draw = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for i in range(n_boot):
+        idx = np.minimum((draw.random(a.size) * a.size).astype(np.intp), a.size - 1)
+        reps[i] = a[idx].mean() - b[idx].mean()
+    lo, hi = np.percentile(reps, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _scores(correct: dict, name: str) -> np.ndarray:
+    """Per-image score of metric ``name``: 100 · correct; BG-gap: 100 · (mixed_same − mixed_rand)."""
+    if name == "bg_gap":
+        return 100.0 * (correct["mixed_same_top1"].astype(float) - correct["mixed_rand_top1"].astype(float))
+    return 100.0 * correct[name].astype(float)
+
+
+def _per_image_site(tmp_path: Path) -> tuple[dict, dict]:
+    """LUAB and baseline with per-image blocks at seeds 0-2 (seed 2's baseline on other data), Rand
+    without (schema 1.0); returns (results.json, {(protocol, seed): correct vectors})."""
+    from leaderboard_fixtures import paired_correct, per_image_doc, synthetic_doc, write_results
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs, vectors = [], {}
+    for s, (gain, loss) in GAINS.items():
+        base, luab = paired_correct(s, gain, loss)
+        vectors[("baseline", s)], vectors[("luab", s)] = base, luab
+        docs.append(per_image_doc("resnet10t", "luab", s, luab))
+        docs.append(per_image_doc("resnet10t", "baseline", s, base))
+        docs.append(synthetic_doc("resnet10t", "rand", s, 55.0 + s))
+    # the same per-image data at seed 3 but unknown data (no fingerprint): never paired image by image
+    base, luab = paired_correct(3, 10, 0)
+    docs += [
+        per_image_doc("resnet10t", p, 3, v, fingerprint=None) for p, v in (("luab", luab), ("baseline", base))
+    ]
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    return json.loads((tmp_path / "site" / "results.json").read_text()), vectors
+
+
+def test_site_per_seed_paired_bootstrap_against_numpy(tmp_path: Path) -> None:
+    from luab_bench.leaderboard.paired import N_BOOT_PAIRED
+    from luab_bench.seeds import named_seed
+
+    data, vectors = _per_image_site(tmp_path)
+    by = {d["label"]: d for d in data["paired_deltas"]}
+    lb = by["LUAB − baseline"]
+    assert lb["k"] == 4  # seed 3 enters the t interval over seeds, not the per-image bootstrap
+    for name in ("val_top1", "bg_gap"):
+        cell = lb["metrics"][name]
+        assert [e["seed"] for e in cell["per_seed"]] == [0, 1, 2]  # seed 3: no data fingerprint
+        for e in cell["per_seed"]:
+            s = e["seed"]
+            a, b = (_scores(vectors[(p, s)], name) for p in ("luab", "baseline"))
+            lo, hi = _numpy_paired_bootstrap(a, b, named_seed(s, name), N_BOOT_PAIRED)
+            assert e["delta"] == pytest.approx(a.mean() - b.mean(), abs=1e-9)
+            assert (e["low"], e["high"]) == pytest.approx((lo, hi), abs=1e-9)
+            assert e["se"] == pytest.approx((hi - lo) / 2 / stats.norm.ppf(0.975))
+            assert e["n"] == a.size and e["significant"] == (lo > 0 or hi < 0)
+    val = lb["metrics"]["val_top1"]["per_seed"]
+    assert val[0]["verdict"] == "better" and val[1]["verdict"] == "ns"  # +10 pp vs 0 pp on 400 images
+    assert not lb["metrics"]["val_top1"]["significant"]  # the cell's colour is the seed-level t interval's
+    # Rand carries no per-image data: its cells are as before (no per_seed key at all)
+    assert all("per_seed" not in c for c in by["LUAB − Rand"]["metrics"].values())
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "seedboot" not in page.split("LUAB − Rand")[1].split("</tr>")[0]  # its row: no mark
+    assert "seedboot" in page.split("LUAB − baseline")[1].split("</tr>")[0]
+    s0 = val[0]
+    assert f"seed 0: {s0['delta']:+.2f} [{s0['low']:+.2f}, {s0['high']:+.2f}]" in page  # hover text
+    suite = (tmp_path / "site" / "s" / "synthetic.html").read_text()
+    assert 'id="per-seed-table"' in suite and f"[{s0['low']:+.2f}, {s0['high']:+.2f}]" in suite
+
+
+def test_site_per_seed_bootstrap_equals_the_study_definition(tmp_path: Path) -> None:
+    """The site's per-seed numbers are the study's (studies/analysis.py: result_scores, metric_scores,
+    bootstrap_diff_ci(paired=True, seed=named_seed(seed, metric), n_boot from sensitivity.yaml))."""
+    import yaml
+
+    from luab_bench.leaderboard.paired import N_BOOT_PAIRED
+    from luab_bench.results.schema import validate_result
+    from luab_bench.seeds import named_seed
+    from luab_bench.studies.analysis import metric_scores, result_scores
+
+    cfg = yaml.safe_load(
+        (Path(__file__).parents[1] / "benchmark/luab_bench/studies/sensitivity.yaml").read_text()
+    )
+    assert cfg["n_boot"] == N_BOOT_PAIRED
+    data, _ = _per_image_site(tmp_path)
+    files = {json.loads(p.read_text())["seed"]: p for p in (tmp_path / "results").glob("*luab*.json")}
+    bases = {json.loads(p.read_text())["seed"]: p for p in (tmp_path / "results").glob("*baseline*.json")}
+    lb = next(d for d in data["paired_deltas"] if d["label"] == "LUAB − baseline")
+    for m in ("val_top1", "only_fg_top1", "mixed_rand_top1", "bg_gap"):
+        for e in lb["metrics"][m]["per_seed"]:
+            s = e["seed"]
+            ta = result_scores(validate_result(json.loads(files[s].read_text()), "t"))
+            tb = result_scores(validate_result(json.loads(bases[s].read_text()), "c"))
+            ci = bootstrap_diff_ci(metric_scores(ta, m), metric_scores(tb, m), paired=True,
+                                   n_boot=cfg["n_boot"], seed=named_seed(s, m))  # fmt: skip
+            assert (e["delta"], e["low"], e["high"]) == (ci.estimate, ci.low, ci.high)
+
+
+def test_site_mde_uses_the_measured_paired_se(tmp_path: Path) -> None:
+    data, _ = _per_image_site(tmp_path)
+    (eff,) = data["detectable_effects"]
+    for name, m in eff["metrics"].items():
+        ses = [e["se"] for d in data["paired_deltas"] for e in d["metrics"].get(name, {}).get("per_seed", ())]
+        assert len(ses) == 3  # LUAB − baseline at seeds 0-2; Rand and the fingerprint-less seed 3 have none
+        assert m["se_how"] == "measured paired" and m["se_count"] == 3
+        assert m["se_test"] == pytest.approx(np.mean(ses))
+        d = np.array(
+            next(d for d in data["paired_deltas"] if d["label"] == "LUAB − baseline")["metrics"][name][
+                "diffs"
+            ]
+        )
+        assert m["k"] == 4 and m["how"] == "paired"
+        r = np.array(
+            next(d for d in data["paired_deltas"] if d["label"] == "LUAB − Rand")["metrics"][name]["diffs"]
+        )
+        q = np.array(
+            next(d for d in data["paired_deltas"] if d["label"] == "Rand − baseline")["metrics"][name][
+                "diffs"
+            ]
+        )
+        pooled = math.sqrt(
+            ((d.size - 1) * d.var(ddof=1) + 2 * r.var(ddof=1) + 2 * q.var(ddof=1)) / (d.size + 3)
+        )
+        want = (stats.t.ppf(0.975, 3) + stats.t.ppf(0.8, 3)) * math.sqrt(pooled**2 / 4 + np.mean(ses) ** 2)
+        assert m["mde"] == pytest.approx(want)
+    page = (tmp_path / "site" / "s" / "synthetic.html").read_text()
+    assert (
+        "measured paired (3 seed-comparisons)" in page and "√2 upper bound" in page
+    )  # the legend names both
+
+
+def test_cli_table_shows_the_per_seed_paired_bootstrap(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from leaderboard_fixtures import paired_correct, per_image_doc, synthetic_doc
+    from luab_bench.leaderboard.paired import N_BOOT_PAIRED
+    from luab_bench.results.schema import Result
+    from luab_bench.seeds import named_seed
+    from luab_bench.suites.paired_tables import print_paired_tables
+
+    results, vectors = [], {}
+    for s, (gain, loss) in GAINS.items():
+        base, luab = paired_correct(s, gain, loss)
+        vectors[s] = (luab, base)
+        for p, v in (("luab", luab), ("baseline", base)):
+            results.append(
+                (tmp_path / f"{p}{s}.json", Result.model_validate(per_image_doc("resnet10t", p, s, v)))
+            )
+        results.append(
+            (tmp_path / f"rand{s}.json", Result.model_validate(synthetic_doc("resnet10t", "rand", s, 55.0)))
+        )
+
+    def table(rs: list) -> tuple[str, str]:
+        console = Console(
+            record=True, width=400, color_system="standard", file=io.StringIO(), force_terminal=True
+        )
+        print_paired_tables(console, rs)
+        return console.export_text(clear=False), console.export_text(styles=True)
+
+    text, ansi = table(results)
+    title = f"per seed: paired Δ [95% bootstrap over the same test images, {N_BOOT_PAIRED} resamples]"
+    assert title in " ".join(text.split())  # the title wraps to the table's width
+    for s, (luab, base) in vectors.items():
+        a, b = 100.0 * luab["val_top1"], 100.0 * base["val_top1"]
+        lo, hi = _numpy_paired_bootstrap(a, b, named_seed(s, "val_top1"), N_BOOT_PAIRED)
+        line = f"s{s} {a.mean() - b.mean():+.2f} [{lo:+.2f}, {hi:+.2f}]"
+        assert line in text
+        colour = "\x1b[32m" if lo > 0 else "\x1b[90m"  # green: excludes 0 (better); grey: includes 0
+        assert colour + line in ansi, (s, lo, hi)
+    assert "\x1b[32ms0" in ansi and "\x1b[90ms1" in ansi  # both styles occur (seeds 0 and 1)
+    # without per-image blocks there is no per-seed table, and the other two tables are unchanged
+    plain = [(p, r) for p, r in results if r.per_image is None]
+    plain += [(p, Result.model_validate(synthetic_doc("resnet10t", "luab", r.seed, 60.0))) for p, r in plain]
+    text_plain, _ = table(plain)
+    assert "paired Δ [95% t interval over seeds]" in " ".join(text_plain.split())
+    assert "per seed:" not in text_plain

@@ -413,3 +413,68 @@ def test_paired_delta_view_greys_intervals_that_include_zero(browser, tmp_path: 
             shutil.copy(tmp_path / name, Path(shot_dir) / name)
     assert errors == [], errors
     page.close()
+
+
+def test_per_seed_paired_bootstrap_is_visible(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13: with per-image blocks, the Δ cell marks and lists (hover) the per-seed paired bootstrap,
+    the suite page shows it per seed (coloured by its own interval) and the MDE says "measured paired";
+    a comparison without per-image data renders as before."""
+    import numpy as np
+
+    from leaderboard_fixtures import paired_correct, per_image_doc
+    from luab_bench.leaderboard.build import build_site
+    from luab_bench.leaderboard.paired import N_BOOT_PAIRED
+    from luab_bench.results.signing import generate_keypair
+    from luab_bench.seeds import named_seed
+
+    priv, _ = generate_keypair(tmp_path / "keys")
+    docs, want = [], {}
+    for s, (gain, loss) in {0: (40, 0), 1: (2, 2)}.items():
+        base, luab = paired_correct(s, gain, loss)
+        docs += [per_image_doc("resnet10t", "luab", s, luab), per_image_doc("resnet10t", "baseline", s, base)]
+        docs.append(synthetic_doc("resnet10t", "rand", s, 55.0 + s))  # no per-image block
+        a, b = 100.0 * luab["val_top1"], 100.0 * base["val_top1"]
+        draw = np.random.default_rng(named_seed(s, "val_top1"))  # the paired bootstrap, by hand
+        reps = []
+        for _ in range(N_BOOT_PAIRED):
+            idx = np.minimum((draw.random(a.size) * a.size).astype(np.intp), a.size - 1)
+            reps.append(a[idx].mean() - b[idx].mean())
+        lo, hi = np.percentile(reps, [2.5, 97.5])
+        want[s] = (f"{a.mean() - b.mean():+.2f} [{lo:+.2f}, {hi:+.2f}]", lo > 0 or hi < 0)
+    write_results(tmp_path / "results", docs, priv)
+    build_site(tmp_path / "results", tmp_path / "site")
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((tmp_path / "site" / "index.html").as_uri())
+
+    def cell(label: str):  # type: ignore[no-untyped-def]
+        return page.locator("#deltas tbody tr", has_text=label).locator("td[data-sort]").nth(1)
+
+    lb, lr = cell("LUAB − baseline"), cell("LUAB − Rand")
+    assert lb.locator("sup.seedboot").is_visible() and lb.get_attribute("data-per-seed") == "2"
+    title = lb.get_attribute("title") or ""
+    assert "per seed, paired bootstrap over the same test images" in title
+    assert f"seed 0: {want[0][0]}" in title and f"seed 1: {want[1][0]}" in title
+    assert lr.locator("sup.seedboot").count() == 0 and "per seed" not in (lr.get_attribute("title") or "")
+    assert "d-ns" in (lb.get_attribute("class") or "")  # k = 2, +10 and 0: the t interval includes 0
+    page.locator("#deltas tbody tr", has_text="LUAB − baseline").locator("a").click()
+    page.wait_for_load_state()
+    rows = page.locator("#per-seed-table tbody tr[data-metric='val_top1']")
+    assert rows.count() == 2 and page.locator("#per-seed").is_visible()
+    for s, (text, significant) in want.items():
+        c = rows.nth(s).locator("td[data-sort]")
+        assert c.is_visible() and c.inner_text() == text
+        assert ("d-better" if significant else "d-ns") in (c.get_attribute("class") or "")
+    assert want[0][1] and not want[1][1]  # one coloured, one grey
+    green = rows.nth(0).locator("td[data-sort]").evaluate("e => getComputedStyle(e).backgroundColor")
+    grey = rows.nth(1).locator("td[data-sort]").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert grey == "rgb(240, 241, 243)" and green != grey
+    se_how = page.locator("#mde-table tbody tr[data-metric='val_top1'] td.se-how").inner_text()
+    assert se_how.startswith("measured paired")
+    page.screenshot(path=str(tmp_path / "per_seed.png"), full_page=True)
+    shot_dir = os.environ.get("LUAB_BENCH_SCREENSHOTS")
+    if shot_dir:
+        shutil.copy(tmp_path / "per_seed.png", Path(shot_dir) / "per_seed.png")
+    assert errors == [], errors
+    page.close()

@@ -37,6 +37,7 @@ from typing import Any
 
 from luab_bench.io import atomic_write_bytes, remove_stale_temp_files, temp_suffix
 from luab_bench.leaderboard.csv_export import results_csv
+from luab_bench.leaderboard.paired import N_BOOT_PAIRED, SE_MEASURED, SE_UPPER_BOUND
 from luab_bench.leaderboard.reference import load_references
 from luab_bench.leaderboard.render import (
     TITLE,
@@ -132,7 +133,8 @@ def _write_detail_pages(out_dir: Path, report: BuildReport, renderer: Renderer, 
 def write_suite_pages(
     out_dir: Path, report: BuildReport, data: dict[str, Any], renderer: Renderer, title: str = TITLE
 ) -> list[Path]:
-    """One page per (suite, variant) with verified results: seed means, paired Δ and the MDE table.
+    """One page per (suite, variant) with verified results: seed means, paired Δ (with the per-seed
+    paired bootstrap table where results carry per-image data) and the MDE table.
 
     Pages of suites that no longer have results are removed; unchanged pages are not rewritten.
     """
@@ -158,6 +160,9 @@ def write_suite_pages(
             suite_links={},
             link_prefix="../",
             counted_status="self-signed" if report.counts.get("self-signed") else "verified",
+            n_boot_paired=N_BOOT_PAIRED,
+            se_measured=SE_MEASURED,
+            se_upper=SE_UPPER_BOUND,
         )
         path = out_dir / page
         path.parent.mkdir(parents=True, exist_ok=True)

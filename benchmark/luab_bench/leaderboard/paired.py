@@ -15,15 +15,28 @@ Definitions (``luab_bench.metrics.paired``):
   protocols' seed noise independent, an upper bound under pairing). ``se_test``: the test-set
   standard error of one paired difference, estimated as √2 × the mean over the group's runs of
   (95% bootstrap half-width / 1.96); √2 treats the two models' errors on the same images as
-  independent, so it too is an upper bound (the study command measures the paired value directly).
+  independent, so it is an upper bound ("√2 upper bound"). Where the group's comparisons carry
+  per-seed paired bootstraps (below), ``se_test`` is instead the mean over those comparisons and
+  seeds of the paired-bootstrap SE (95% half-width / 1.96; "measured paired"), as the sensitivity
+  study computes it (``studies/analysis.py``). Each metric's ``se_how`` says which one it used.
+* *Per-seed paired bootstrap* (issue 13), per paired-Δ cell and shared seed where both results carry
+  a ``per_image`` vector for the metric (``results/per_image.py``) on the same images (equal,
+  non-null ``suite.data_fingerprint`` and equal n): ``bootstrap_diff_ci(va, vb, paired=True,
+  n_boot=N_BOOT_PAIRED, seed=named_seed(seed, metric))`` over the per-image scores (``100 · correct``;
+  a ``…bg_gap`` metric: ``100 · (correct(…mixed_same_top1) − correct(…mixed_rand_top1))``), the same
+  definition and stream as the study report, so the numbers are equal. It is listed per seed (the
+  cell's ``per_seed``; hover text, suite page table), coloured by its own interval; the cell's
+  colour stays the seed-level t interval's.
 
-Pure Python: the site build imports neither numpy nor scipy.
+Pure Python except the per-seed paired bootstrap: a build whose results carry no ``per_image``
+blocks imports neither numpy nor scipy; with them, numpy is imported (lazily) for the bootstrap.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from luab_bench.leaderboard.aggregate import verdict
@@ -51,7 +64,15 @@ PROTOCOL_LABELS = {
     "coco_baseline": "baseline",
 }
 Z_95 = 1.959963984540054  # normal 0.975 quantile: a 95% percentile-bootstrap half-width ≈ Z_95 · SE
+#: resamples of the per-seed paired bootstrap: the sensitivity study's n_boot (studies/sensitivity.yaml),
+#: so the site's per-seed intervals equal the study report's (a test checks the two agree)
+N_BOOT_PAIRED = 2000
+SE_MEASURED = "measured paired"
+SE_UPPER_BOUND = "√2 upper bound"
 GroupKey = tuple[str, str, str]
+#: result file name -> metric name -> its ``per_image`` block (anything with ``n`` and ``bits()``)
+PerImageBlocks = Mapping[str, Mapping[str, Any]]
+_GAP_SUFFIX = "bg_gap"
 
 
 def label(protocol: str) -> str:
@@ -67,7 +88,68 @@ def _by_group(rows: list[dict[str, Any]]) -> dict[GroupKey, dict[str, dict[int, 
     return out
 
 
-def _cell(treated: dict[int, dict[str, Any]], control: dict[int, dict[str, Any]], name: str) -> Any:
+def image_scores(block: Mapping[str, Any] | None, metric: str) -> list[float] | None:
+    """Per-image scores whose mean is ``metric`` (``100 · correct``), from one result's ``per_image``
+    block; a ``…bg_gap`` metric from its two mixed splits (the study's ``metric_scores``). None when
+    the block does not hold them."""
+    if not block:
+        return None
+    if metric in block:
+        return [100.0 * b for b in block[metric].bits()]
+    if metric.endswith(_GAP_SUFFIX):
+        prefix = metric.removesuffix(_GAP_SUFFIX)
+        same, rand = block.get(prefix + "mixed_same_top1"), block.get(prefix + "mixed_rand_top1")
+        if same is not None and rand is not None and same.n == rand.n:
+            return [100.0 * (float(x) - float(y)) for x, y in zip(same.bits(), rand.bits(), strict=True)]
+    return None
+
+
+class _Scores:
+    """Decoded per-image scores per (file, metric), decoded once per build."""
+
+    def __init__(self, blocks: PerImageBlocks | None) -> None:
+        self.blocks = blocks or {}
+        self.cache: dict[tuple[str, str], list[float] | None] = {}
+
+    def get(self, row: dict[str, Any], metric: str) -> list[float] | None:
+        key = (row["file"], metric)
+        if key not in self.cache:
+            self.cache[key] = image_scores(self.blocks.get(row["file"]), metric)
+        return self.cache[key]
+
+
+def _same_images(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    fa, fb = a["suite"].get("data_fingerprint"), b["suite"].get("data_fingerprint")
+    return fa is not None and fa == fb
+
+
+def seed_bootstrap(
+    va: list[float], vb: list[float], seed: int, metric: str, higher_is_better: bool
+) -> dict[str, Any]:
+    """One seed's paired bootstrap of ``mean(va) − mean(vb)`` over the same images (module doc)."""
+    from luab_bench.metrics.bootstrap import bootstrap_diff_ci
+    from luab_bench.seeds import named_seed
+
+    ci = bootstrap_diff_ci(va, vb, paired=True, n_boot=N_BOOT_PAIRED, seed=named_seed(seed, metric))
+    significant = ci.low > 0 or ci.high < 0
+    return {
+        "seed": seed,
+        "delta": ci.estimate,
+        "low": ci.low,
+        "high": ci.high,
+        "se": (ci.high - ci.low) / 2 / Z_95,
+        "n": len(va),
+        "significant": significant,
+        "verdict": verdict(ci.estimate, higher_is_better) if significant else "ns",
+    }
+
+
+def _cell(
+    treated: dict[int, dict[str, Any]],
+    control: dict[int, dict[str, Any]],
+    name: str,
+    scores: _Scores | None = None,
+) -> Any:
     seeds = sorted(s for s in treated if s in control and name in treated[s]["metrics"])
     seeds = [s for s in seeds if name in control[s]["metrics"]]
     if not seeds:
@@ -76,7 +158,14 @@ def _cell(treated: dict[int, dict[str, Any]], control: dict[int, dict[str, Any]]
     b = [control[s]["metrics"][name]["value"] for s in seeds]
     pd = paired_difference(a, b)
     m = treated[seeds[0]]["metrics"][name]
-    return {
+    per_seed = []
+    if scores is not None:
+        for s in seeds:
+            ra, rb = treated[s], control[s]
+            va, vb = scores.get(ra, name), scores.get(rb, name)
+            if va is not None and vb is not None and len(va) == len(vb) and _same_images(ra, rb):
+                per_seed.append(seed_bootstrap(va, vb, s, name, m["higher_is_better"]))
+    cell = {
         "delta": pd.mean,
         "low": pd.low,
         "high": pd.high,
@@ -88,19 +177,32 @@ def _cell(treated: dict[int, dict[str, Any]], control: dict[int, dict[str, Any]]
         "unit": m["unit"],
         "diffs": [x - y for x, y in zip(a, b, strict=True)],
     }
+    if per_seed:  # absent, not empty, without per-image data: results.json stays as it was
+        cell["per_seed"] = per_seed
+    return cell
 
 
 def paired_deltas(
-    rows: list[dict[str, Any]], comparisons: tuple[tuple[str, str], ...] = COMPARISONS
+    rows: list[dict[str, Any]],
+    comparisons: tuple[tuple[str, str], ...] = COMPARISONS,
+    *,
+    per_image: PerImageBlocks | None = None,
 ) -> list[dict[str, Any]]:
-    """One entry per (suite, variant, model, comparison) with both protocols present; see module doc."""
+    """One entry per (suite, variant, model, comparison) with both protocols present; see module doc.
+
+    ``per_image``: the results' ``per_image`` blocks by file name; with them, cells get the per-seed
+    paired bootstrap (``per_seed``) where both results of a seed carry the metric's vector.
+    """
+    scores = _Scores(per_image) if per_image else None
     out = []
     for (suite, variant, model), protos in sorted(_by_group(rows).items()):
         for treated, control in comparisons:
             if treated not in protos or control not in protos:
                 continue
             names = sorted({n for r in protos[treated].values() for n in r["metrics"]})
-            cells = {n: c for n in names if (c := _cell(protos[treated], protos[control], n)) is not None}
+            cells = {
+                n: c for n in names if (c := _cell(protos[treated], protos[control], n, scores)) is not None
+            }
             if not cells:
                 continue
             out.append(
@@ -153,12 +255,17 @@ def detectable_effects(rows: list[dict[str, Any]], deltas: list[dict[str, Any]])
                 pooled = None if single is None else (math.sqrt(2) * single[0], single[1])
                 how = "unpaired"
             first = next(r["metrics"][name] for r in runs if name in r["metrics"])
-            se = _test_se(runs, name)
+            measured = [
+                e["se"] for d in by_delta[key] for e in d["metrics"].get(name, {}).get("per_seed", ())
+            ]
+            se = math.fsum(measured) / len(measured) if measured else _test_se(runs, name)
             entry: dict[str, Any] = {
                 "k": k,
                 "n": first["n"],
                 "unit": first["unit"],
                 "se_test": se,
+                "se_how": SE_MEASURED if measured else (None if se is None else SE_UPPER_BOUND),
+                "se_count": len(measured),
                 "sd_seed": None if pooled is None else pooled[0],
                 "how": how,
                 "mde": None,
@@ -189,13 +296,58 @@ def format_delta(c: dict[str, Any]) -> dict[str, str]:
         return f"{x:+.2f}" if unit in ("%", "pp") else f"{x:+.3f}"
 
     if c["low"] is None:
-        return {"delta": f(c["delta"]), "interval": "k=1, no interval", "title": f"seed {c['seeds'][0]} only"}
+        return {
+            "delta": f(c["delta"]),
+            "interval": "k=1, no interval",
+            "title": f"seed {c['seeds'][0]} only" + _per_seed_title(c),
+        }
     return {
         "delta": f(c["delta"]),
         "interval": f"[{f(c['low'])}, {f(c['high'])}]",
         "title": f"mean paired difference over seeds {', '.join(map(str, c['seeds']))} (k={c['k']}); "
-        f"95% t interval; {'excludes 0' if c['significant'] else 'includes 0: not a finding'}",
+        f"95% t interval; {'excludes 0' if c['significant'] else 'includes 0: not a finding'}"
+        + _per_seed_title(c),
     }
 
 
-__all__ = ["COMPARISONS", "detectable_effects", "format_delta", "label", "paired_deltas", "suite_page_name"]
+def _per_seed_title(c: dict[str, Any]) -> str:
+    """The hover text's per-seed paired bootstraps ('' when the cell has none)."""
+    lines = [
+        f"seed {e['seed']}: {t['delta']} {t['interval']}"
+        for e in c.get("per_seed", ())
+        for t in (format_seed_bootstrap(e, c["unit"]),)
+    ]
+    return (
+        ("\nper seed, paired bootstrap over the same test images (95%):\n" + "\n".join(lines))
+        if lines
+        else ""
+    )
+
+
+def format_seed_bootstrap(e: dict[str, Any], unit: str) -> dict[str, str]:
+    """Display strings of one seed's paired bootstrap: Δ, its 95% interval, hover text."""
+
+    def f(x: float) -> str:
+        return f"{x:+.2f}" if unit in ("%", "pp") else f"{x:+.3f}"
+
+    return {
+        "delta": f(e["delta"]),
+        "interval": f"[{f(e['low'])}, {f(e['high'])}]",
+        "title": f"seed {e['seed']}: paired percentile bootstrap over the same {e['n']} test images "
+        f"({N_BOOT_PAIRED} resamples), SE {e['se']:.3g}; "
+        f"{'excludes 0' if e['significant'] else 'includes 0: not a finding at this seed'}",
+    }
+
+
+__all__ = [
+    "COMPARISONS",
+    "N_BOOT_PAIRED",
+    "detectable_effects",
+    "format_delta",
+    "format_seed_bootstrap",
+    "image_scores",
+    "label",
+    "paired_deltas",
+    "seed_bootstrap",
+    "suite_page_name",
+]

@@ -17,7 +17,13 @@ from typing import Any
 
 from luab_bench.leaderboard.aggregate import aggregate, deltas
 from luab_bench.leaderboard.columns import order_columns
-from luab_bench.leaderboard.paired import detectable_effects, format_delta, paired_deltas, suite_page_name
+from luab_bench.leaderboard.paired import (
+    detectable_effects,
+    format_delta,
+    format_seed_bootstrap,
+    paired_deltas,
+    suite_page_name,
+)
 from luab_bench.leaderboard.reference import REPORTED_MARK, ReferenceTable, site_reference
 from luab_bench.leaderboard.rescores import badge_title
 from luab_bench.leaderboard.rows import (
@@ -58,6 +64,7 @@ class Renderer:
         self.env.filters["fmt"] = fmt
         self.env.filters["signed"] = signed
         self.env.filters["delta_text"] = format_delta
+        self.env.filters["seed_boot_text"] = format_seed_bootstrap
         self.env.filters["badge_title"] = badge_title
         self.Markup = Markup
         # Our own static assets are inlined verbatim (package files, not result data); the CSP pins
@@ -94,7 +101,10 @@ def site_data(report: BuildReport, references: list[ReferenceTable]) -> dict[str
     """Aggregates (counted rows only, see :func:`counted`), Δ views and reference comparisons."""
     rows = [r for r in report.rows if counted(r)]
     aggs = aggregate(rows)
-    paired = paired_deltas(rows)
+    # per-image blocks (results/per_image.py) by file, for the per-seed paired bootstrap; kept out of
+    # the rows so results.json does not carry the bit vectors
+    per_image = {r["file"]: report.results[r["file"]].per_image for r in rows if r["file"] in report.results}
+    paired = paired_deltas(rows, per_image={f: b for f, b in per_image.items() if b})
     return {
         "aggregates": aggs,
         "deltas": deltas(aggs),
