@@ -154,9 +154,8 @@ def analyse(
                     sa, sb = scores.get((treated, s)), scores.get((control, s))
                     va = None if sa is None else metric_scores(sa, m)
                     vb = None if sb is None else metric_scores(sb, m)
-                    same_images = (
-                        have[(treated, s)].suite.data_fingerprint == have[(control, s)].suite.data_fingerprint
-                    )
+                    fp = have[(treated, s)].suite.data_fingerprint  # the site's rule: equal and known
+                    same_images = fp is not None and fp == have[(control, s)].suite.data_fingerprint
                     if va is not None and vb is not None and same_images and va.shape == vb.shape:
                         ci = bootstrap_diff_ci(va, vb, paired=True, n_boot=cfg.n_boot, seed=named_seed(s, m))
                         entry.update(low=ci.low, high=ci.high, boot_delta=ci.estimate)
