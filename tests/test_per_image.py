@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from luab_bench.results.per_image import decode, encode
+from luab_bench.results.per_image import PerImage, decode, encode
 from luab_bench.results.schema import ResultError, validate_result
 
 
@@ -23,6 +23,7 @@ def test_encode_is_numpy_packbits_big_endian_and_round_trips(bits: list[bool]) -
     want = base64.b64encode(np.packbits(np.asarray(bits, dtype=bool), bitorder="big").tobytes()).decode()
     assert block == {"n": len(bits), "correct": want}
     assert decode(block["correct"], len(bits)) == bits
+    assert PerImage.model_validate(block).ones() == sum(bits)  # the popcount agrees with the bits
 
 
 @pytest.mark.parametrize(
