@@ -192,6 +192,75 @@ def test_bg_challenge_accuracy_on_fixture(tmp_path):
     # shows the backgrounds (value 40 -> class 2, value 0 -> unmapped) and is flipped
     m = res.metrics["in9_bgc_acc"]
     assert m["value"] == pytest.approx(200 / 3) and m["n"] == 3
+    # per foreground, in the challenge's order (class 0's f, class 1's f, class 1's g)
+    assert res.per_image["in9_bgc_acc"].tolist() == [True, True, False]
+
+
+def test_per_image_vectors_are_the_ones_behind_val_real_and_v2(tmp_path):
+    """Known by construction (``_Fixed`` predicts the pixel value): val, its ReaL subset and V2."""
+    from luab_bench.results.per_image import PerImage, check_against_metric, encode
+
+    val = tmp_path / "val"
+    for w in SYN:
+        (val / w).mkdir(parents=True)
+    # (class, pixel value) in val order: right, wrong, right, right, wrong
+    for n, (k, v) in enumerate(((0, 0), (0, 9), (1, 1), (2, 2), (3, 7)), start=1):
+        _img(val / SYN[k] / f"ILSVRC2012_val_{n:08d}.JPEG", v)
+    real = [[0], [9], [], [5], [3, 7]]  # val_2's prediction 9 is ReaL-right; val_3 has no ReaL labels
+    (tmp_path / "real.json").write_text(json.dumps(real))
+    for k, v in ((0, 0), (5, 5), (7, 9)):
+        _img(tmp_path / "v2" / str(k) / "a.jpeg", v)
+    cfg = {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0), "std": (1, 1, 1),
+           "crop_pct": 1.0, "crop_mode": "center"}  # fmt: skip
+    res = evaluate_suite_group(
+        "imagenet",
+        {"in1k_val": val, "real": tmp_path / "real.json", "v2": tmp_path / "v2"},
+        _Fixed(),
+        tasks=["in1k_val", "real", "v2"],
+        data_config=cfg,
+        n_boot=20,
+    )
+    got = {k: np.asarray(v).tolist() for k, v in res.per_image.items()}
+    assert got == {
+        "in1k_val_top1": [True, False, True, True, False],
+        "real_top1": [True, True, False, True],  # the 4 images with ReaL labels, in val order
+        "v2_top1": [True, True, False],
+    }
+    for name, bits in got.items():  # what the result schema checks on load
+        m = res.metrics[name]
+        check_against_metric(name, PerImage(**encode(bits)), m["value"], m["n"])
+
+
+def test_a_task_failing_part_way_leaves_no_per_image_entry(tmp_path):
+    """Backgrounds scores original, only_fg and mixed_same before mixed_rand's folder is found
+    missing: the task is failed and none of its vectors is kept; the other task's is."""
+    import shutil
+
+    from luab_bench.leaderboard.paired import image_scores
+    from luab_bench.results.per_image import PerImage, per_image_block
+    from release_fixtures import backgrounds
+
+    backgrounds(tmp_path / "bg")
+    cfg = {"input_size": (3, 8, 8), "interpolation": "bilinear", "mean": (0, 0, 0), "std": (1, 1, 1),
+           "crop_pct": 1.0, "crop_mode": "center"}  # fmt: skip
+    for k, v in ((0, 0), (5, 5)):
+        _img(tmp_path / "v2" / str(k) / "a.jpeg", v)
+    roots = {"backgrounds": tmp_path / "bg", "v2": tmp_path / "v2"}
+    whole = evaluate_suite_group(
+        "imagenet", roots, _Fixed(), tasks=["backgrounds", "v2"], data_config=cfg, n_boot=20
+    )
+    splits = {f"in9_{v}_top1" for v in ("original", "only_fg", "mixed_same", "mixed_rand")}
+    assert set(whole.per_image) == splits | {"v2_top1"}  # not in9_bg_gap: a difference of two means
+    blocks = {k: PerImage(**v) for k, v in (per_image_block(whole) or {}).items()}
+    gap = image_scores(blocks, "in9_bg_gap")  # the site's derivation finds the two mixed splits
+    assert gap is not None and np.mean(gap) == pytest.approx(whole.metrics["in9_bg_gap"]["value"], abs=1e-9)
+
+    shutil.rmtree(tmp_path / "bg" / "mixed_rand")
+    part = evaluate_suite_group(
+        "imagenet", roots, _Fixed(), tasks=["backgrounds", "v2"], data_config=cfg, n_boot=20
+    )
+    assert part.tasks["backgrounds"].status == "failed" and "mixed_rand" in part.tasks["backgrounds"].reason
+    assert set(part.per_image) == {"v2_top1"} == set(part.metrics)
 
 
 def test_bg_challenge_needs_fg_masks(tmp_path):

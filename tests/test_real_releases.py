@@ -5,7 +5,9 @@ every suite is present; deliberately broken tasks are recorded ``failed`` (with 
 result's ``tasks`` block while the other tasks complete; ``--strict`` and "nothing ran" exit
 non-zero; ``SOURCE_DATE_EPOCH`` makes two evaluations byte-identical; a 2-process gloo evaluation
 (``torchrun -m luab_bench evaluate``) equals the 1-process one on the fixture ImageNet layout and on
-the synthetic suite.
+the synthetic suite. The imagenet and wsol results carry the ``per_image`` block of exactly their
+plain-mean accuracy metrics (validated against the metrics by the schema), val top-1's vector equal
+to a direct per-image loop over the fixture images; a failed or missing task has no entry.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -36,6 +41,9 @@ IMAGENET_METRICS = {
 WSOL_METRICS = {"wsol_maxboxacc_v2", "wsol_boxacc_iou30", "wsol_boxacc_iou50", "wsol_boxacc_iou70"}
 WSOL_METRICS |= {"wsol_point_loc_acc"}
 COCO_METRICS = {"coco_map", "coco_vavg", "coco_vmin", "coco_self_drop", "coco_mpxap"}
+#: the imagenet metrics that are a plain mean of per-image correctness (the result's per_image block);
+#: not: c_top1 / c_mce (over corruption x severity cells), o_aupr (AUPR), in9_bg_gap (a difference)
+IMAGENET_PER_IMAGE = IMAGENET_METRICS - {"c_top1", "c_mce", "o_aupr", "in9_bg_gap"}
 
 
 @pytest.fixture(autouse=True)
@@ -51,8 +59,11 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return build_releases(tmp_path_factory.mktemp("releases"))
 
 
-def make_checkpoint(path: Path, *, multilabel: bool = False) -> Path:
-    """An untrained checkpoint as `luab-bench train` writes it (ImageNet: 1000-way, COCO: 80-way)."""
+def make_checkpoint(
+    path: Path, *, multilabel: bool = False, edit: Callable[[Any], None] | None = None
+) -> Path:
+    """An untrained checkpoint as `luab-bench train` writes it (ImageNet: 1000-way, COCO: 80-way);
+    ``edit(net)`` changes the net's weights in place before it is saved."""
     from luab_bench.models import create_model
     from luab_bench.protocols.base import load_protocol, load_recipe
     from luab_bench.train.checkpoint import save_checkpoint
@@ -64,6 +75,8 @@ def make_checkpoint(path: Path, *, multilabel: bool = False) -> Path:
     )
     p = load_protocol(proto)
     net = create_model(MODEL, k, num_point_heads=p.num_point_heads(k), init_seed=0)
+    if edit is not None:
+        edit(net)
     meta = {
         "model": {"name": MODEL, "num_classes": k, "num_point_heads": net.num_point_heads},
         "protocol": p.config.model_dump(mode="json"),
@@ -78,6 +91,54 @@ def make_checkpoint(path: Path, *, multilabel: bool = False) -> Path:
 @pytest.fixture(scope="module")
 def in1k_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "in1k")
+
+
+def _eval_transform(net: Any) -> Any:
+    """timm's own eval transform for the net's data config (not the suite's make_transform)."""
+    from timm.data import create_transform
+
+    keys = ("input_size", "interpolation", "mean", "std", "crop_pct", "crop_mode")
+    return create_transform(**{k: net.data_config[k] for k in keys}, is_training=False)
+
+
+def _argmax_one(net: Any, tf: Any, path: Path) -> int:
+    import torch
+    from PIL import Image
+
+    net.eval()
+    with torch.no_grad(), Image.open(path) as im:
+        return int(net(tf(im.convert("RGB"))[None]).logits.argmax(1))
+
+
+def val_by_loop(net: Any, val_root: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Val predictions and labels computed directly: each fixture image on its own through timm's
+    eval transform and the net; label = the position of its wnid folder among the sorted folders."""
+    tf = _eval_transform(net)
+    wnids = sorted(p.name for p in val_root.iterdir() if p.is_dir())
+    paths = sorted(val_root.glob("*/*.JPEG"))
+    pred = np.array([_argmax_one(net, tf, p) for p in paths])
+    return pred, np.array([wnids.index(p.parent.name) for p in paths])
+
+
+@pytest.fixture(scope="module")
+def mixed_ckpt(releases: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untrained net with, for every third val image, its predicted and its true class's head rows
+    swapped (the image is then predicted right): a vector with right and wrong images, unlike the
+    untrained net's all-wrong one, whose order could not be checked."""
+    import torch
+
+    val = releases["in1k_val"]
+    wnids = sorted(p.name for p in val.iterdir() if p.is_dir())
+
+    def edit(net: Any) -> None:
+        tf, head = _eval_transform(net), net.backbone.get_classifier()
+        for p in sorted(val.glob("*/*.JPEG"))[::3]:
+            pred, label = _argmax_one(net, tf, p), wnids.index(p.parent.name)
+            with torch.no_grad():
+                for t in (head.weight, head.bias):
+                    t[[pred, label]] = t[[label, pred]]
+
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "mixed", edit=edit)
 
 
 def evaluate(*args: str | Path) -> tuple[int, str]:
@@ -100,8 +161,14 @@ def test_hub_files_parse_with_every_empty_list_spelling(releases: dict) -> None:
     assert parse_coco_ab(hub["coco_ab"]).report.records == 5
 
 
-def test_every_release_is_evaluated_end_to_end(releases: dict, in1k_ckpt: Path, tmp_path: Path) -> None:
-    code, out = evaluate("--checkpoint", in1k_ckpt, "--suite", "imagenet", "--data-root", releases["root"],
+def test_every_release_is_evaluated_end_to_end(
+    releases: dict, in1k_ckpt: Path, mixed_ckpt: Path, tmp_path: Path
+) -> None:
+    from luab_bench.leaderboard.paired import image_scores
+    from luab_bench.results.schema import load_result
+    from luab_bench.train.checkpoint import load_checkpoint
+
+    code, out = evaluate("--checkpoint", mixed_ckpt, "--suite", "imagenet", "--data-root", releases["root"],
                          "--out", tmp_path / "in.json")  # fmt: skip
     assert code == 0, out
     doc = json.loads((tmp_path / "in.json").read_text())
@@ -111,12 +178,25 @@ def test_every_release_is_evaluated_end_to_end(releases: dict, in1k_ckpt: Path, 
     for m in doc["metrics"].values():
         assert m["n"] > 0
     assert doc["metrics"]["c_top1"]["n"] == 15 * 5 * 2  # every corruption/severity cell read
+    # per-image correctness: exactly the plain-mean metrics, each the vector behind its value
+    result = load_result(tmp_path / "in.json")  # the schema checks 100 * ones / n == value, n == n
+    assert result.per_image is not None and set(result.per_image) == IMAGENET_PER_IMAGE
+    pred, label = val_by_loop(load_checkpoint(mixed_ckpt)[0], releases["in1k_val"])
+    assert (pred == label).any() and not (pred == label).all()  # a wrong order or subset would show
+    assert result.per_image["in1k_val_top1"].bits() == (pred == label).tolist()
+    real = json.loads(releases["real"].read_text())  # one list per val number 1..8 (= val order here)
+    want_real = [int(p) in lab for p, lab in zip(pred, real, strict=True) if lab]
+    assert result.per_image["real_top1"].bits() == want_real
+    assert result.per_image["real_top1"].n == sum(map(bool, real)) < len(real)  # the ReaL subset only
+    gap = image_scores(result.per_image, "in9_bg_gap")
+    assert gap is not None and np.mean(gap) == pytest.approx(doc["metrics"]["in9_bg_gap"]["value"], abs=1e-9)
 
     code, out = evaluate("--checkpoint", in1k_ckpt, "--suite", "wsol", "--data-root", releases["wsol"],
                          "--out", tmp_path / "wsol.json")  # fmt: skip
     assert code == 0, out
     doc = json.loads((tmp_path / "wsol.json").read_text())
     assert set(doc["metrics"]) == WSOL_METRICS and doc["tasks"] == {"wsol": {"status": "ok", "reason": ""}}
+    assert set(load_result(tmp_path / "wsol.json").per_image or {}) == {"wsol_point_loc_acc"}
 
     coco = make_checkpoint(tmp_path / "coco", multilabel=True)
     code, out = evaluate(
@@ -125,6 +205,7 @@ def test_every_release_is_evaluated_end_to_end(releases: dict, in1k_ckpt: Path, 
     assert code == 0, out
     doc = json.loads((tmp_path / "coco.json").read_text())
     assert set(doc["metrics"]) == COCO_METRICS and doc["metrics"]["coco_map"]["n"] == 6
+    assert "per_image" not in doc  # mAP, mPxAP, V^avg / V^min: none is a mean over images
 
     # issue 16 item 5: a COCO model on the imagenet suite is refused up front, in one line
     code, out = evaluate("--checkpoint", coco, "--suite", "imagenet", "--data-root", releases["root"],
@@ -152,6 +233,7 @@ def test_broken_tasks_are_failed_while_the_others_complete(in1k_ckpt: Path, tmp_
     assert {k for k, v in tasks.items() if v["status"] == "missing"} == set(IMAGENET_TASKS) - set(only)
     assert "imagenet-a" in tasks["a"]["reason"] and "LUAB_BENCH_IMAGENET_A_ROOT" in tasks["a"]["reason"]
     assert set(doc["metrics"]) == {"v2_top1", "objectnet_top1", "si_loc_top1", "si_rot_top1"}
+    assert set(doc["per_image"]) == set(doc["metrics"])  # none from the failed sketch, c or missing ones
     assert "failed task sketch" in out and "missing task a" in out
 
     out_json.unlink()
@@ -239,6 +321,7 @@ def _same_results(one: Path, two: Path) -> None:
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert a["metrics"] == b["metrics"]  # values, n and intervals, exactly
     assert a.get("tasks") == b.get("tasks")
+    assert a.get("per_image") == b.get("per_image")  # rank 0's vectors are the 1-process ones
 
 
 @pytest.mark.slow
@@ -253,6 +336,7 @@ def test_two_process_evaluation_equals_one_process_on_the_imagenet_layout(
     assert "(2 processes)" in proc.stdout
     _same_results(tmp_path / "one.json", tmp_path / "two.json")
     assert set(json.loads((tmp_path / "two.json").read_text())["metrics"]) == IMAGENET_METRICS
+    assert set(json.loads((tmp_path / "two.json").read_text())["per_image"]) == IMAGENET_PER_IMAGE
 
 
 @pytest.mark.slow

@@ -82,6 +82,19 @@ def test_cam_covering_the_box_gives_maxboxacc_100_and_point_metric(tmp_path):
     assert "wsol_pxap" not in res
 
 
+def test_point_metric_records_its_per_image_vector_and_nothing_else(tmp_path):
+    from luab_bench.suites.wsol import score_wsol
+
+    _layout(tmp_path, [(20, 30, 70, 90), (5, 5, 40, 100), (60, 10, 100, 50)])
+    res, per_image = score_wsol(
+        _RedCam((0.3, 0.5)), tmp_path, data_config=CFG, n_boot=20, cam_curve_interval=0.01
+    )
+    # inside boxes 0 and 1, outside box 2 (image_ids order); BoxAcc / MaxBoxAccV2 are not per-image means
+    assert {k: v.tolist() for k, v in per_image.items()} == {"wsol_point_loc_acc": [True, True, False]}
+    point = per_image["wsol_point_loc_acc"]
+    assert res["wsol_point_loc_acc"]["value"] == pytest.approx(100.0 * np.mean(point))
+
+
 def test_cam_away_from_the_box_fails(tmp_path):
     _layout(tmp_path, [(0, 0, 20, 20)])
     meta = tmp_path / "metadata" / "ILSVRC" / "test" / "localization.txt"

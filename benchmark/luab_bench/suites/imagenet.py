@@ -8,7 +8,9 @@ task's ``alt_subdirs``, other released folder names, that exists).
 :func:`evaluate_suite_group` runs every task whose data is present, lists the missing ones with
 where to get them, and records a task whose data makes it fail (an incomplete ImageNet-C, a partial
 Sketch, an unreadable image: :data:`~luab_bench.suites.base.TASK_ERRORS`) as ``failed`` with the
-reason while the other tasks still run; ``EvalOutcome.tasks`` has every task's status. A model
+reason while the other tasks still run; ``EvalOutcome.tasks`` has every task's status and
+``EvalOutcome.per_image`` the per-image correctness of every plain-mean accuracy metric of the tasks
+that completed (see ``suites/imagenet_tasks.py``; a failed task's vectors are dropped). A model
 whose classifier is not 1000-way is refused up front (one line), before any image is read.
 Preprocessing is the model's timm data config (``resolve_model_data_config`` +
 ``create_transform(is_training=False)``: resize + centre crop + normalise), except ImageNet-C
@@ -259,6 +261,7 @@ def evaluate_suite_group(
     )
     ctx.cache["roots"] = resolved
     metrics: dict[str, dict[str, Any]] = {}
+    per_image: dict[str, Any] = {}
     missing: list[MissingDataset] = []
     status: dict[str, TaskStatus] = {}
     was_training = model.training
@@ -279,16 +282,18 @@ def evaluate_suite_group(
                 why = "; ".join(f"{m.path} not found ({m.how_to_get})" for m in missing if m.task == name)
                 status[name] = TaskStatus("missing", why)
                 continue
+            ctx.per_image = {}  # this task's vectors only: a failure part-way through leaves none
             try:
                 got = t.run(resolved[name], ctx)
             except TASK_ERRORS as err:
                 status[name] = TaskStatus.failed(err)
                 continue
             metrics.update(got)
+            per_image.update({k: v for k, v in ctx.per_image.items() if k in got})
             status[name] = TaskStatus("ok")
     finally:
         model.train(was_training)
-    return EvalOutcome(metrics, missing=tuple(missing), tasks=status)
+    return EvalOutcome(metrics, missing=tuple(missing), tasks=status, per_image=per_image)
 
 
 @SUITES.register("imagenet")

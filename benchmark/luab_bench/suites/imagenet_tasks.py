@@ -4,10 +4,25 @@ A :class:`Task` is one dataset (where its data lives, how to get it, and ``run(r
 loader, label-space mapping and metrics; the table is ``suites.imagenet.IMAGENET_TASKS``);
 :class:`EvalContext` is what every task is given (model, device, batching, the timm data config,
 bootstrap settings, a cache shared between tasks, e.g. the val predictions that ReaL and ImageNet-O
-reuse). :func:`run_model` is batched inference over image files through
-:func:`luab_bench.inference.predict`. Preprocessing is the model's timm data config, except
+reuse, and ``per_image``, see below). :func:`run_model` is batched inference over image files
+through :func:`luab_bench.inference.predict`. Preprocessing is the model's timm data config, except
 ImageNet-C (already 224 px: centre crop only) and ObjectNet (a 2-px border crop first). The suite
 itself (root resolution, presence checks, per-task status) is ``luab_bench.suites.imagenet``.
+
+Per-image correctness (the result's ``per_image`` block): every metric made by :func:`_acc_metric`
+is the plain mean of one boolean vector, and :func:`_acc_metric` records that very vector in
+``ctx.per_image[metric]``, in the order of the images it is computed over: val, V2, A, R, Sketch,
+ObjectNet, SI-Score and the four IN-9 splits in their loader's ``ImageSet.paths`` order (sorted
+folders, then sorted files); ReaL over the subset of val images that have a non-empty ReaL label
+list, in val order (``real_top1``'s ``n`` is that subset's size, not val's); ``in9_bgc_acc`` per
+foreground (True = no only_bg_t background flips it, the Backgrounds Challenge's per-foreground
+event), in the challenge's foreground order. Not recorded: ``c_top1`` (the mean of the 75
+corruption x severity cell accuracies, equal to a mean over the concatenated images only when every
+cell holds the same number of images, which the loader does not require; its interval is
+stratified by cell) and ``c_mce`` (AlexNet-normalised errors), ``o_aupr`` (an AUPR), and
+``in9_bg_gap`` (a difference of two recorded means: readers derive its per-image scores from
+``in9_mixed_same_top1`` and ``in9_mixed_rand_top1``). Under ``torchrun`` every rank scores the
+gathered predictions of all images, so every rank holds the same vectors.
 """
 
 from __future__ import annotations
@@ -54,6 +69,8 @@ class EvalContext:
     n_boot: int
     progress: Any
     cache: dict[str, Any] = field(default_factory=dict)
+    #: metric name -> the bool vector (image order of that metric) its value is the mean of
+    per_image: dict[str, np.ndarray] = field(default_factory=dict)
 
     def seed_for(self, metric: str) -> list[int]:
         return named_seed(self.seed, metric)
@@ -105,8 +122,12 @@ def _argmax(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _acc_metric(correct: np.ndarray, ctx: EvalContext, key: str, task: str) -> dict[str, Any]:
+    """Top-1-style metric ``key``: the mean of ``correct`` (bool, one per image), recorded per image
+    in ``ctx.per_image[key]`` too, so the result's ``per_image`` vector is the one behind the value."""
+    correct = np.asarray(correct, dtype=bool).ravel()
     if correct.size == 0:
         raise DataError(f"{task}: no images to score")
+    ctx.per_image[key] = correct.copy()
     ci = bootstrap_ci(100.0 * correct, n_boot=ctx.n_boot, seed=ctx.seed_for(key))
     return make_metric(
         accuracy(correct), n=correct.size, ci=(ci.low, ci.high), unit="%", higher_is_better=True, task=task

@@ -18,7 +18,9 @@ classifier's evidence, not the token-pooling model itself.
 Metrics: ``wsol_maxboxacc_v2`` (+ ``wsol_boxacc_iou30/50/70``) from :mod:`luab_bench.metrics.wsol`
 when boxes exist; ``wsol_pxap`` when masks exist; ``wsol_point_loc_acc`` = the point head's
 prediction (model-input-relative, = image-relative since there is no crop) inside any ground-truth
-box, for models with a point head and boxes. Intervals: bootstrap over images.
+box, for models with a point head and boxes. Intervals: bootstrap over images. ``wsol_point_loc_acc``
+is the one plain per-image mean, so it alone is recorded per image (the result's ``per_image`` block;
+:func:`score_wsol`).
 """
 
 from __future__ import annotations
@@ -139,6 +141,32 @@ def evaluate_wsol(
     progress: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """All WSOL metrics for a wsolevaluation checkout at ``root`` (see module docstring)."""
+    return score_wsol(
+        model, root, dataset, data_config=data_config, device=device, batch_size=batch_size, seed=seed,
+        n_boot=n_boot, cam_curve_interval=cam_curve_interval, progress=progress,
+    )[0]  # fmt: skip
+
+
+def score_wsol(
+    model: Any,
+    root: str | Path,
+    dataset: str = "ILSVRC",
+    *,
+    data_config: dict[str, Any],
+    device: Any = "cpu",
+    batch_size: int = 32,
+    seed: int = 0,
+    n_boot: int = 1000,
+    cam_curve_interval: float = 0.001,
+    progress: Any = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """:func:`evaluate_wsol`'s metrics and the per-image correctness behind the plain-mean ones.
+
+    Only ``wsol_point_loc_acc`` is a plain mean over images (point inside any box, over the images
+    with boxes in ``image_ids.txt`` order); BoxAcc picks its CAM threshold on the whole set (the
+    per-image hits depend on the others), MaxBoxAccV2 averages three BoxAccs and PxAP pools pixels,
+    so none of those has a per-image vector.
+    """
     import torch
     import torch.nn.functional as F
     from PIL import Image
@@ -182,6 +210,7 @@ def evaluate_wsol(
         return named_seed(seed, key)
 
     out: dict[str, dict[str, Any]] = {}
+    per_image: dict[str, np.ndarray] = {}
     with_boxes = [i for i, p in enumerate(meta.paths) if p in meta.boxes]
     if with_boxes:
         gts = [scale_boxes(meta.boxes[meta.paths[i]], *sizes[i]) for i in with_boxes]
@@ -208,6 +237,7 @@ def evaluate_wsol(
             inside = np.array(
                 [_point_in_any_box(points[i], meta.boxes[meta.paths[i]], *sizes[i]) for i in with_boxes]
             )
+            per_image["wsol_point_loc_acc"] = inside.astype(bool)
             ci = bootstrap_ci(100.0 * inside, n_boot=n_boot, seed=seed_for("wsol_point_loc_acc"))
             out["wsol_point_loc_acc"] = make_metric(
                 100.0 * inside.mean(), n=n, ci=(ci.low, ci.high), unit="%", higher_is_better=True,
@@ -223,7 +253,7 @@ def evaluate_wsol(
         )  # fmt: skip
     if not out:
         raise DataError(f"wsol: {dataset} localization.txt matches none of the images in image_ids.txt")
-    return out
+    return out, per_image
 
 
 def _point_in_any_box(point: np.ndarray, boxes: list, width: int, height: int) -> bool:
@@ -265,10 +295,9 @@ class WsolSuite(Suite):
         if dataset_dir is None:
             raise DataError("wsol suite: pass dataset_dir = a clovaai/wsolevaluation checkout")
         cfg = data_config_for(model, settings.normalize)
-        return EvalOutcome(
-            evaluate_wsol(
-                model, dataset_dir, "ILSVRC", data_config=cfg, device=settings.device,
-                batch_size=settings.batch_size, seed=settings.seed, n_boot=settings.n_boot,
-                progress=settings.progress,
-            )
+        metrics, per_image = score_wsol(
+            model, dataset_dir, "ILSVRC", data_config=cfg, device=settings.device,
+            batch_size=settings.batch_size, seed=settings.seed, n_boot=settings.n_boot,
+            progress=settings.progress,
         )  # fmt: skip
+        return EvalOutcome(metrics, per_image=per_image)
