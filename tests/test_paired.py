@@ -380,3 +380,35 @@ def test_cli_table_shows_the_per_seed_paired_bootstrap(tmp_path: Path) -> None:
     text_plain, _ = table(plain)
     assert "paired Δ [95% t interval over seeds]" in " ".join(text_plain.split())
     assert "per seed:" not in text_plain
+
+
+@given(
+    st.integers(1, 60),
+    st.integers(0, 2**32 - 1),
+    st.lists(st.floats(0.0, 1.0), min_size=2, max_size=4),
+)
+@settings(max_examples=30, deadline=None)
+def test_one_index_draw_for_many_models_equals_each_paired_bootstrap(
+    n: int, seed: int, ps: list[float]
+) -> None:
+    """bootstrap_means_many + paired_ci_from_means (what the site uses to share one draw across all
+    comparisons at a seed) give exactly bootstrap_diff_ci(paired=True), for any pair of models."""
+    from luab_bench.metrics.bootstrap import (
+        bootstrap_diff_ci,
+        bootstrap_means,
+        bootstrap_means_many,
+        paired_ci_from_means,
+    )
+
+    rng = np.random.default_rng(seed)
+    arrays = [100.0 * (rng.random(n) < p) for p in ps]
+    means = bootstrap_means_many(arrays, n_boot=300, seed=[seed, 7], max_chunk_elements=50)
+    for a, m in zip(arrays, means, strict=True):
+        assert np.array_equal(m, bootstrap_means(a, n_boot=300, seed=[seed, 7], max_chunk_elements=50))
+    for i in range(len(arrays)):
+        for j in range(len(arrays)):
+            want = bootstrap_diff_ci(
+                arrays[i], arrays[j], paired=True, n_boot=300, seed=[seed, 7], max_chunk_elements=50
+            )
+            got = paired_ci_from_means(means[i], means[j], float(arrays[i].mean() - arrays[j].mean()))
+            assert (got.estimate, got.low, got.high) == (want.estimate, want.low, want.high)

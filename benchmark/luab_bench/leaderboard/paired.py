@@ -24,7 +24,9 @@ Definitions (``luab_bench.metrics.paired``):
   non-null ``suite.data_fingerprint`` and equal n): ``bootstrap_diff_ci(va, vb, paired=True,
   n_boot=N_BOOT_PAIRED, seed=named_seed(seed, metric))`` over the per-image scores (``100 · correct``;
   a ``…bg_gap`` metric: ``100 · (correct(…mixed_same_top1) − correct(…mixed_rand_top1))``), the same
-  definition and stream as the study report, so the numbers are equal. It is listed per seed (the
+  definition and stream as the study report, so the numbers are equal. The index draw depends only
+  on (seed, metric, n), so a build draws it once per such key for all results (``_Scores``) and each
+  comparison is a difference of stored resample means (bit-identical; BENCHMARKS.md #13). It is listed per seed (the
   cell's ``per_seed``; hover text, suite page table), coloured by its own interval; the cell's
   colour stays the seed-level t interval's.
 
@@ -105,17 +107,47 @@ def image_scores(block: Mapping[str, Any] | None, metric: str) -> list[float] | 
 
 
 class _Scores:
-    """Decoded per-image scores per (file, metric), decoded once per build."""
+    """Decoded per-image scores per (file, metric), decoded once per build, and their resample means.
 
-    def __init__(self, blocks: PerImageBlocks | None) -> None:
+    The per-seed bootstrap's index draw depends only on (seed, metric, n) (``named_seed(seed,
+    metric)``), so it is drawn once per such key for every row that needs it
+    (``metrics.bootstrap.bootstrap_means_many``), not once per comparison: each comparison is then a
+    difference of two stored arrays. The intervals are bit-identical to :func:`seed_bootstrap`.
+    """
+
+    def __init__(self, blocks: PerImageBlocks | None, rows: list[dict[str, Any]] | None = None) -> None:
         self.blocks = blocks or {}
+        self.rows = [r for r in rows or [] if r["file"] in self.blocks]
         self.cache: dict[tuple[str, str], list[float] | None] = {}
+        self.means: dict[tuple[str, str], Any] = {}
+        self.drawn: set[tuple[int, str, int]] = set()
 
     def get(self, row: dict[str, Any], metric: str) -> list[float] | None:
         key = (row["file"], metric)
         if key not in self.cache:
             self.cache[key] = image_scores(self.blocks.get(row["file"]), metric)
         return self.cache[key]
+
+    def resampled(self, row: dict[str, Any], metric: str) -> Any:
+        """``row``'s resample means of ``metric`` at its seed (N_BOOT_PAIRED,), drawn in one batch."""
+        from luab_bench.metrics.bootstrap import bootstrap_means_many
+        from luab_bench.seeds import named_seed
+
+        scores = self.get(row, metric)
+        if scores is None:
+            return None
+        seed, n = int(row["seed"]), len(scores)
+        if (seed, metric, n) not in self.drawn:
+            self.drawn.add((seed, metric, n))
+            batch = [r for r in self.rows if int(r["seed"]) == seed and len(self.get(r, metric) or ()) == n]
+            if row not in batch:
+                batch.append(row)
+            means = bootstrap_means_many(
+                [self.get(r, metric) for r in batch], n_boot=N_BOOT_PAIRED, seed=named_seed(seed, metric)
+            )
+            for r, m in zip(batch, means, strict=True):
+                self.means[(r["file"], metric)] = m
+        return self.means[(row["file"], metric)]
 
 
 def _same_images(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -131,6 +163,10 @@ def seed_bootstrap(
     from luab_bench.seeds import named_seed
 
     ci = bootstrap_diff_ci(va, vb, paired=True, n_boot=N_BOOT_PAIRED, seed=named_seed(seed, metric))
+    return _seed_entry(ci, seed, len(va), higher_is_better)
+
+
+def _seed_entry(ci: Any, seed: int, n: int, higher_is_better: bool) -> dict[str, Any]:
     significant = ci.low > 0 or ci.high < 0
     return {
         "seed": seed,
@@ -138,10 +174,24 @@ def seed_bootstrap(
         "low": ci.low,
         "high": ci.high,
         "se": (ci.high - ci.low) / 2 / Z_95,
-        "n": len(va),
+        "n": n,
         "significant": significant,
         "verdict": verdict(ci.estimate, higher_is_better) if significant else "ns",
     }
+
+
+def _batched_seed_bootstrap(
+    scores: _Scores, ra: dict[str, Any], rb: dict[str, Any], seed: int, metric: str, hib: bool
+) -> dict[str, Any]:
+    """:func:`seed_bootstrap` from the two rows' stored resample means (same numbers, shared draws)."""
+    import numpy as np
+
+    from luab_bench.metrics.bootstrap import paired_ci_from_means
+
+    va, vb = scores.get(ra, metric), scores.get(rb, metric)
+    estimate = float(np.asarray(va, dtype=np.float64).mean() - np.asarray(vb, dtype=np.float64).mean())
+    ci = paired_ci_from_means(scores.resampled(ra, metric), scores.resampled(rb, metric), estimate)
+    return _seed_entry(ci, seed, len(va), hib)
 
 
 def _cell(
@@ -164,7 +214,7 @@ def _cell(
             ra, rb = treated[s], control[s]
             va, vb = scores.get(ra, name), scores.get(rb, name)
             if va is not None and vb is not None and len(va) == len(vb) and _same_images(ra, rb):
-                per_seed.append(seed_bootstrap(va, vb, s, name, m["higher_is_better"]))
+                per_seed.append(_batched_seed_bootstrap(scores, ra, rb, s, name, m["higher_is_better"]))
     cell = {
         "delta": pd.mean,
         "low": pd.low,
@@ -193,7 +243,7 @@ def paired_deltas(
     ``per_image``: the results' ``per_image`` blocks by file name; with them, cells get the per-seed
     paired bootstrap (``per_seed``) where both results of a seed carry the metric's vector.
     """
-    scores = _Scores(per_image) if per_image else None
+    scores = _Scores(per_image, rows) if per_image else None
     out = []
     for (suite, variant, model), protos in sorted(_by_group(rows).items()):
         for treated, control in comparisons:

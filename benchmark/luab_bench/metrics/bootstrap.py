@@ -110,6 +110,46 @@ def bootstrap_ci(
     return BootstrapCI(float(arr.mean()), *_percentiles(means, confidence))
 
 
+def bootstrap_means_many(
+    arrays: Any,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: Seed = 0,
+    max_chunk_elements: int = _MAX_CHUNK_ELEMENTS,
+) -> list[np.ndarray]:
+    """:func:`bootstrap_means` of several equal-length arrays from **one** index draw.
+
+    Each returned array is bit-identical to ``bootstrap_means(a, n_boot=n_boot, seed=seed)`` (the same
+    stream, the same chunks, the same row means), so ``m[i] - m[j]`` is exactly the resample
+    distribution :func:`bootstrap_diff_ci` (``paired=True``) builds for ``arrays[i]`` vs ``arrays[j]``;
+    drawing the indices once for many models is what makes many paired comparisons cheap.
+    """
+    arrs = [_check_values(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
+    _check_params(n_boot, DEFAULT_CONFIDENCE)
+    if not arrs:
+        return []
+    if len({a.size for a in arrs}) != 1:
+        raise ValueError(f"arrays must have equal length, got {sorted({a.size for a in arrs})}")
+    rng = np.random.default_rng(seed)
+    outs = [np.empty(n_boot, dtype=np.float64) for _ in arrs]
+    start = 0
+    for idx in _index_chunks(arrs[0].size, n_boot, rng, max_chunk_elements):
+        for arr, out in zip(arrs, outs, strict=True):
+            out[start : start + idx.shape[0]] = arr[idx].mean(axis=1)
+        start += idx.shape[0]
+    return outs
+
+
+def paired_ci_from_means(
+    means_a: np.ndarray, means_b: np.ndarray, estimate: float, *, confidence: float = DEFAULT_CONFIDENCE
+) -> BootstrapCI:
+    """The paired percentile interval from two models' resample means on one index draw
+    (:func:`bootstrap_means_many`); with ``estimate = mean(a) - mean(b)`` it equals
+    ``bootstrap_diff_ci(a, b, paired=True)`` on the same seed exactly."""
+    _check_params(1, confidence)
+    return BootstrapCI(float(estimate), *_percentiles(means_a - means_b, confidence))
+
+
 def bootstrap_diff_ci(
     a: Any,
     b: Any,
