@@ -26,9 +26,9 @@ Definitions (``luab_bench.metrics.paired``):
   a ``…bg_gap`` metric: ``100 · (correct(…mixed_same_top1) − correct(…mixed_rand_top1))``), the same
   definition and stream as the study report, so the numbers are equal. The index draw depends only
   on (seed, metric, n), so a build draws it once per such key for all results (``_Scores``) and each
-  comparison is a difference of stored resample means (bit-identical; BENCHMARKS.md #13). It is listed per seed (the
-  cell's ``per_seed``; hover text, suite page table), coloured by its own interval; the cell's
-  colour stays the seed-level t interval's.
+  comparison is a difference of stored resample means (bit-identical; BENCHMARKS.md #13). It is
+  listed per seed (the cell's ``per_seed``; hover text, suite page table), coloured by its own
+  interval; the cell's colour stays the seed-level t interval's.
 
 Pure Python except the per-seed paired bootstrap: a build whose results carry no ``per_image``
 blocks imports neither numpy nor scipy; with them, numpy is imported (lazily) for the bootstrap.
