@@ -43,6 +43,7 @@ from typing import Any
 
 from luab_bench.leaderboard.aggregate import verdict
 from luab_bench.metrics.paired import minimum_detectable_effect, paired_difference, pooled_sd
+from luab_bench.results.per_image import gap_sources
 
 # (treated, control): the comparisons the Δ view shows when both protocols have verified results.
 COMPARISONS: tuple[tuple[str, str], ...] = (
@@ -74,7 +75,6 @@ SE_UPPER_BOUND = "√2 upper bound"
 GroupKey = tuple[str, str, str]
 #: result file name -> metric name -> its ``per_image`` block (anything with ``n`` and ``bits()``)
 PerImageBlocks = Mapping[str, Mapping[str, Any]]
-_GAP_SUFFIX = "bg_gap"
 
 
 def label(protocol: str) -> str:
@@ -92,15 +92,15 @@ def _by_group(rows: list[dict[str, Any]]) -> dict[GroupKey, dict[str, dict[int, 
 
 def image_scores(block: Mapping[str, Any] | None, metric: str) -> list[float] | None:
     """Per-image scores whose mean is ``metric`` (``100 · correct``), from one result's ``per_image``
-    block; a ``…bg_gap`` metric from its two mixed splits (the study's ``metric_scores``). None when
-    the block does not hold them."""
+    block; a ``…bg_gap`` metric from its two mixed splits (``results.per_image.gap_sources``). None
+    when the block does not hold them."""
     if not block:
         return None
     if metric in block:
         return [100.0 * b for b in block[metric].bits()]
-    if metric.endswith(_GAP_SUFFIX):
-        prefix = metric.removesuffix(_GAP_SUFFIX)
-        same, rand = block.get(prefix + "mixed_same_top1"), block.get(prefix + "mixed_rand_top1")
+    parts = gap_sources(metric)
+    if parts is not None:
+        same, rand = block.get(parts[0]), block.get(parts[1])
         if same is not None and rand is not None and same.n == rand.n:
             return [100.0 * (float(x) - float(y)) for x, y in zip(same.bits(), rand.bits(), strict=True)]
     return None

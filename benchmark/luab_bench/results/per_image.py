@@ -42,7 +42,7 @@ class PerImage(StrictModel):
 
     @model_validator(mode="after")
     def _canonical_bits(self) -> PerImage:
-        decode(self.correct, self.n)  # raises ValueError with the reason
+        packed(self.correct, self.n)  # raises ValueError with the reason; bits are not expanded here
         return self
 
     def bits(self) -> list[bool]:
@@ -51,7 +51,7 @@ class PerImage(StrictModel):
 
     def ones(self) -> int:
         """How many images are correct (a popcount of the packed bytes; the padding bits are zero)."""
-        return bin(int.from_bytes(base64.b64decode(self.correct), "big")).count("1")
+        return bin(int.from_bytes(packed(self.correct, self.n), "big")).count("1")
 
 
 def encode(correct: Iterable[bool]) -> dict[str, int | str]:
@@ -64,8 +64,9 @@ def encode(correct: Iterable[bool]) -> dict[str, int | str]:
     return {"n": len(values), "correct": base64.b64encode(bytes(out)).decode("ascii")}
 
 
-def decode(text: str, n: int) -> list[bool]:
-    """The ``n`` booleans of ``text``; ValueError when it is not the one canonical spelling."""
+def packed(text: str, n: int) -> bytes:
+    """The packed bytes of ``text`` for ``n`` images; ValueError when it is not the one canonical
+    spelling (every load checks this; expanding the bits is left to :func:`decode`)."""
     try:
         raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
@@ -76,7 +77,28 @@ def decode(text: str, n: int) -> list[bool]:
         raise ValueError(f"per_image.correct holds {len(raw)} bytes, need {(n + 7) // 8} for n = {n}")
     if n % 8 and raw[-1] & (0xFF >> (n % 8)):
         raise ValueError("per_image.correct has non-zero padding bits after the n-th image")
+    return raw
+
+
+def decode(text: str, n: int) -> list[bool]:
+    """The ``n`` booleans of ``text``; ValueError when it is not the one canonical spelling."""
+    raw = packed(text, n)
     return [bool(raw[i >> 3] & (0x80 >> (i & 7))) for i in range(n)]
+
+
+#: the suffix of a background-gap metric, whose per-image score is derived, not recorded
+GAP_SUFFIX = "bg_gap"
+
+
+def gap_sources(metric: str) -> tuple[str, str] | None:
+    """For a ``<prefix>bg_gap`` metric, the two recorded top-1 metrics ``(<prefix>mixed_same_top1,
+    <prefix>mixed_rand_top1)`` whose per-foreground difference ``100 · (same − rand)`` it averages
+    (the splits are index-aligned: the same foregrounds in the same order); None for other metrics.
+    The one place that says how a BG-gap's per-image scores are derived (site, CLI, study)."""
+    if not metric.endswith(GAP_SUFFIX):
+        return None
+    prefix = metric.removesuffix(GAP_SUFFIX)
+    return prefix + "mixed_same_top1", prefix + "mixed_rand_top1"
 
 
 def check_against_metric(name: str, block: PerImage, value: float, n: int) -> None:

@@ -69,23 +69,22 @@ def result_scores(result: Any) -> Any:
     return np.asarray(rows, dtype=bool)
 
 
-def job_scores(result: Any, ckpt: Path, variant: str, *, data_dir: Path, device: str = "cpu") -> Any:
-    """A job's per-image scores: its result's ``per_image`` block, else (results written before the
-    block existed) the checkpoint's re-evaluation when the checkpoint is still there, else None."""
-    scores = result_scores(result)
-    if scores is None and (Path(ckpt) / "checkpoint.json").is_file():
-        scores = per_image_scores(ckpt, variant, data_dir=data_dir, device=device)
-    return scores
-
-
 def metric_scores(scores: Any, metric: str) -> Any:
-    """Per-image score (in the metric's unit) whose mean is ``metric``; None if it has none."""
-    if metric == "bg_gap":
-        same, rand = PER_IMAGE_SPLITS.index("mixed_same"), PER_IMAGE_SPLITS.index("mixed_rand")
-        return 100.0 * (scores[same].astype(float) - scores[rand].astype(float))
-    split = metric.removesuffix("_top1")
-    if metric.endswith("_top1") and split in PER_IMAGE_SPLITS:
-        return 100.0 * scores[PER_IMAGE_SPLITS.index(split)].astype(float)
+    """Per-image score (in the metric's unit) whose mean is ``metric``; None if it has none.
+
+    ``scores``: bool (len(PER_IMAGE_SPLITS), N), rows in ``PER_IMAGE_SPLITS`` order; BG-gap's score is
+    derived as ``results.per_image.gap_sources`` says (the site's rule).
+    """
+    from luab_bench.results.per_image import gap_sources
+
+    rows = {f"{split}_top1": i for i, split in enumerate(PER_IMAGE_SPLITS)}
+    parts = gap_sources(metric)
+    if parts is not None:
+        if not all(p in rows for p in parts):
+            return None
+        return 100.0 * (scores[rows[parts[0]]].astype(float) - scores[rows[parts[1]]].astype(float))
+    if metric in rows:
+        return 100.0 * scores[rows[metric]].astype(float)
     return None
 
 
@@ -109,15 +108,13 @@ def analyse(
         scores: dict[tuple[str, int], Any] = {}
         source = {"result": 0, "checkpoint": 0, "none": 0}
         for p, s in sorted(have):
-            got = result_scores(have[(p, s)]) if per_image else None
-            if got is not None:
-                source["result"] += 1
-            elif per_image:
-                got = job_scores(have[(p, s)], layout.checkpoint(cfg, variant, p, s), variant,
-                                 data_dir=data_dir, device=device)  # fmt: skip
-                source["checkpoint" if got is not None else "none"] += 1
-            else:
-                source["none"] += 1
+            # the result's signed per_image block; else (a result written before the block existed)
+            # the checkpoint's re-evaluation, while the checkpoint is still there
+            got, where = (result_scores(have[(p, s)]), "result") if per_image else (None, "none")
+            ckpt = layout.checkpoint(cfg, variant, p, s)
+            if got is None and per_image and (ckpt / "checkpoint.json").is_file():
+                got, where = per_image_scores(ckpt, variant, data_dir=data_dir, device=device), "checkpoint"
+            source[where if got is not None else "none"] += 1
             if got is not None:
                 scores[(p, s)] = got
         means = []
